@@ -1,0 +1,109 @@
+# relay: GitLab-CI-native job binaries. See README.md.
+include config.mk
+
+COMMON_SRC = common/buf.c common/dotenv.c common/env.c common/err.c \
+	common/gitlab.c common/http.c common/job.c common/json.c common/log.c common/notes.c \
+	common/slack.c common/util.c
+
+# stages that speak HTTP only; relay-mirror alone links libgit2
+HTTP_JOBS = find-green open-mr
+JOBS = $(HTTP_JOBS)
+UNIT = buf dotenv env gitlab http json log util
+
+# O: output folder of this build flavour (objects, library, tests);
+# BIN: where the relay-* binaries go.
+O ?= build
+BIN ?= bin
+
+COMMON_OBJ = $(COMMON_SRC:%.c=$(O)/obj/%.o)
+BINS = $(JOBS:%=$(BIN)/relay-%)
+UNIT_BINS = $(UNIT:%=$(O)/test/unit-%)
+
+ifeq ($(DYNAMIC),1)
+HTTP_LIBS = $(HTTP_LIBS_DYNAMIC)
+GIT_LIBS = $(GIT_LIBS_DYNAMIC)
+LINK = $(CC) $(LDFLAGS)
+DEPS_STAMP =
+INC =
+else
+HTTP_LIBS = $(HTTP_LIBS_STATIC)
+GIT_LIBS = $(GIT_LIBS_STATIC)
+LINK = $(CC) $(STATIC_LDFLAGS) $(LDFLAGS)
+DEPS_STAMP = $(DEPS)/.curl-done $(DEPS)/.libgit2-done
+INC = -I$(DEPS)/include
+endif
+
+ALL_CFLAGS = $(CFLAGS_BASE) $(OPT) $(WERROR) -Icommon $(INC) -DCURL_STATICLIB \
+	-DRELAY_VERSION=\"$(VERSION)\" $(CFLAGS)
+
+SAN = -fsanitize=address,undefined -fno-sanitize-recover=all
+ASAN_VARS = DYNAMIC=1 O=build/asan BIN=build/asan/bin \
+	OPT="-O1 -g -fno-omit-frame-pointer $(SAN)" LDFLAGS="$(SAN)"
+
+.PHONY: all deps check check-asan unit lint fmt bench install clean \
+	distclean demo
+
+all: $(BINS)
+
+deps: $(DEPS_STAMP)
+
+$(DEPS)/.curl-done $(DEPS)/.libgit2-done:
+	./scripts/deps.sh
+
+$(O)/obj/%.o: %.c $(wildcard common/*.h) $(wildcard tests/unit/*.h) \
+		| $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/libcommon.a: $(COMMON_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $(COMMON_OBJ)
+
+$(HTTP_JOBS:%=$(BIN)/relay-%): $(BIN)/relay-%: $(O)/obj/jobs/%.o \
+		$(O)/libcommon.a
+	@mkdir -p $(@D)
+	$(LINK) -o $@ $< $(O)/libcommon.a $(HTTP_LIBS)
+
+$(O)/test/unit-%: $(O)/obj/tests/unit/%.o $(O)/obj/tests/unit/tap.o \
+		$(O)/libcommon.a
+	@mkdir -p $(@D)
+	$(LINK) -o $@ $< $(O)/obj/tests/unit/tap.o $(O)/libcommon.a \
+		$(HTTP_LIBS)
+
+unit: $(UNIT_BINS)
+
+# the test command of README.md
+check: all unit
+	RELAY_BIN=$(BIN) RELAY_UNIT=$(O)/test ./tests/run.sh
+
+# the same suite under AddressSanitizer + UndefinedBehaviorSanitizer
+# (sanitizers need a dynamic link: Debian's shared curl, own folder)
+check-asan:
+	$(MAKE) $(ASAN_VARS) all unit
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	RELAY_BIN=build/asan/bin RELAY_UNIT=build/asan/test \
+		./tests/run.sh
+
+lint:
+	./scripts/lint.sh
+
+fmt:
+	clang-format -i common/*.[ch] jobs/*.c tests/unit/*.[ch]
+
+bench: all
+	./scripts/bench.sh
+
+demo: all
+	./scripts/demo.sh
+
+install: all
+	mkdir -p $(DESTDIR)$(BINDIR)
+	cp $(BINS) $(DESTDIR)$(BINDIR)/
+
+clean:
+	rm -rf build/obj build/test build/asan build/libcommon.a \
+		build/test-tmp bin
+
+distclean: clean
+	rm -rf build

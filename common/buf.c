@@ -1,0 +1,129 @@
+/* buf: growable byte buffer with a hard cap */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "err.h"
+#include "util.h"
+
+void
+buf_init(struct buf *b, size_t max)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+	b->max = max ? max : BUF_DEFAULT_MAX;
+}
+
+void
+buf_free(struct buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+void
+buf_wipe(struct buf *b)
+{
+	if (b->data)
+		secure_zero(b->data, b->cap);
+	buf_free(b);
+}
+
+void
+buf_reset(struct buf *b)
+{
+	b->len = 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+static int
+grow(struct buf *b, size_t need)
+{
+	size_t ncap;
+	char *p;
+
+	if (b->max == 0)
+		b->max = BUF_DEFAULT_MAX;
+	if (need > b->max)
+		return err_set(E_NOMEM, "buffer limit of %zu bytes exceeded",
+		    b->max);
+	if (need + 1 <= b->cap)
+		return 0;
+	ncap = b->cap ? b->cap : 256;
+	while (ncap < need + 1)
+		ncap *= 2;
+	p = realloc(b->data, ncap);
+	if (!p)
+		return err_set(E_NOMEM, "out of memory (%zu bytes)", ncap);
+	b->data = p;
+	b->cap = ncap;
+	return 0;
+}
+
+int
+buf_add(struct buf *b, const void *p, size_t n)
+{
+	int rc;
+
+	if (n > SIZE_MAX / 2 - b->len)
+		return err_set(E_NOMEM, "buffer size overflow");
+	rc = grow(b, b->len + n);
+	if (rc < 0)
+		return rc;
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int
+buf_puts(struct buf *b, const char *s)
+{
+	return buf_add(b, s, strlen(s));
+}
+
+int
+buf_putc(struct buf *b, char c)
+{
+	return buf_add(b, &c, 1);
+}
+
+int
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n, rc;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return err_set(E_FAIL, "bad format");
+	rc = grow(b, b->len + (size_t)n);
+	if (rc < 0)
+		return rc;
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+char *
+buf_detach(struct buf *b)
+{
+	char *p = b->data;
+
+	if (!p)
+		p = calloc(1, 1);
+	b->data = NULL;
+	b->len = b->cap = 0;
+	return p;
+}

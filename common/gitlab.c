@@ -1,0 +1,365 @@
+/* gitlab: REST API v4 calls with GitLab's status codes turned into errors */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "err.h"
+#include "gitlab.h"
+#include "http.h"
+#include "json.h"
+#include "util.h"
+
+int
+gitlab_new(struct gitlab **out, struct http *h, const char *api,
+    const char *token, int auth)
+{
+	struct gitlab *g;
+	size_t n;
+	int rc;
+
+	*out = NULL;
+	rc = http_url_allowed(api);
+	if (rc < 0)
+		return err_prefix(rc, "CI_API_V4_URL: ");
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return err_set(E_NOMEM, "out of memory");
+	g->api = str_dup(api);
+	if (!g->api) {
+		free(g);
+		return err_set(E_NOMEM, "out of memory");
+	}
+	n = strlen(g->api);
+	while (n > 0 && g->api[n - 1] == '/')
+		g->api[--n] = '\0';
+	g->http = h;
+	g->token = token;
+	g->auth = token ? auth : HTTP_AUTH_NONE;
+	*out = g;
+	return 0;
+}
+
+void
+gitlab_free(struct gitlab *g)
+{
+	if (!g)
+		return;
+	free(g->api);
+	free(g);
+}
+
+char *
+gitlab_project_path(const char *project)
+{
+	struct buf b;
+	char *e = url_escape(project);
+
+	if (!e)
+		return NULL;
+	buf_init(&b, 0);
+	if (buf_printf(&b, "/projects/%s", e) < 0) {
+		free(e);
+		buf_free(&b);
+		return NULL;
+	}
+	free(e);
+	return buf_detach(&b);
+}
+
+static void
+flatten(struct buf *b, struct jv v)
+{
+	struct json_iter it;
+	struct jv e;
+	const char *k;
+	int first = 1;
+
+	switch (json_type(v)) {
+	case JSON_STRING:
+		buf_puts(b, json_str(v));
+		break;
+	case JSON_ARRAY:
+		json_iter_init(&it, v);
+		while (json_iter_next(&it, &e, NULL)) {
+			if (!first)
+				buf_puts(b, ", ");
+			flatten(b, e);
+			first = 0;
+		}
+		break;
+	case JSON_OBJECT:
+		json_iter_init(&it, v);
+		while (json_iter_next(&it, &e, &k)) {
+			if (!first)
+				buf_puts(b, "; ");
+			buf_printf(b, "%s ", k);
+			flatten(b, e);
+			first = 0;
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+char *
+gitlab_error_line(const char *body, size_t len)
+{
+	struct json *d = NULL;
+	struct buf b;
+	size_t i, j;
+	char *s;
+
+	buf_init(&b, 0);
+	if (len && json_parse(&d, body, len) == 0) {
+		struct jv r = json_root(d);
+		struct jv m = json_get(r, "message");
+
+		if (json_type(m) == JSON_MISSING)
+			m = json_get(r, "error_description");
+		if (json_type(m) == JSON_MISSING)
+			m = json_get(r, "error");
+		flatten(&b, m);
+		json_free(d);
+	} else if (len) {
+		buf_add(&b, body, len < 200 ? len : 200);
+	}
+	s = buf_detach(&b);
+	/* one printable line, capped */
+	for (i = 0, j = 0; s[i] && j < 300; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '\n' || c == '\r' || c == '\t')
+			c = ' ';
+		if (c < 0x20 || c == 0x7f)
+			continue;
+		if (c == ' ' && j > 0 && s[j - 1] == ' ')
+			continue;
+		s[j++] = (char)c;
+	}
+	while (j > 0 && s[j - 1] == ' ')
+		j--;
+	s[j] = '\0';
+	return s;
+}
+
+/* path_only: strip the query for messages; paths carry no secrets but
+ * queries are long */
+static int
+status_error(struct gitlab *g, const char *method, const char *path,
+    const struct http_resp *r)
+{
+	char *line = gitlab_error_line(r->body.data, r->body.len);
+	int code;
+	char tries[32] = "";
+
+	if (r->status == 404)
+		code = E_NOTFOUND;
+	else if (r->status == 409)
+		code = E_CONFLICT;
+	else if (r->status == 429 || r->status >= 500)
+		code = E_TEMP;
+	else
+		code = E_PERM;
+	if (code == E_TEMP && r->tries > 1)
+		snprintf(tries, sizeof(tries), " (after %d tries)", r->tries);
+	err_set(code, "%s %.*s: HTTP %ld%s%s%s", method,
+	    (int)strcspn(path, "?"), path, r->status, tries,
+	    line && *line ? ": " : "", line ? line : "");
+	free(line);
+	(void)g;
+	return code;
+}
+
+static int
+request(struct gitlab *g, struct http_resp *r, const char *method,
+    const char *url, const char *path, const char *body)
+{
+	struct http_req req = {method, url, g->auth, g->token, body, NULL,
+	    NULL};
+	int rc;
+
+	g->status = 0;
+	rc = http_do(g->http, r, &req);
+	g->tries = r->tries;
+	if (rc < 0)
+		return rc;
+	g->status = r->status;
+	if (r->status < 200 || r->status > 299)
+		return status_error(g, method, path, r);
+	return 0;
+}
+
+static int
+parse_body(struct json **out, const char *method, const char *path,
+    const struct http_resp *r)
+{
+	int rc;
+
+	if (!out)
+		return 0;
+	*out = NULL;
+	if (r->body.len == 0)
+		return 0;
+	rc = json_parse(out, r->body.data, r->body.len);
+	if (rc < 0)
+		return err_prefix(rc, "%s %.*s: ", method,
+		    (int)strcspn(path, "?"), path);
+	return 0;
+}
+
+int
+gitlab_call(struct gitlab *g, struct json **out, const char *method,
+    const char *path, const char *body)
+{
+	struct http_resp r;
+	struct buf url;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	buf_init(&url, 0);
+	rc = buf_printf(&url, "%s%s", g->api, path);
+	if (rc == 0)
+		rc = request(g, &r, method, url.data, path, body);
+	buf_free(&url);
+	if (rc == 0)
+		rc = parse_body(out, method, path, &r);
+	http_resp_free(&r);
+	return rc;
+}
+
+int
+gitlab_raw(struct gitlab *g, char **out, const char *path)
+{
+	struct http_resp r;
+	struct buf url;
+	int rc;
+
+	*out = NULL;
+	buf_init(&url, 0);
+	rc = buf_printf(&url, "%s%s", g->api, path);
+	if (rc == 0)
+		rc = request(g, &r, "GET", url.data, path, NULL);
+	buf_free(&url);
+	if (rc == 0) {
+		if (memchr(r.body.data ? r.body.data : "", '\0', r.body.len))
+			rc = err_set(E_PARSE, "GET %.*s: binary content",
+			    (int)strcspn(path, "?"), path);
+		else
+			*out = buf_detach(&r.body);
+	}
+	http_resp_free(&r);
+	return rc;
+}
+
+int
+gitlab_pager_init(struct gitlab_pager *p, struct gitlab *g, const char *path,
+    int max_pages)
+{
+	struct buf url;
+
+	buf_init(&url, 0);
+	p->g = g;
+	p->pages = 0;
+	p->max_pages = max_pages;
+	if (buf_printf(&url, "%s%s", g->api, path) < 0) {
+		p->next = NULL;
+		return E_NOMEM;
+	}
+	p->next = buf_detach(&url);
+	return 0;
+}
+
+/* with_page: url with its page= parameter set to page (X-Next-Page) */
+static char *
+with_page(const char *url, long page)
+{
+	struct buf b;
+	const char *q = strchr(url, '?'), *p;
+
+	buf_init(&b, 0);
+	if (!q) {
+		buf_printf(&b, "%s?page=%ld", url, page);
+		return buf_detach(&b);
+	}
+	buf_add(&b, url, (size_t)(q - url));
+	buf_putc(&b, '?');
+	p = q + 1;
+	while (*p) {
+		size_t n = strcspn(p, "&");
+
+		if (!(n >= 5 && strncmp(p, "page=", 5) == 0)) {
+			buf_add(&b, p, n);
+			buf_putc(&b, '&');
+		}
+		p += n;
+		if (*p == '&')
+			p++;
+	}
+	buf_printf(&b, "page=%ld", page);
+	return buf_detach(&b);
+}
+
+int
+gitlab_pager_next(struct gitlab_pager *p, struct json **out)
+{
+	struct http_resp r;
+	const char *path;
+	char *url;
+	int rc;
+
+	*out = NULL;
+	if (!p->next)
+		return 0;
+	if (p->pages >= p->max_pages) {
+		free(p->next);
+		p->next = NULL;
+		return 0;
+	}
+	url = p->next;
+	p->next = NULL;
+	path = url + strlen(p->g->api);
+	if (strncmp(url, p->g->api, strlen(p->g->api)) != 0)
+		path = url;
+	rc = request(p->g, &r, "GET", url, path, NULL);
+	if (rc == 0)
+		rc = parse_body(out, "GET", path, &r);
+	if (rc == 0 && json_type(json_root(*out)) != JSON_ARRAY) {
+		json_free(*out);
+		*out = NULL;
+		rc = err_set(E_PARSE, "GET %.*s: expected a JSON array",
+		    (int)strcspn(path, "?"), path);
+	}
+	if (rc == 0) {
+		p->pages++;
+		if (r.next_url) {
+			if (!http_url_same_origin(r.next_url, p->g->api)) {
+				rc = err_set(E_PERM, "GET %.*s: next-page link "
+				    "points to another host, refused",
+				    (int)strcspn(path, "?"), path);
+			} else {
+				p->next = r.next_url;
+				r.next_url = NULL;
+			}
+		} else if (r.next_page > 0) {
+			p->next = with_page(url, r.next_page);
+		}
+		if (rc < 0) {
+			json_free(*out);
+			*out = NULL;
+		}
+	}
+	http_resp_free(&r);
+	free(url);
+	return rc < 0 ? rc : 1;
+}
+
+void
+gitlab_pager_free(struct gitlab_pager *p)
+{
+	free(p->next);
+	p->next = NULL;
+}

@@ -1,0 +1,54 @@
+/* gitlab: REST API v4 calls with GitLab's status codes turned into errors */
+#ifndef RELAY_GITLAB_H
+#define RELAY_GITLAB_H
+
+#include <stddef.h>
+
+struct http;
+struct json;
+
+struct gitlab {
+	struct http *http; /* borrowed */
+	char *api;         /* API root without trailing slash; owned */
+	const char *token; /* borrowed; wiped by the job */
+	int auth;          /* HTTP_AUTH_* */
+	long status;       /* HTTP status of the last answer, 0 if none */
+	int tries;         /* attempts of the last call */
+};
+
+int gitlab_new(struct gitlab **out, struct http *h, const char *api,
+    const char *token, int auth);
+void gitlab_free(struct gitlab *g);
+
+/* gitlab_call: METHOD api+path with an optional JSON body. On 2xx, *out is
+ * the parsed answer (NULL for an empty body; out may be NULL to discard).
+ * Errors carry one line: "GET /projects/x: HTTP 404: 404 Project Not Found".
+ * 404 -> E_NOTFOUND, 409 -> E_CONFLICT, 429/5xx after retries -> E_TEMP,
+ * other 4xx -> E_PERM, unparseable 2xx body -> E_PARSE. g->status tells the
+ * exact status to callers that treat some codes as answers. */
+int gitlab_call(struct gitlab *g, struct json **out, const char *method,
+    const char *path, const char *body);
+/* gitlab_raw: GET returning the body as text (raw file API); caller frees */
+int gitlab_raw(struct gitlab *g, char **out, const char *path);
+
+/* Offset or keyset pagination following Link rel="next" / X-Next-Page;
+ * links to another origin are refused (the token must not leave). */
+struct gitlab_pager {
+	struct gitlab *g;
+	char *next; /* absolute URL of the next page, or NULL when done */
+	int pages;
+	int max_pages;
+};
+int gitlab_pager_init(struct gitlab_pager *p, struct gitlab *g,
+    const char *path, int max_pages);
+/* gitlab_pager_next: 1 with *out = the next page, 0 when done, or < 0 */
+int gitlab_pager_next(struct gitlab_pager *p, struct json **out);
+void gitlab_pager_free(struct gitlab_pager *p);
+
+/* gitlab_project_path: "/projects/<url-encoded path or id>"; caller frees */
+char *gitlab_project_path(const char *project);
+/* gitlab_error_line: GitLab's error body ({"message": ...}, {"error": ...}
+ * or text) flattened to one printable line; caller frees */
+char *gitlab_error_line(const char *body, size_t len);
+
+#endif

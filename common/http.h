@@ -1,0 +1,77 @@
+/* http: one keep-alive libcurl handle, auth, caps, retries, pagination */
+#ifndef RELAY_HTTP_H
+#define RELAY_HTTP_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "buf.h"
+
+struct http;
+
+enum {
+	HTTP_AUTH_NONE,
+	HTTP_AUTH_PRIVATE, /* PRIVATE-TOKEN: personal/project/bot token */
+	HTTP_AUTH_JOB,     /* JOB-TOKEN: CI_JOB_TOKEN */
+	HTTP_AUTH_BEARER,  /* Authorization: Bearer (OAuth) */
+};
+
+struct http_opts {
+	long timeout_s;     /* per attempt, whole transfer */
+	int tries;          /* attempts for retryable failures, >= 1 */
+	long backoff_ms;    /* first backoff, doubled each retry, +-25% jitter */
+	long max_wait_s;    /* longest Retry-After honoured before giving up */
+	size_t max_body;    /* response size cap */
+	const char *ca_bundle; /* CA file, or NULL for the built-in default */
+	const char *user_agent;
+};
+
+struct http_req {
+	const char *method; /* GET, POST, PUT, DELETE */
+	const char *url;
+	int auth;
+	const char *token; /* borrowed; never logged */
+	const char *body;  /* NULL: no body */
+	const char *content_type; /* default application/json with a body */
+	const char *label; /* names the request in logs instead of its URL
+	                    * path (a webhook's path is its secret) */
+};
+
+/* Owned by the caller, released with http_resp_free. */
+struct http_resp {
+	long status;
+	struct buf body;
+	char *next_url;  /* Link: rel="next", or NULL */
+	long next_page;  /* X-Next-Page, 0 when absent or empty */
+	long retry_after_s;
+	int tries;       /* attempts made */
+	char *content_type;
+};
+
+void http_opts_default(struct http_opts *o);
+int http_new(struct http **out, const struct http_opts *o);
+void http_free(struct http *h);
+void http_resp_free(struct http_resp *r);
+
+/* http_do: perform req, retrying 429/5xx/network failures with backoff and
+ * Retry-After. GET/PUT/DELETE retry all of those; POST only retries when the
+ * request was certainly not processed (429, could not connect), so a
+ * re-run, not a blind retry, repairs the rest. Returns 0 once any HTTP
+ * answer arrived (the caller judges the status, including a final 5xx), or
+ * E_TEMP (network, after retries), E_USAGE (URL refused), E_PARSE (body over
+ * the cap or cut short), E_PERM (TLS verification failed). */
+int http_do(struct http *h, struct http_resp *out, const struct http_req *req);
+/* http_requests: attempts made by this handle so far (request budgets) */
+long http_requests(const struct http *h);
+
+/* Parsers, exposed for tests and fuzzing. */
+/* http_link_next: the rel="next" target of a Link header; *out NULL if none */
+int http_link_next(char **out, const char *link);
+/* http_retry_after: delta-seconds or an IMF-fixdate relative to now */
+int http_retry_after(long *out, const char *value, time_t now);
+/* http_url_allowed: https anywhere; plain http only to loopback */
+int http_url_allowed(const char *url);
+/* http_url_origin_eq: same scheme://host:port prefix (pagination links) */
+int http_url_same_origin(const char *a, const char *b);
+
+#endif

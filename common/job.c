@@ -1,0 +1,243 @@
+/* job: what every stage does around its own logic */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dotenv.h"
+#include "err.h"
+#include "gitlab.h"
+#include "http.h"
+#include "job.h"
+#include "log.h"
+#include "util.h"
+
+#ifndef RELAY_VERSION
+#define RELAY_VERSION "0.0.0"
+#endif
+
+/* CONTRACT.md's common variables */
+static const struct env_var common_vars[] = {
+	{"CI_API_V4_URL", ENV_REQUIRED, NULL, "GitLab API root", NULL},
+	{"RELAY_TOKEN", ENV_SECRET, NULL,
+	    "bot token (PRIVATE-TOKEN) that opens and updates MRs", NULL},
+	{"CI_JOB_TOKEN", ENV_SECRET, NULL,
+	    "job token, used for reads when RELAY_TOKEN is unset", NULL},
+	{"RELAY_APPROVER_TOKEN", ENV_SECRET, NULL,
+	    "second identity that approves and sets auto-merge", NULL},
+	{"RELAY_SOURCE_PROJECT", 0, "gitlab-org/security/gitaly",
+	    "project whose green commits are pinned", NULL},
+	{"RELAY_SOURCE_BRANCH", 0, NULL,
+	    "branch scanned for green commits (default: source default)", NULL},
+	{"RELAY_TARGET_PROJECT", 0, "gitlab-org/gitlab",
+	    "project that pins the component", NULL},
+	{"RELAY_TARGET_BRANCH", 0, NULL,
+	    "MR target branch (default: target default branch)", NULL},
+	{"RELAY_VERSION_FILE", 0, "GITALY_SERVER_VERSION",
+	    "file in the target holding the pinned SHA", NULL},
+	{"RELAY_COMPONENT", 0, "Gitaly", "component name in titles", NULL},
+	{"RELAY_MR_BRANCH", 0, "release-tools/update-gitaly",
+	    "source branch of the bump MR", NULL},
+	{"RELAY_MR_LABELS", 0,
+	    "team::Delivery,dependency update,group::gitaly,"
+	    "feature::maintenance", "labels of the bump MR", NULL},
+	{"RELAY_STALE_HOURS", 0, "24", "an open bump MR older than this is "
+	    "stale", NULL},
+	{"RELAY_SLACK_ALERTS_URL", ENV_SECRET, NULL,
+	    "Slack webhook for deployments and stale MRs (#gitaly_alerts)",
+	    NULL},
+	{"RELAY_SLACK_FAILURES_URL", ENV_SECRET, NULL,
+	    "Slack webhook for pipeline failures (#g_gitaly)", NULL},
+	{"RELAY_TEAM_HANDLE", 0, "@gl-gitaly", "tagged on failed pipelines",
+	    NULL},
+	{"RELAY_DOTENV", 0, "relay.env", "dotenv report path", NULL},
+	{"RELAY_CA_BUNDLE", 0, NULL, "CA file for TLS (default: system)",
+	    NULL},
+	{"RELAY_TIMEOUT_S", 0, "30", "per-request timeout in seconds", NULL},
+	{"RELAY_TRIES", 0, "4", "attempts for transient failures", NULL},
+	{"RELAY_RETRY_BASE_MS", 0, "1000", "first retry backoff (doubles)",
+	    NULL},
+	{"RELAY_DRY_RUN", 0, NULL, "true: read everything, write nothing",
+	    NULL},
+	{"RELAY_DEBUG", 0, NULL, "true: debug logging (requests, timings)",
+	    NULL},
+	{"NO_COLOR", 0, NULL, "set: no colour in logs", NULL},
+	{"CI", 0, NULL, "set by GitLab: logs are coloured for the job log",
+	    NULL},
+};
+
+static void
+usage(FILE *f, struct job *j)
+{
+	fprintf(f, "usage: relay-%s [--dry-run] [--help] [--version]\n%s\n",
+	    j->name, j->synopsis);
+}
+
+int
+job_start(struct job *j, const char *name, const char *synopsis, int argc,
+    char **argv, const struct env_var *stage, size_t nstage,
+    char *(*get)(const char *))
+{
+	static char prog[64];
+	size_t ncommon = sizeof(common_vars) / sizeof(common_vars[0]);
+	struct http_opts ho;
+	const char *token;
+	long timeout, tries, base;
+	int i, rc, debug = 0, dry = 0, color;
+
+	memset(j, 0, sizeof(*j));
+	j->name = name;
+	j->synopsis = synopsis;
+	snprintf(prog, sizeof(prog), "relay-%s", name);
+	color = !get("NO_COLOR") && (isatty(2) || get("CI"));
+	log_init(prog, LOG_INFO, color);
+	if (ncommon + nstage > JOB_MAX_VARS) {
+		log_error("too many variables declared");
+		return JOB_STOP | EXIT_SOFTWARE;
+	}
+	memcpy(j->vars, common_vars, sizeof(common_vars));
+	memcpy(j->vars + ncommon, stage, nstage * sizeof(*stage));
+	j->nvars = ncommon + nstage;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
+			usage(stdout, j);
+			env_help(stdout, j->vars, j->nvars);
+			return JOB_STOP | EXIT_DONE;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("relay-%s %s\n", name, RELAY_VERSION);
+			return JOB_STOP | EXIT_DONE;
+		} else if (strcmp(argv[i], "--dry-run") == 0 ||
+		    strcmp(argv[i], "-n") == 0) {
+			j->dry_run = 1;
+		} else {
+			log_error("unknown argument '%.40s'", argv[i]);
+			usage(stderr, j);
+			return JOB_STOP | EXIT_USAGE;
+		}
+	}
+
+	rc = env_read(j->vars, j->nvars, get);
+	if (rc == 0)
+		rc = env_bool(&debug, j->vars, j->nvars, "RELAY_DEBUG");
+	if (rc == 0)
+		rc = env_bool(&dry, j->vars, j->nvars, "RELAY_DRY_RUN");
+	if (rc == 0)
+		rc = env_long(&timeout, j->vars, j->nvars, "RELAY_TIMEOUT_S", 1,
+		    3600);
+	if (rc == 0)
+		rc = env_long(&tries, j->vars, j->nvars, "RELAY_TRIES", 1, 20);
+	if (rc == 0)
+		rc = env_long(&base, j->vars, j->nvars, "RELAY_RETRY_BASE_MS",
+		    0, 60000);
+	if (rc < 0) {
+		log_error("%s", err_msg());
+		if (rc == E_USAGE)
+			usage(stderr, j);
+		log_forget_secrets();
+		return JOB_STOP | err_exit(rc);
+	}
+	if (debug)
+		log_init(prog, LOG_DEBUG, color);
+	j->dry_run |= dry;
+
+	http_opts_default(&ho);
+	ho.timeout_s = timeout;
+	ho.tries = (int)tries;
+	ho.backoff_ms = base;
+	ho.ca_bundle = job_var(j, "RELAY_CA_BUNDLE");
+	ho.user_agent = "relay/" RELAY_VERSION;
+	rc = http_new(&j->http, &ho);
+	if (rc == 0)
+		rc = dotenv_new(&j->out);
+	token = job_var(j, "RELAY_TOKEN");
+	j->wrote_token = token != NULL;
+	if (rc == 0)
+		rc = gitlab_new(&j->gl, j->http, job_var(j, "CI_API_V4_URL"),
+		    token ? token : job_var(j, "CI_JOB_TOKEN"),
+		    token ? HTTP_AUTH_PRIVATE : HTTP_AUTH_JOB);
+	if (rc == 0 && job_var(j, "RELAY_APPROVER_TOKEN"))
+		rc = gitlab_new(&j->approver, j->http,
+		    job_var(j, "CI_API_V4_URL"),
+		    job_var(j, "RELAY_APPROVER_TOKEN"), HTTP_AUTH_PRIVATE);
+	if (rc < 0)
+		return JOB_STOP | job_finish(j, rc);
+	if (j->dry_run)
+		log_info("dry run: reading only, nothing will be changed");
+	return 0;
+}
+
+const char *
+job_var(struct job *j, const char *name)
+{
+	return env_get(j->vars, j->nvars, name);
+}
+
+int
+job_need(struct job *j, const char *first, ...)
+{
+	struct buf missing;
+	const char *n;
+	va_list ap;
+	int count = 0, rc = 0;
+
+	buf_init(&missing, 4096);
+	va_start(ap, first);
+	for (n = first; n; n = va_arg(ap, const char *))
+		if (!job_var(j, n))
+			buf_printf(&missing, "%s%s", count++ ? ", " : "", n);
+	va_end(ap);
+	if (count)
+		rc = err_set(E_CONFIG, "missing variable%s: %s",
+		    count > 1 ? "s" : "", missing.data);
+	buf_free(&missing);
+	return rc;
+}
+
+int
+job_out(struct job *j, const char *key, const char *value)
+{
+	int rc = dotenv_set(j->out, key, value ? value : "");
+
+	if (rc == 0)
+		printf("%s=%s\n", key, value ? value : "");
+	return rc;
+}
+
+int
+job_finish(struct job *j, int rc)
+{
+	int code;
+	const char *path = job_var(j, "RELAY_DOTENV");
+
+	if (rc < 0)
+		log_error("%s", err_msg());
+	else if (rc == EXIT_NO)
+		log_warn("%s", err_msg()); /* the answer is no: not a fault */
+	code = rc < 0 ? err_exit(rc) : rc;
+	/* the report is written on every outcome that has values, so later
+	 * jobs see what was learnt before a failure */
+	if (j->out && dotenv_count(j->out) > 0 && path) {
+		int wrc = dotenv_write(j->out, path);
+
+		if (wrc < 0) {
+			log_error("%s", err_msg());
+			if (code == 0)
+				code = err_exit(wrc);
+		}
+	}
+	if (j->http)
+		log_debug("%ld HTTP requests", http_requests(j->http));
+	fflush(stdout);
+	gitlab_free(j->gl);
+	gitlab_free(j->approver);
+	http_free(j->http);
+	dotenv_free(j->out);
+	j->gl = j->approver = NULL;
+	j->http = NULL;
+	j->out = NULL;
+	log_forget_secrets();
+	return code;
+}

@@ -1,0 +1,145 @@
+/* log: stderr logging with a prefix, levels, sections and secret masking */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "log.h"
+#include "util.h"
+
+#define MAX_SECRETS 8
+
+static const char *prefix = "relay";
+static int level = LOG_INFO;
+static int color;
+static char *secrets[MAX_SECRETS];
+static size_t nsecrets;
+
+void
+log_init(const char *prog, int lvl, int use_color)
+{
+	prefix = prog;
+	level = lvl;
+	color = use_color;
+}
+
+int
+log_level(void)
+{
+	return level;
+}
+
+void
+log_secret(const char *s)
+{
+	size_t i;
+
+	if (!s || strlen(s) < 4 || nsecrets == MAX_SECRETS)
+		return;
+	for (i = 0; i < nsecrets; i++)
+		if (strcmp(secrets[i], s) == 0)
+			return;
+	secrets[nsecrets] = str_dup(s);
+	if (secrets[nsecrets])
+		nsecrets++;
+}
+
+void
+log_forget_secrets(void)
+{
+	size_t i;
+
+	for (i = 0; i < nsecrets; i++) {
+		secure_zero(secrets[i], strlen(secrets[i]));
+		free(secrets[i]);
+		secrets[i] = NULL;
+	}
+	nsecrets = 0;
+}
+
+char *
+log_mask(const char *line)
+{
+	struct buf b;
+	const char *p = line;
+
+	buf_init(&b, 0);
+	while (*p) {
+		size_t i, skip = 0;
+
+		for (i = 0; i < nsecrets; i++) {
+			size_t n = strlen(secrets[i]);
+
+			if (strncmp(p, secrets[i], n) == 0) {
+				skip = n;
+				break;
+			}
+		}
+		if (skip) {
+			buf_puts(&b, "[MASKED]");
+			p += skip;
+		} else {
+			buf_putc(&b, *p++);
+		}
+	}
+	return buf_detach(&b);
+}
+
+static void
+vlog(int lvl, const char *fmt, va_list ap)
+{
+	static const char *tag[] = {"error: ", "warning: ", "", "debug: "};
+	static const char *col[] = {"\033[31;1m", "\033[33;1m", "", "\033[2m"};
+	char line[4096];
+	char *masked;
+	size_t n;
+
+	if (lvl > level)
+		return;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	/* one line per message: a stray newline would split GitLab's log */
+	for (n = 0; line[n]; n++)
+		if (line[n] == '\n' || line[n] == '\r')
+			line[n] = ' ';
+	masked = log_mask(line);
+	if (color && *col[lvl])
+		fprintf(stderr, "%s%s: %s%s\033[0m\n", col[lvl], prefix,
+		    tag[lvl], masked);
+	else
+		fprintf(stderr, "%s: %s%s\n", prefix, tag[lvl], masked);
+	free(masked);
+}
+
+#define LOGFN(name, lvl)                                                 \
+	void name(const char *fmt, ...)                                  \
+	{                                                                \
+		va_list ap;                                              \
+		va_start(ap, fmt);                                       \
+		vlog(lvl, fmt, ap);                                      \
+		va_end(ap);                                              \
+	}
+
+LOGFN(log_error, LOG_ERROR)
+LOGFN(log_warn, LOG_WARN)
+LOGFN(log_info, LOG_INFO)
+LOGFN(log_debug, LOG_DEBUG)
+
+void
+log_section_start(const char *name, const char *header, int collapsed)
+{
+	char *masked = log_mask(header);
+
+	fprintf(stderr, "\033[0Ksection_start:%lld:%s%s\r\033[0K%s\n",
+	    (long long)time(NULL), name, collapsed ? "[collapsed=true]" : "",
+	    masked);
+	free(masked);
+}
+
+void
+log_section_end(const char *name)
+{
+	fprintf(stderr, "\033[0Ksection_end:%lld:%s\r\033[0K\n",
+	    (long long)time(NULL), name);
+}

@@ -1,0 +1,114 @@
+/* notes: merge request notes carrying hidden markers */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "err.h"
+#include "gitlab.h"
+#include "json.h"
+#include "notes.h"
+#include "util.h"
+
+int
+notes_find(struct note *out, struct gitlab *g, const char *mr,
+    const char *marker)
+{
+	struct gitlab_pager pg;
+	struct buf path;
+	struct json *page = NULL;
+	int rc;
+
+	out->id = 0;
+	out->body = NULL;
+	buf_init(&path, 0);
+	rc = buf_printf(&path, "%s/notes?sort=asc&order_by=created_at"
+	    "&per_page=100", mr);
+	if (rc == 0)
+		rc = gitlab_pager_init(&pg, g, path.data, 20);
+	buf_free(&path);
+	if (rc < 0)
+		return rc;
+	while ((rc = gitlab_pager_next(&pg, &page)) > 0) {
+		struct json_iter it;
+		struct jv e;
+
+		json_iter_init(&it, json_root(page));
+		while (json_iter_next(&it, &e, NULL)) {
+			const char *b = json_strp(e, "body");
+
+			if (b && strstr(b, marker)) {
+				out->id = json_intp(e, "id", 0);
+				out->body = str_dup(b);
+				json_free(page);
+				gitlab_pager_free(&pg);
+				return out->body ? 1 : err_set(E_NOMEM,
+				    "out of memory");
+			}
+		}
+		json_free(page);
+		page = NULL;
+	}
+	gitlab_pager_free(&pg);
+	if (rc < 0)
+		return err_prefix(rc, "cannot read notes: ");
+	return 0;
+}
+
+void
+note_free(struct note *n)
+{
+	free(n->body);
+	n->body = NULL;
+}
+
+int
+notes_post(long long *id_out, struct gitlab *g, const char *mr,
+    const char *body)
+{
+	struct buf req, path;
+	struct json *d = NULL;
+	struct jw w;
+	int rc;
+
+	buf_init(&req, 0);
+	buf_init(&path, 0);
+	jw_init(&w, &req);
+	jw_obj(&w);
+	jw_kstr(&w, "body", body);
+	jw_end(&w);
+	rc = jw_finish(&w);
+	if (rc == 0)
+		rc = buf_printf(&path, "%s/notes", mr);
+	if (rc == 0)
+		rc = gitlab_call(g, &d, "POST", path.data, req.data);
+	if (rc == 0 && id_out)
+		*id_out = json_intp(json_root(d), "id", 0);
+	json_free(d);
+	buf_free(&req);
+	buf_free(&path);
+	return rc < 0 ? err_prefix(rc, "cannot add a note: ") : 0;
+}
+
+int
+notes_update(struct gitlab *g, const char *mr, long long id, const char *body)
+{
+	struct buf req, path;
+	struct jw w;
+	int rc;
+
+	buf_init(&req, 0);
+	buf_init(&path, 0);
+	jw_init(&w, &req);
+	jw_obj(&w);
+	jw_kstr(&w, "body", body);
+	jw_end(&w);
+	rc = jw_finish(&w);
+	if (rc == 0)
+		rc = buf_printf(&path, "%s/notes/%lld", mr, id);
+	if (rc == 0)
+		rc = gitlab_call(g, NULL, "PUT", path.data, req.data);
+	buf_free(&req);
+	buf_free(&path);
+	return rc < 0 ? err_prefix(rc, "cannot update note %lld: ", id) : 0;
+}

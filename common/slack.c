@@ -1,0 +1,58 @@
+/* slack: incoming-webhook poster */
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "err.h"
+#include "gitlab.h"
+#include "http.h"
+#include "json.h"
+#include "slack.h"
+
+int
+slack_post(struct http *h, const char *webhook, const char *text,
+    const char *blocks_json)
+{
+	struct http_resp r;
+	struct http_req req = {"POST", webhook, HTTP_AUTH_NONE, NULL, NULL,
+	    NULL, "slack webhook"};
+	struct buf body;
+	struct jw w;
+	int rc;
+
+	buf_init(&body, 1 << 20);
+	jw_init(&w, &body);
+	jw_obj(&w);
+	jw_kstr(&w, "text", text);
+	rc = jw_finish(&w);
+	if (rc < 0) {
+		buf_free(&body);
+		return rc;
+	}
+	if (blocks_json) {
+		/* splice the caller's array before the closing brace */
+		body.len--;
+		rc = buf_printf(&body, ",\"blocks\":%s}", blocks_json);
+		if (rc < 0) {
+			buf_free(&body);
+			return rc;
+		}
+	}
+	req.body = body.data;
+	rc = http_do(h, &r, &req);
+	buf_free(&body);
+	if (rc < 0) {
+		http_resp_free(&r);
+		return rc;
+	}
+	if (r.status < 200 || r.status > 299) {
+		char *line = gitlab_error_line(r.body.data, r.body.len);
+
+		rc = err_set(r.status == 429 || r.status >= 500 ? E_TEMP : E_PERM,
+		    "slack webhook: HTTP %ld%s%s", r.status,
+		    *line ? ": " : "", line);
+		free(line);
+	}
+	http_resp_free(&r);
+	return rc;
+}

@@ -1,0 +1,30 @@
+/* util: small string helpers shared by jobs and modules */
+#ifndef RELAY_UTIL_H
+#define RELAY_UTIL_H
+
+#include <stddef.h>
+
+/* secure_zero: wipe memory the compiler may not optimise away (secrets) */
+void secure_zero(void *p, size_t n);
+/* str_dup: strdup that returns NULL only on allocation failure */
+char *str_dup(const char *s);
+char *str_ndup(const char *s, size_t n);
+/* str_trim: strip ASCII whitespace in place, return s */
+char *str_trim(char *s);
+int str_has_prefix(const char *s, const char *prefix);
+/* is_sha: 40 lowercase or uppercase hex digits exactly */
+int is_sha(const char *s);
+/* url_escape: percent-encode everything but RFC 3986 unreserved; caller frees */
+char *url_escape(const char *s);
+/* parse_long: whole decimal number within [min, max]; 0 or E_USAGE */
+int parse_long(long *out, const char *s, long min, long max);
+/* parse_bool: true/false/1/0/yes/no (case-insensitive); 0 or E_USAGE */
+int parse_bool(int *out, const char *s);
+/* now_ms: monotonic milliseconds */
+long long now_ms(void);
+/* sleep_ms: sleep, restarting after signals */
+void sleep_ms(long ms);
+/* iso8601_parse: "2026-11-25T10:00:00.000Z" (or with +hh:mm) to UTC seconds */
+int iso8601_parse(long long *out, const char *s);
+
+#endif

@@ -1,0 +1,962 @@
+/* relay-open-mr: create or update the "Update <component> version" merge
+ * request in the target project, whose only change is RELAY_VERSION_FILE
+ * set to GREEN_SHA, and have a second identity approve it and set it to
+ * merge when its pipeline succeeds.
+ *
+ * No clone: the commit goes through the commits API, started from the
+ * target branch with force, so the MR branch is always target + one commit
+ * and never carries stale conflicts. There is never a second MR: GitLab
+ * answers 409 to a duplicate, and the MR list is checked again after
+ * creating. Every step first looks at GitLab's state, so a re-run after
+ * any failure converges without duplicate commits, MRs, notes or posts.
+ *
+ * Variables: common ones, GREEN_SHA, CURRENT_SHA, UP_TO_DATE, CI_JOB_URL,
+ * RELAY_PIPELINE_WAIT_S, RELAY_POLL_S.
+ * Outputs: MR_IID, MR_URL, MR_ACTION (created, updated, unchanged, stale:
+ * open longer than RELAY_STALE_HOURS and not changed by this run, none).
+ * Exit: 0 done; 64 bad GREEN_SHA; 69 refused; 75 temporary; 78 missing. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "buf.h"
+#include "err.h"
+#include "gitlab.h"
+#include "http.h"
+#include "job.h"
+#include "json.h"
+#include "log.h"
+#include "notes.h"
+#include "slack.h"
+#include "util.h"
+
+static const struct env_var stage_vars[] = {
+	{"GREEN_SHA", 0, NULL, "SHA to pin (from relay-find-green)", NULL},
+	{"CURRENT_SHA", 0, NULL, "SHA pinned now (from relay-find-green)",
+	    NULL},
+	{"UP_TO_DATE", 0, "false", "true: nothing to do", NULL},
+	{"CI_JOB_URL", 0, NULL, "this job, linked from the MR", NULL},
+	{"RELAY_PIPELINE_WAIT_S", 0, "60",
+	    "how long to wait for the MR pipeline before setting auto-merge",
+	    NULL},
+	{"RELAY_POLL_S", 0, "5", "polling interval while waiting", NULL},
+	{"RELAY_RANGE_MAX", 0, "30", "changes listed in the MR description",
+	    NULL},
+};
+
+#define STALE_LABEL "auto updated"
+
+struct ctx {
+	struct job *job;
+	struct gitlab *gl;
+	char *tgt;          /* "/projects/<target>" */
+	char *src;          /* "/projects/<source>" */
+	char *target_branch;
+	char *target_url;
+	char *src_url;
+	char *mr;           /* "/projects/<target>/merge_requests/<iid>" */
+	char green[41];
+	char current[41];
+	const char *component;
+	const char *file;
+	const char *branch; /* MR source branch */
+	long long iid;
+	char *web_url;
+	long long author_id;
+	long long created_ts;
+	int branch_ok;      /* MR branch already holds GREEN_SHA */
+	int desc_ok;        /* MR description already names GREEN_SHA */
+	int labels_ok;
+	int stale_labelled;
+};
+
+/* ---- reads ---- */
+
+static int
+read_target(struct ctx *c)
+{
+	struct json *d = NULL;
+	const char *b = job_var(c->job, "RELAY_TARGET_BRANCH");
+	int rc = gitlab_call(c->gl, &d, "GET", c->tgt, NULL);
+
+	if (rc < 0)
+		return err_prefix(rc, "cannot read project %s: ",
+		    job_var(c->job, "RELAY_TARGET_PROJECT"));
+	if (!b)
+		b = json_strp(json_root(d), "default_branch");
+	if (!b || !json_strp(json_root(d), "web_url")) {
+		json_free(d);
+		return err_set(E_PARSE, "project %s: answer has no "
+		    "default_branch or web_url",
+		    job_var(c->job, "RELAY_TARGET_PROJECT"));
+	}
+	c->target_branch = str_dup(b);
+	c->target_url = str_dup(json_strp(json_root(d), "web_url"));
+	json_free(d);
+	d = NULL;
+	rc = gitlab_call(c->gl, &d, "GET", c->src, NULL);
+	if (rc < 0)
+		return err_prefix(rc, "cannot read project %s: ",
+		    job_var(c->job, "RELAY_SOURCE_PROJECT"));
+	if (json_strp(json_root(d), "web_url"))
+		c->src_url = str_dup(json_strp(json_root(d), "web_url"));
+	json_free(d);
+	if (!c->target_branch || !c->target_url || !c->src_url)
+		return err_set(E_PARSE, "project answers lack web_url");
+	return 0;
+}
+
+/* file_on: the trimmed version file on ref into out (41 bytes); 0, or
+ * E_NOTFOUND when the branch or file is absent */
+static int
+file_on(struct ctx *c, char *out, const char *ref)
+{
+	struct buf path;
+	char *f = url_escape(c->file), *r = url_escape(ref), *body = NULL;
+	int rc;
+
+	buf_init(&path, 0);
+	rc = f && r ? buf_printf(&path, "%s/repository/files/%s/raw?ref=%s",
+	                  c->tgt, f, r)
+	            : err_set(E_NOMEM, "out of memory");
+	if (rc == 0)
+		rc = gitlab_raw(c->gl, &body, path.data);
+	if (rc == 0) {
+		str_trim(body);
+		snprintf(out, 41, "%s", body);
+	}
+	free(body);
+	free(f);
+	free(r);
+	buf_free(&path);
+	return rc;
+}
+
+static int
+labels_present(struct ctx *c, struct jv mr)
+{
+	const char *want = job_var(c->job, "RELAY_MR_LABELS");
+	const char *p = want;
+
+	while (*p) {
+		size_t n = strcspn(p, ","), ok = 0;
+		struct json_iter it;
+		struct jv e;
+
+		json_iter_init(&it, json_get(mr, "labels"));
+		while (json_iter_next(&it, &e, NULL))
+			if (json_str(e) && strlen(json_str(e)) == n &&
+			    strncmp(json_str(e), p, n) == 0)
+				ok = 1;
+		if (!ok && n)
+			return 0;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 1;
+}
+
+static int
+has_label(struct jv mr, const char *label)
+{
+	struct json_iter it;
+	struct jv e;
+
+	json_iter_init(&it, json_get(mr, "labels"));
+	while (json_iter_next(&it, &e, NULL))
+		if (json_str(e) && strcmp(json_str(e), label) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+set_mr(struct ctx *c, struct jv mr)
+{
+	struct buf path, marker;
+	const char *desc = json_strp(mr, "description");
+	const char *at = json_strp(mr, "created_at");
+	int rc;
+
+	c->iid = json_intp(mr, "iid", 0);
+	c->author_id = json_intp(mr, "author.id", 0);
+	free(c->web_url);
+	c->web_url = str_dup(json_strp(mr, "web_url") ? json_strp(mr, "web_url")
+	                                               : "");
+	if (c->iid <= 0 || !c->web_url)
+		return err_set(E_PARSE, "merge request answer has no iid");
+	if (!at || iso8601_parse(&c->created_ts, at) < 0)
+		c->created_ts = (long long)time(NULL);
+	buf_init(&path, 0);
+	buf_init(&marker, 0);
+	rc = buf_printf(&path, "%s/merge_requests/%lld", c->tgt, c->iid);
+	if (rc == 0)
+		rc = buf_printf(&marker, "<!-- relay:bump sha=%s -->", c->green);
+	if (rc == 0) {
+		free(c->mr);
+		c->mr = buf_detach(&path);
+		c->desc_ok = desc && strstr(desc, marker.data) != NULL;
+		c->labels_ok = labels_present(c, mr);
+		c->stale_labelled = has_label(mr, STALE_LABEL);
+	}
+	buf_free(&path);
+	buf_free(&marker);
+	return rc;
+}
+
+/* find_open: the open bump MR into the target branch; 1 found, 0 none */
+static int
+find_open(struct ctx *c)
+{
+	struct buf path;
+	struct json *d = NULL;
+	char *sb = url_escape(c->branch), *tb = url_escape(c->target_branch);
+	int rc;
+
+	buf_init(&path, 0);
+	rc = sb && tb ? buf_printf(&path, "%s/merge_requests?state=opened"
+	                                  "&source_branch=%s&target_branch=%s"
+	                                  "&order_by=created_at&sort=asc"
+	                                  "&per_page=100", c->tgt, sb, tb)
+	              : err_set(E_NOMEM, "out of memory");
+	if (rc == 0)
+		rc = gitlab_call(c->gl, &d, "GET", path.data, NULL);
+	if (rc < 0) {
+		err_prefix(rc, "cannot list merge requests: ");
+	} else if (json_type(json_root(d)) != JSON_ARRAY) {
+		rc = err_set(E_PARSE, "merge request list is not a list");
+	} else if (json_size(json_root(d)) > 0) {
+		/* the oldest wins; GitLab refuses true duplicates with 409 */
+		rc = set_mr(c, json_get(json_root(d), "0"));
+		if (rc == 0)
+			rc = 1;
+		if (json_size(json_root(d)) > 1)
+			log_warn("%zu open merge requests from %s; using !%lld",
+			    json_size(json_root(d)), c->branch, c->iid);
+	}
+	json_free(d);
+	free(sb);
+	free(tb);
+	buf_free(&path);
+	return rc;
+}
+
+/* ---- the description ---- */
+
+/* mr_ref: "group/project!123" from a merge commit message, or NULL */
+static int
+mr_ref(char *out, size_t n, const char *msg)
+{
+	const char *p = strstr(msg, "See merge request ");
+	size_t len;
+
+	if (!p)
+		return 0;
+	p += strlen("See merge request ");
+	len = strcspn(p, " \n\r\t");
+	if (len == 0 || len >= n || !memchr(p, '!', len))
+		return 0;
+	memcpy(out, p, len);
+	out[len] = '\0';
+	return 1;
+}
+
+/* range: the first-parent changes between CURRENT_SHA and GREEN_SHA,
+ * merge requests named by their merge commits, capped */
+static int
+range(struct ctx *c, struct buf *b)
+{
+	struct gitlab_pager pg;
+	struct buf path;
+	struct json *page = NULL;
+	long max = 30, listed = 0, more = 0;
+	int rc, done = 0;
+
+	if (env_long(&max, c->job->vars, c->job->nvars, "RELAY_RANGE_MAX", 1,
+	    500) < 0)
+		return E_USAGE;
+	if (!is_sha(c->current))
+		return 0;
+	buf_init(&path, 0);
+	rc = buf_printf(&path, "%s/repository/commits?ref_name=%s"
+	    "&first_parent=true&per_page=100", c->src, c->green);
+	if (rc == 0)
+		rc = gitlab_pager_init(&pg, c->gl, path.data, 5);
+	buf_free(&path);
+	if (rc < 0)
+		return rc;
+	buf_puts(b, "\n### Changes in this range (first-parent, newest "
+	    "first)\n\n");
+	while (!done && (rc = gitlab_pager_next(&pg, &page)) > 0) {
+		struct json_iter it;
+		struct jv e;
+
+		json_iter_init(&it, json_root(page));
+		while (json_iter_next(&it, &e, NULL)) {
+			const char *sha = json_strp(e, "id");
+			const char *msg = json_strp(e, "message");
+			const char *title = json_strp(e, "title");
+			char ref[256];
+
+			if (!sha || strcasecmp(sha, c->current) == 0) {
+				done = 1;
+				break;
+			}
+			if (listed >= max) {
+				more++;
+				continue;
+			}
+			if (msg && mr_ref(ref, sizeof(ref), msg)) {
+				/* GitLab's merge commits carry the MR title
+				 * as their second paragraph */
+				const char *t = strstr(msg, "\n\n");
+				int n = t ? (int)strcspn(t + 2, "\n") : 0;
+
+				if (n > 0 && n < 200)
+					buf_printf(b, "- %s %.*s\n", ref, n,
+					    t + 2);
+				else
+					buf_printf(b, "- %s %s\n", ref,
+					    title ? title : "");
+			}
+			else
+				buf_printf(b, "- %.12s %s\n", sha,
+				    title ? title : "");
+			listed++;
+		}
+		json_free(page);
+		page = NULL;
+	}
+	gitlab_pager_free(&pg);
+	if (rc < 0)
+		return err_prefix(rc, "cannot list the changes: ");
+	if (more)
+		buf_printf(b, "- ... and %ld more\n", more);
+	if (!done)
+		buf_puts(b, "- (range not fully listed: the pinned commit was "
+		    "not reached)\n");
+	return 0;
+}
+
+static int
+description(struct ctx *c, struct buf *b)
+{
+	const char *job_url = job_var(c->job, "CI_JOB_URL");
+	int rc;
+
+	buf_printf(b, "Update %s from `%.12s` to `%.12s`.\n\n", c->component,
+	    is_sha(c->current) ? c->current : "unknown", c->green);
+	buf_printf(b, "`%s` is set to `%s`. ", c->file, c->green);
+	if (is_sha(c->current))
+		buf_printf(b, "[Compare](%s/-/compare/%s...%s)\n", c->src_url,
+		    c->current, c->green);
+	else
+		buf_printf(b, "[Commit](%s/-/commit/%s)\n", c->src_url,
+		    c->green);
+	rc = range(c, b);
+	if (rc < 0)
+		return rc;
+	buf_puts(b, "\n### When the pipeline fails\n\n"
+	    "- **Flaky test**: relay-triage retries the failed jobs once; if "
+	    "they pass, a flaky-test issue is filed and this MR merges.\n"
+	    "- **Broken master**: when the same jobs fail on the target "
+	    "branch, this MR waits; once it is green again relay closes this "
+	    "MR and the next run opens a fresh one.\n"
+	    "- **Regression**: the failure comes from a change listed above: "
+	    "revert or fix it in the component; the next green commit is "
+	    "picked up by the next run.\n\n");
+	if (job_url)
+		buf_printf(b, "Opened by relay in [this job](%s).\n", job_url);
+	else
+		buf_puts(b, "Opened by relay.\n");
+	return buf_printf(b, "\n<!-- relay:bump sha=%s -->\n", c->green);
+}
+
+/* ---- writes ---- */
+
+static int
+commit(struct ctx *c)
+{
+	struct buf body, path, content, msg;
+	struct jw w;
+	int rc;
+
+	buf_init(&body, 0);
+	buf_init(&path, 0);
+	buf_init(&content, 0);
+	buf_init(&msg, 0);
+	buf_printf(&content, "%s\n", c->green);
+	buf_printf(&msg, "Update %s to %.12s", c->component, c->green);
+	jw_init(&w, &body);
+	jw_obj(&w);
+	jw_kstr(&w, "branch", c->branch);
+	/* start from the target every time: target + exactly one commit */
+	jw_kstr(&w, "start_branch", c->target_branch);
+	jw_kbool(&w, "force", 1);
+	jw_kstr(&w, "commit_message", msg.data);
+	jw_key(&w, "actions");
+	jw_arr(&w);
+	jw_obj(&w);
+	jw_kstr(&w, "action", "update");
+	jw_kstr(&w, "file_path", c->file);
+	jw_kstr(&w, "content", content.data);
+	jw_end(&w);
+	jw_end(&w);
+	jw_end(&w);
+	rc = jw_finish(&w);
+	if (rc == 0)
+		rc = buf_printf(&path, "%s/repository/commits", c->tgt);
+	if (rc == 0 && c->job->dry_run)
+		log_info("dry run: would commit '%s' to %s (from %s)", msg.data,
+		    c->branch, c->target_branch);
+	else if (rc == 0)
+		rc = gitlab_call(c->gl, NULL, "POST", path.data, body.data);
+	if (rc < 0)
+		err_prefix(rc, "cannot commit %s to %s: ", c->file, c->branch);
+	else if (!c->job->dry_run)
+		log_info("committed '%s' to %s", msg.data, c->branch);
+	buf_free(&body);
+	buf_free(&path);
+	buf_free(&content);
+	buf_free(&msg);
+	return rc;
+}
+
+static int
+create_mr(struct ctx *c, const char *desc)
+{
+	struct buf body, path, title;
+	struct json *d = NULL;
+	struct jw w;
+	int rc;
+
+	buf_init(&body, 0);
+	buf_init(&path, 0);
+	buf_init(&title, 0);
+	buf_printf(&title, "Update %s version", c->component);
+	jw_init(&w, &body);
+	jw_obj(&w);
+	jw_kstr(&w, "source_branch", c->branch);
+	jw_kstr(&w, "target_branch", c->target_branch);
+	jw_kstr(&w, "title", title.data);
+	jw_kstr(&w, "description", desc);
+	jw_kstr(&w, "labels", job_var(c->job, "RELAY_MR_LABELS"));
+	jw_kbool(&w, "remove_source_branch", 1);
+	jw_end(&w);
+	rc = jw_finish(&w);
+	if (rc == 0)
+		rc = buf_printf(&path, "%s/merge_requests", c->tgt);
+	if (rc == 0)
+		rc = gitlab_call(c->gl, &d, "POST", path.data, body.data);
+	if (rc == 0) {
+		rc = set_mr(c, json_root(d));
+		if (rc == 0)
+			log_info("created !%lld: %s", c->iid, c->web_url);
+	} else if (rc == E_CONFLICT) {
+		/* a concurrent run won the race: use its MR */
+		log_info("another run opened the merge request first; "
+		    "reusing it");
+	} else {
+		err_prefix(rc, "cannot create the merge request: ");
+	}
+	json_free(d);
+	buf_free(&body);
+	buf_free(&path);
+	buf_free(&title);
+	return rc;
+}
+
+static int
+update_mr(struct ctx *c, const char *desc)
+{
+	struct buf body, title;
+	struct jw w;
+	int rc;
+
+	buf_init(&body, 0);
+	buf_init(&title, 0);
+	buf_printf(&title, "Update %s version", c->component);
+	jw_init(&w, &body);
+	jw_obj(&w);
+	jw_kstr(&w, "title", title.data);
+	jw_kstr(&w, "description", desc);
+	/* add, never replace: workflow:: labels belong to later stages */
+	jw_kstr(&w, "add_labels", job_var(c->job, "RELAY_MR_LABELS"));
+	jw_end(&w);
+	rc = jw_finish(&w);
+	if (rc == 0)
+		rc = gitlab_call(c->gl, NULL, "PUT", c->mr, body.data);
+	if (rc < 0)
+		err_prefix(rc, "cannot update !%lld: ", c->iid);
+	else
+		log_info("updated !%lld to %.12s", c->iid, c->green);
+	buf_free(&body);
+	buf_free(&title);
+	return rc;
+}
+
+/* stale: warn once on Slack and label the MR through a note. The note is
+ * written first with a pending marker and completed after the post, so a
+ * Slack failure is retried by the next run and never lost or doubled. */
+static int
+stale(struct ctx *c)
+{
+	const char *hook = job_var(c->job, "RELAY_SLACK_ALERTS_URL");
+	struct note n = {0, NULL};
+	struct buf body, text;
+	long long id = 0;
+	long hours;
+	int rc, found;
+
+	rc = env_long(&hours, c->job->vars, c->job->nvars, "RELAY_STALE_HOURS",
+	    1, 24 * 365);
+	if (rc < 0)
+		return rc;
+	if ((long long)time(NULL) - c->created_ts < hours * 3600LL)
+		return 0;
+	found = notes_find(&n, c->gl, c->mr, "<!-- relay:stale ");
+	if (found < 0)
+		return found;
+	if (found && strstr(n.body, "slack=sent")) {
+		note_free(&n);
+		return 1; /* warned before */
+	}
+	buf_init(&body, 0);
+	buf_init(&text, 0);
+	buf_printf(&text, ":warning: %s bump merge request !%lld has been "
+	    "open for more than %ld hours: %s", c->component, c->iid, hours,
+	    c->web_url);
+	if (c->job->dry_run) {
+		log_info("dry run: would warn that !%lld is stale", c->iid);
+		rc = 1;
+		goto out;
+	}
+	if (!found) {
+		buf_printf(&body, "This merge request has been open for more "
+		    "than %ld hours. Please check why its pipeline does not "
+		    "pass.\n\n/label ~\"%s\"\n\n<!-- relay:stale slack=%s -->",
+		    hours, STALE_LABEL, hook ? "pending" : "sent");
+		rc = notes_post(&id, c->gl, c->mr, body.data);
+		if (rc < 0)
+			goto out;
+		n.id = id;
+		log_info("!%lld is stale: labelled '%s'", c->iid, STALE_LABEL);
+	} else {
+		id = n.id;
+	}
+	if (hook) {
+		rc = slack_post(c->job->http, hook, text.data, NULL);
+		if (rc < 0) {
+			err_prefix(rc, "cannot post the stale warning: ");
+			goto out;
+		}
+		buf_reset(&body);
+		buf_printf(&body, "This merge request has been open for more "
+		    "than %ld hours. Please check why its pipeline does not "
+		    "pass.\n\n<!-- relay:stale slack=sent -->", hours);
+		rc = id ? notes_update(c->gl, c->mr, id, body.data) : 0;
+		log_info("posted the stale warning for !%lld to Slack", c->iid);
+	}
+	if (rc == 0)
+		rc = 1;
+out:
+	note_free(&n);
+	buf_free(&body);
+	buf_free(&text);
+	return rc;
+}
+
+/* ---- approval and auto-merge (second identity) ---- */
+
+static int
+user_id(struct gitlab *g, long long *out)
+{
+	struct json *d = NULL;
+	int rc = gitlab_call(g, &d, "GET", "/user", NULL);
+
+	if (rc == 0)
+		*out = json_intp(json_root(d), "id", 0);
+	json_free(d);
+	return rc < 0 ? err_prefix(rc, "cannot read the approver: ") : 0;
+}
+
+static int
+approve(struct ctx *c, const char *head)
+{
+	struct buf path, body;
+	struct json *d = NULL;
+	struct json_iter it;
+	struct jv e;
+	long long me = 0;
+	int rc;
+
+	rc = user_id(c->job->approver, &me);
+	if (rc < 0)
+		return rc;
+	if (me == c->author_id) {
+		log_info("the approver is the MR author: approval skipped");
+		return 0;
+	}
+	buf_init(&path, 0);
+	buf_init(&body, 0);
+	buf_printf(&path, "%s/approvals", c->mr);
+	rc = gitlab_call(c->gl, &d, "GET", path.data, NULL);
+	if (rc < 0) {
+		err_prefix(rc, "cannot read approvals of !%lld: ", c->iid);
+		goto out;
+	}
+	json_iter_init(&it, json_get(json_root(d), "approved_by"));
+	while (json_iter_next(&it, &e, NULL))
+		if (json_intp(e, "user.id", -1) == me)
+			goto out; /* approved already */
+	if (c->job->dry_run) {
+		log_info("dry run: would approve !%lld", c->iid);
+		goto out;
+	}
+	buf_reset(&path);
+	buf_printf(&path, "%s/approve", c->mr);
+	buf_printf(&body, "{\"sha\":\"%s\"}", head);
+	rc = gitlab_call(c->job->approver, NULL, "POST", path.data, body.data);
+	if (rc == 0)
+		log_info("approved !%lld", c->iid);
+	else if (c->job->approver->status == 401)
+		rc = err_set(E_PERM, "the approver may not approve !%lld "
+		    "(HTTP 401): check that RELAY_APPROVER_TOKEN belongs to an "
+		    "eligible approver", c->iid);
+	else
+		err_prefix(rc, "cannot approve !%lld: ", c->iid);
+out:
+	json_free(d);
+	buf_free(&path);
+	buf_free(&body);
+	return rc;
+}
+
+/* mr_state: head SHA, head pipeline (id, sha, status), auto-merge flag */
+struct mr_state {
+	char head[41];
+	char pl_sha[41];
+	char pl_status[32];
+	long long pl_id;
+	int auto_merge;
+	char state[16];
+};
+
+static int
+read_mr(struct ctx *c, struct mr_state *s)
+{
+	struct json *d = NULL;
+	struct jv r;
+	int rc = gitlab_call(c->gl, &d, "GET", c->mr, NULL);
+
+	memset(s, 0, sizeof(*s));
+	if (rc < 0) {
+		json_free(d);
+		return err_prefix(rc, "cannot read !%lld: ", c->iid);
+	}
+	r = json_root(d);
+	snprintf(s->head, sizeof(s->head), "%s",
+	    json_strp(r, "sha") ? json_strp(r, "sha") : "");
+	snprintf(s->state, sizeof(s->state), "%s",
+	    json_strp(r, "state") ? json_strp(r, "state") : "");
+	snprintf(s->pl_sha, sizeof(s->pl_sha), "%s",
+	    json_strp(r, "head_pipeline.sha") ? json_strp(r,
+	    "head_pipeline.sha") : "");
+	snprintf(s->pl_status, sizeof(s->pl_status), "%s",
+	    json_strp(r, "head_pipeline.status") ? json_strp(r,
+	    "head_pipeline.status") : "");
+	s->pl_id = json_intp(r, "head_pipeline.id", 0);
+	s->auto_merge = json_bool(json_get(r, "merge_when_pipeline_succeeds"))
+	    == 1;
+	json_free(d);
+	return 0;
+}
+
+static int
+auto_merge(struct ctx *c)
+{
+	struct mr_state s;
+	struct buf path, body;
+	long wait_s, poll_s;
+	long long deadline;
+	int rc;
+
+	rc = env_long(&wait_s, c->job->vars, c->job->nvars,
+	    "RELAY_PIPELINE_WAIT_S", 0, 3600);
+	if (rc == 0)
+		rc = env_long(&poll_s, c->job->vars, c->job->nvars,
+		    "RELAY_POLL_S", 1, 600);
+	if (rc == 0)
+		rc = read_mr(c, &s);
+	if (rc < 0)
+		return rc;
+	if (strcmp(s.state, "opened") != 0)
+		return 0;
+	rc = approve(c, s.head);
+	if (rc < 0)
+		return rc;
+	if (s.auto_merge) {
+		log_info("!%lld is already set to merge when the pipeline "
+		    "succeeds", c->iid);
+		return 0;
+	}
+	/* only a pipeline of the current head may carry the merge: auto-merge
+	 * set before it exists is refused (405) or would merge on an old one */
+	deadline = now_ms() + wait_s * 1000;
+	while (strcmp(s.pl_sha, s.head) != 0 && now_ms() < deadline &&
+	    !c->job->dry_run) {
+		log_info("waiting for the pipeline of %.12s", s.head);
+		sleep_ms(poll_s * 1000);
+		rc = read_mr(c, &s);
+		if (rc < 0)
+			return rc;
+	}
+	buf_init(&path, 0);
+	buf_init(&body, 0);
+	if (strcmp(s.pl_sha, s.head) != 0) {
+		struct note n;
+		int found;
+
+		buf_printf(&body, "<!-- relay:automerge-pending sha=%s -->",
+		    s.head);
+		found = notes_find(&n, c->gl, c->mr, body.data);
+		note_free(&n);
+		rc = found < 0 ? found : 0;
+		log_info("no pipeline for %.12s yet: auto-merge is left to the "
+		    "next run", s.head);
+		if (found == 0 && !c->job->dry_run) {
+			buf_reset(&path);
+			buf_printf(&path, "Auto-merge is not set yet: no "
+			    "pipeline has started for `%s`. The next relay run "
+			    "sets it.\n\n%s", s.head, body.data);
+			rc = notes_post(NULL, c->gl, c->mr, path.data);
+		}
+		goto out;
+	}
+	if (strcmp(s.pl_status, "failed") == 0 ||
+	    strcmp(s.pl_status, "canceled") == 0) {
+		log_info("pipeline %lld of !%lld %s: auto-merge not set "
+		    "(relay-watch and relay-triage take it from here)",
+		    s.pl_id, c->iid, s.pl_status);
+		goto out;
+	}
+	if (c->job->dry_run) {
+		log_info("dry run: would set !%lld to merge when pipeline %lld "
+		    "succeeds", c->iid, s.pl_id);
+		goto out;
+	}
+	buf_printf(&path, "%s/merge", c->mr);
+	/* auto_merge since GitLab 17.11; merge_when_pipeline_succeeds before */
+	buf_printf(&body, "{\"sha\":\"%s\",\"auto_merge\":true,"
+	    "\"merge_when_pipeline_succeeds\":true,"
+	    "\"should_remove_source_branch\":true}", s.head);
+	rc = gitlab_call(c->job->approver, NULL, "PUT", path.data, body.data);
+	if (rc == 0) {
+		log_info("!%lld set to merge when pipeline %lld succeeds",
+		    c->iid, s.pl_id);
+	} else {
+		long st = c->job->approver->status;
+
+		if (st == 405)
+			rc = err_set(E_CONFLICT, "GitLab refused auto-merge of "
+			    "!%lld (405): it is a draft, closed, blocked by "
+			    "approvals or discussions, or its pipeline failed",
+			    c->iid);
+		else if (st == 406)
+			rc = err_set(E_CONFLICT, "GitLab refused auto-merge of "
+			    "!%lld (406): the branch has conflicts", c->iid);
+		else if (st == 409)
+			rc = err_set(E_TEMP, "GitLab refused auto-merge of "
+			    "!%lld (409): the branch moved past %.12s; the "
+			    "next run retries", c->iid, s.head);
+		else if (st == 422)
+			rc = err_set(E_CONFLICT, "GitLab refused auto-merge of "
+			    "!%lld (422): %s", c->iid, err_msg());
+		else
+			err_prefix(rc, "cannot set auto-merge on !%lld: ",
+			    c->iid);
+	}
+out:
+	buf_free(&path);
+	buf_free(&body);
+	return rc;
+}
+
+/* ---- main flow ---- */
+
+static int
+run(struct ctx *c, const char **action)
+{
+	struct buf desc;
+	char onbranch[41] = "";
+	int rc, found, changed = 0;
+
+	rc = read_target(c);
+	if (rc < 0)
+		return rc;
+	if (!is_sha(c->current)) {
+		/* CURRENT_SHA not handed over: read the pin on the target */
+		rc = file_on(c, c->current, c->target_branch);
+		if (rc < 0 && rc != E_NOTFOUND)
+			return err_prefix(rc, "cannot read %s: ", c->file);
+	}
+	if (strcasecmp(c->current, c->green) == 0) {
+		log_info("%s already pins %.12s: nothing to do", c->file,
+		    c->green);
+		*action = "none";
+		return 0;
+	}
+	found = find_open(c);
+	if (found < 0)
+		return found;
+	rc = file_on(c, onbranch, c->branch);
+	if (rc < 0 && rc != E_NOTFOUND)
+		return err_prefix(rc, "cannot read %s on %s: ", c->file,
+		    c->branch);
+	c->branch_ok = strcasecmp(onbranch, c->green) == 0;
+	if (!c->branch_ok) {
+		rc = commit(c);
+		if (rc < 0)
+			return rc;
+		changed = 1;
+	}
+	buf_init(&desc, 0);
+	if (!found || !c->desc_ok || !c->labels_ok) {
+		rc = description(c, &desc);
+		if (rc < 0)
+			goto out;
+	}
+	if (!found && c->job->dry_run) {
+		log_info("dry run: would open 'Update %s version' from %s into "
+		    "%s:\n%s", c->component, c->branch, c->target_branch,
+		    desc.data);
+		*action = "created";
+		goto out;
+	}
+	if (!found) {
+		rc = create_mr(c, desc.data);
+		if (rc == E_CONFLICT) {
+			found = find_open(c);
+			rc = found < 0 ? found : 0;
+			if (found == 0)
+				rc = err_set(E_TEMP, "GitLab reported a "
+				    "duplicate merge request but lists none; "
+				    "re-run");
+			if (rc == 0 && (!c->desc_ok || !c->labels_ok))
+				rc = update_mr(c, desc.data);
+			*action = "updated";
+		} else if (rc == 0) {
+			*action = "created";
+			/* check again: a racing run may have created one too */
+			found = find_open(c);
+			rc = found < 0 ? found : 0;
+		}
+	} else if (!c->desc_ok || !c->labels_ok) {
+		if (c->job->dry_run)
+			log_info("dry run: would update !%lld to %.12s", c->iid,
+			    c->green);
+		else
+			rc = update_mr(c, desc.data);
+		*action = "updated";
+	} else {
+		*action = changed ? "updated" : "unchanged";
+	}
+	if (rc < 0)
+		goto out;
+	if (strcmp(*action, "unchanged") == 0 || strcmp(*action, "updated") ==
+	    0) {
+		int st = stale(c);
+
+		if (st < 0) {
+			rc = st;
+			goto out;
+		}
+		if (st == 1 && strcmp(*action, "unchanged") == 0)
+			*action = "stale";
+	}
+	if (c->job->approver)
+		rc = auto_merge(c);
+	else
+		log_info("RELAY_APPROVER_TOKEN unset: not approving or setting "
+		    "auto-merge");
+out:
+	buf_free(&desc);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct job job;
+	struct ctx c;
+	const char *action = "none";
+	const char *green;
+	char iid[32] = "";
+	int rc, up = 0;
+
+	rc = job_start(&job, "open-mr",
+	    "Create or update the merge request that pins GREEN_SHA in the "
+	    "target project.",
+	    argc, argv, stage_vars, sizeof(stage_vars) / sizeof(stage_vars[0]),
+	    getenv);
+	if (rc)
+		return rc & 0xff;
+	memset(&c, 0, sizeof(c));
+	c.job = &job;
+	c.gl = job.gl;
+	c.component = job_var(&job, "RELAY_COMPONENT");
+	c.file = job_var(&job, "RELAY_VERSION_FILE");
+	c.branch = job_var(&job, "RELAY_MR_BRANCH");
+	green = job_var(&job, "GREEN_SHA");
+	rc = env_bool(&up, job.vars, job.nvars, "UP_TO_DATE");
+	if (rc == 0 && up) {
+		log_info("UP_TO_DATE=true: nothing to do");
+		rc = job_out(&job, "MR_ACTION", "none");
+		return job_finish(&job, rc);
+	}
+	if (rc == 0)
+		rc = job_need(&job, "GREEN_SHA", "RELAY_TOKEN", (char *)NULL);
+	if (rc == 0 && !is_sha(green))
+		rc = err_set(E_USAGE, "GREEN_SHA: expected 40 hex digits, got "
+		    "'%.48s'", green);
+	if (rc == 0 && job_var(&job, "CURRENT_SHA") &&
+	    !is_sha(job_var(&job, "CURRENT_SHA")))
+		rc = err_set(E_USAGE, "CURRENT_SHA: expected 40 hex digits, "
+		    "got '%.48s'", job_var(&job, "CURRENT_SHA"));
+	if (rc == 0) {
+		size_t i;
+
+		for (i = 0; i < 40; i++)
+			c.green[i] = (char)(green[i] | 0x20);
+		if (job_var(&job, "CURRENT_SHA"))
+			for (i = 0; i < 40; i++)
+				c.current[i] = (char)(job_var(&job,
+				    "CURRENT_SHA")[i] | 0x20);
+		c.tgt = gitlab_project_path(job_var(&job,
+		    "RELAY_TARGET_PROJECT"));
+		c.src = gitlab_project_path(job_var(&job,
+		    "RELAY_SOURCE_PROJECT"));
+		if (!c.tgt || !c.src)
+			rc = err_set(E_NOMEM, "out of memory");
+	}
+	if (rc == 0)
+		rc = run(&c, &action);
+	/* what is known is reported even when a later step failed */
+	if (c.iid > 0) {
+		snprintf(iid, sizeof(iid), "%lld", c.iid);
+		job_out(&job, "MR_IID", iid);
+		job_out(&job, "MR_URL", c.web_url);
+	}
+	if (rc == 0 || c.iid > 0)
+		job_out(&job, "MR_ACTION", action);
+	free(c.tgt);
+	free(c.src);
+	free(c.target_branch);
+	free(c.target_url);
+	free(c.src_url);
+	free(c.mr);
+	free(c.web_url);
+	return job_finish(&job, rc);
+}
