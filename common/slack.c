@@ -24,6 +24,7 @@ slack_post(struct http *h, const char *webhook, const char *text,
 	jw_init(&w, &body);
 	jw_obj(&w);
 	jw_kstr(&w, "text", text);
+	jw_end(&w);
 	rc = jw_finish(&w);
 	if (rc < 0) {
 		buf_free(&body);

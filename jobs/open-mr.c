@@ -949,7 +949,7 @@ main(int argc, char **argv)
 		job_out(&job, "MR_IID", iid);
 		job_out(&job, "MR_URL", c.web_url);
 	}
-	if (rc == 0 || c.iid > 0)
+	if (rc == 0)
 		job_out(&job, "MR_ACTION", action);
 	free(c.tgt);
 	free(c.src);

@@ -327,7 +327,7 @@ class State:
         for mr in p["mrs"].values():
             if (mr["state"] == "opened" and mr["auto_merge"] and
                     mr["head_pipeline_id"] == pl["id"]):
-                if pl["status"] == "success":
+                if pl["status"] == "success" and mr["approved_by"]:
                     try:
                         self.do_merge(p, mr, mr["auto_merge_user"])
                     except ApiError:
@@ -1023,8 +1023,6 @@ def merge_mr(req, pid, iid):
     pl = st.pipelines.get(mr["head_pipeline_id"])
     auto = truthy(b.get("auto_merge", False)) or truthy(
         b.get("merge_when_pipeline_succeeds", False))
-    if p["only_allow_merge_if_pipeline_succeeds"] and not mr["approved_by"]:
-        raise ApiError(405, {"message": "405 Method Not Allowed"})
     if auto:
         if pl is None or pl["sha"] != head:
             raise ApiError(405, {"message": "405 Method Not Allowed"})
@@ -1037,6 +1035,13 @@ def merge_mr(req, pid, iid):
             return 200, st.mr_json(p, mr, True)
     elif p["only_allow_merge_if_pipeline_succeeds"] and (
             pl is None or pl["status"] != "success" or pl["sha"] != head):
+        raise ApiError(405, {"message": "405 Method Not Allowed"})
+    if not mr["approved_by"]:
+        if auto:
+            # auto-merge waits for the approval like any other check
+            mr["auto_merge"] = True
+            mr["auto_merge_user"] = req.auth["user_id"]
+            return 200, st.mr_json(p, mr, True)
         raise ApiError(405, {"message": "405 Method Not Allowed"})
     st.do_merge(p, mr, req.auth["user_id"])
     return 200, st.mr_json(p, mr, True)
@@ -1276,7 +1281,7 @@ def admin(st, method, path, body, query):
             pl["updated_at"] = iso(st.now())
             st.pipeline_changed(pl)
         return 200, st.pipeline_json(pl, True)
-    m = re.match(r"^/mrs/(\d+)/(\d+)$", path)
+    m = re.match(r"^/mrs/([^/]+)/(\d+)$", path)
     if m and method == "PATCH":
         p = st.project(m.group(1))
         mr = st.mr_by_iid(p, m.group(2))
@@ -1483,6 +1488,8 @@ class Handler(BaseHTTPRequestHandler):
         with st.lock:
             status, body, headers = self.dispatch(method, parsed.path)
         entry["status"] = status
+        if status == 201 and isinstance(body, dict) and "iid" in body:
+            entry["created_iid"] = body["iid"]
         if fault and fault.get("apply"):
             # the change happened, but the answer is lost or wrong
             if fault.get("kind") == "drop":

@@ -1,0 +1,154 @@
+# lib.sh: git-style end-to-end test helpers. A script sources this, then
+# calls test_expect_success 'description' 'commands' ... and test_done.
+# Each script gets a trash directory and its own simulator on loopback.
+set -u
+TEST_NAME=$(basename "$0" .sh)
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+: "${RELAY_BIN:=$TOP/bin}"
+TRASH=$(mktemp -d "${TMPDIR:-/tmp}/relay-$TEST_NAME.XXXXXX")
+cd "$TRASH" || exit 70
+test_count=0
+test_failed=0
+
+# secrets that must never show in any output
+BOT_TOKEN=glpat-bot-SECRET-0001
+APPROVER_TOKEN=glpat-approver-SECRET-0002
+JOB_TOKEN=job-token-SECRET-0003
+SLACK_SECRET=T000-B000-SECRET-0004
+
+sim_start() {
+	python3 "$TOP/tests/sim/gitlab_sim.py" --port-file "$TRASH/port" \
+		>"$TRASH/sim.log" 2>&1 &
+	SIM_PID=$!
+	i=0
+	while [ ! -s "$TRASH/port" ]; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && { echo "simulator did not start"; exit 70; }
+		sleep 0.05
+	done
+	SIM="http://127.0.0.1:$(cat "$TRASH/port")"
+	export CI_API_V4_URL="$SIM/api/v4"
+	export RELAY_TOKEN="$BOT_TOKEN" RELAY_APPROVER_TOKEN="$APPROVER_TOKEN"
+	export RELAY_DOTENV="$TRASH/relay.env"
+	export RELAY_SLACK_ALERTS_URL="$SIM/slack/alerts-$SLACK_SECRET"
+	export RELAY_SLACK_FAILURES_URL="$SIM/slack/failures-$SLACK_SECRET"
+	# tests do not wait for real backoffs or pipelines
+	export RELAY_RETRY_BASE_MS=5 RELAY_PIPELINE_WAIT_S=0 RELAY_POLL_S=1
+	export RELAY_TIMEOUT_S=5
+	unset RELAY_PIN_SHA GREEN_SHA CURRENT_SHA UP_TO_DATE MR_IID CI_JOB_TOKEN
+}
+
+cleanup() {
+	[ -n "${SIM_PID:-}" ] && kill "$SIM_PID" 2>/dev/null
+	cd / && rm -rf "$TRASH"
+}
+trap cleanup EXIT
+
+# sim METHOD PATH [JSON]: admin call; prints the answer
+sim() {
+	if [ $# -ge 3 ]; then
+		curl -sS --fail-with-body -X "$1" -H 'Content-Type: application/json' \
+			--data-binary "$3" "$SIM/-/sim$2"
+	else
+		curl -sS --fail-with-body -X "$1" "$SIM/-/sim$2"
+	fi
+}
+
+# state JQ: evaluate a jq filter over the simulator's whole state
+state() { sim GET /state | jq -r "$1"; }
+# requests JQ: over the request log
+# (API requests only: the admin calls are left out)
+requests() {
+	sim GET /requests | jq -r "[.[] | select(.path | startswith(\"/api/\"))] | $1"
+}
+
+# seed_default: bot, approver, a security mirror and a target pinning its
+# root commit; sets SRC_ROOT
+seed_default() {
+	out=$(sim POST /seed "{
+	  \"users\": [
+	    {\"username\": \"release-tools-bot\", \"token\": \"$BOT_TOKEN\"},
+	    {\"username\": \"approver-bot\", \"token\": \"$APPROVER_TOKEN\"},
+	    {\"username\": \"ci-job\", \"token\": \"$JOB_TOKEN\"}],
+	  \"projects\": [
+	    {\"path\": \"gitlab-org/security/gitaly\", \"default_branch\": \"master\"},
+	    {\"path\": \"gitlab-org/gitlab\", \"default_branch\": \"master\",
+	     \"mr_pipeline_status\": \"${MR_PIPELINE_STATUS:-running}\",
+	     \"files\": {\"GITALY_SERVER_VERSION\": \"placeholder\\n\"}}]}")
+	SRC_ROOT=$(echo "$out" | jq -r '.projects["gitlab-org/security/gitaly"].root')
+	sim POST /commits "{\"project\": \"gitlab-org/gitlab\", \"commits\": [
+	  {\"message\": \"Pin Gitaly\", \"files\": {\"GITALY_SERVER_VERSION\": \"$SRC_ROOT\\n\"}}]}" >/dev/null
+}
+
+# src_commits JSON-ARRAY: append commits to the source master; sets SHAS
+src_commits() {
+	SHAS=$(sim POST /commits "{\"project\": \"gitlab-org/security/gitaly\", \"commits\": $1}" | jq -r '.shas | join(" ")')
+}
+
+# nth N: the Nth of SHAS (1-based)
+nth() { echo "$SHAS" | tr ' ' '\n' | sed -n "${1}p"; }
+
+# pipeline SHA STATUS [REF]: a pipeline in the source project
+pipeline() {
+	sim POST /pipelines "{\"project\": \"gitlab-org/security/gitaly\", \"sha\": \"$1\", \"ref\": \"${3:-master}\", \"status\": \"$2\"}" | jq -r .id
+}
+
+# run STAGE: run relay-STAGE with the current environment; sets rc, and
+# leaves stdout in out, stderr in err
+run() {
+	stage=$1
+	shift
+	"$RELAY_BIN/relay-$stage" "$@" >out 2>err
+	rc=$?
+	return 0
+}
+
+# run_unset VAR STAGE [ARGS]: run with VAR removed from the environment
+run_unset() {
+	var=$1 stage=$2
+	shift 2
+	env -u "$var" "$RELAY_BIN/relay-$stage" "$@" >out 2>err
+	rc=$?
+	return 0
+}
+
+# dotenv KEY: a value from the report
+dotenv() { sed -n "s/^$1=//p" "$RELAY_DOTENV"; }
+
+# load_dotenv: export the report, as GitLab does for later jobs
+load_dotenv() { set -a; . "$RELAY_DOTENV"; set +a; }
+
+no_secrets() {
+	! grep -q -e "$BOT_TOKEN" -e "$APPROVER_TOKEN" -e "$JOB_TOKEN" \
+		-e "$SLACK_SECRET" out err "$RELAY_DOTENV" 2>/dev/null
+}
+
+expect_rc() {
+	if [ "$rc" -ne "$1" ]; then
+		echo "# exit $rc, expected $1"
+		sed 's/^/# err: /' err
+		return 1
+	fi
+}
+
+# one_line: stderr's error is a single line naming what failed
+one_error_line() { [ "$(grep -c 'error:' err)" -eq 1 ]; }
+
+test_expect_success() {
+	test_count=$((test_count + 1))
+	if { eval "$2"; } >"$TRASH/t.log" 2>&1; then
+		echo "ok $test_count - $1"
+	else
+		test_failed=$((test_failed + 1))
+		echo "not ok $test_count - $1"
+		sed 's/^/#   /' "$TRASH/t.log"
+		[ -f err ] && tail -n 8 err | sed 's/^/#   stderr: /'
+		[ -f out ] && tail -n 4 out | sed 's/^/#   stdout: /' 
+	fi
+}
+
+test_done() {
+	echo "1..$test_count"
+	[ "$test_failed" -eq 0 ]
+	exit $?
+}

@@ -1,0 +1,58 @@
+#!/bin/sh
+# Run every test: unit binaries, the simulator's own suite and the
+# end-to-end scripts. Each prints TAP; the totals close the run as
+# "N passed, N failed". RELAY_BIN and RELAY_UNIT name the build to test.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 70
+: "${RELAY_BIN:=bin}"
+: "${RELAY_UNIT:=build/test}"
+RELAY_BIN=$(cd "$RELAY_BIN" && pwd)
+export RELAY_BIN
+log=$(mktemp -d "${TMPDIR:-/tmp}/relay-tests.XXXXXX")
+passed=0
+failed=0
+failures=""
+
+count() { # name file exit-status
+	p=$(grep -c '^ok ' "$2")
+	f=$(grep -c '^not ok ' "$2")
+	passed=$((passed + p))
+	failed=$((failed + f))
+	if [ "$f" -gt 0 ]; then
+		failures="$failures $1"
+		grep -A6 '^not ok ' "$2" | sed "s|^|  $1: |"
+	elif [ "$3" -ne 0 ] || [ "$p" -eq 0 ]; then
+		# a crash, a sanitizer report or a script that ran nothing
+		failed=$((failed + 1))
+		failures="$failures $1(exit $3)"
+		tail -n 30 "$2" | sed "s|^|  $1: |"
+	fi
+	printf '%-34s %4d passed, %d failed\n' "$1" "$p" "$f"
+}
+
+for t in "$RELAY_UNIT"/unit-*; do
+	[ -x "$t" ] || continue
+	n=$(basename "$t")
+	"$t" >"$log/$n.out" 2>&1
+	count "$n" "$log/$n.out" $?
+done
+
+python3 tests/sim/test_sim.py >"$log/sim.out" 2>&1
+count "sim" "$log/sim.out" $?
+
+for t in tests/e2e/t[0-9]*.sh; do
+	[ -f "$t" ] || continue
+	n=$(basename "$t" .sh)
+	sh "$t" >"$log/$n.out" 2>&1
+	count "$n" "$log/$n.out" $?
+done
+
+echo
+if [ -n "$failures" ]; then
+	echo "failing:$failures (logs in $log)"
+else
+	rm -rf "$log"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
