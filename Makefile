@@ -40,18 +40,24 @@ SAN = -fsanitize=address,undefined -fno-sanitize-recover=all
 ASAN_VARS = DYNAMIC=1 O=build/asan BIN=build/asan/bin \
 	OPT="-O1 -g -fno-omit-frame-pointer $(SAN)" LDFLAGS="$(SAN)"
 
-.PHONY: all deps check check-asan unit lint fmt bench install clean \
+.PHONY: all deps setup check check-asan unit lint fmt bench install clean \
 	distclean demo
 
 all: $(BINS)
 
+# Debian packages (apt, only what is missing), then the static libraries
+setup: build/.setup-done
 deps: $(DEPS_STAMP)
 
-$(DEPS)/.curl-done $(DEPS)/.libgit2-done:
+build/.setup-done: scripts/setup.sh
+	./scripts/setup.sh
+	@mkdir -p $(@D) && touch $@
+
+$(DEPS)/.curl-done $(DEPS)/.libgit2-done: | build/.setup-done
 	./scripts/deps.sh
 
 $(O)/obj/%.o: %.c $(wildcard common/*.h) $(wildcard tests/unit/*.h) \
-		| $(DEPS_STAMP)
+		| build/.setup-done $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -74,6 +80,7 @@ unit: $(UNIT_BINS)
 
 # the test command of README.md
 check: all unit
+	./scripts/setup.sh
 	RELAY_BIN=$(BIN) RELAY_UNIT=$(O)/test ./tests/run.sh
 
 # the same suite under AddressSanitizer + UndefinedBehaviorSanitizer

@@ -51,8 +51,8 @@ grow(struct buf *b, size_t need)
 	if (b->max == 0)
 		b->max = BUF_DEFAULT_MAX;
 	if (need > b->max)
-		return err_set(E_NOMEM, "buffer limit of %zu bytes exceeded",
-		    b->max);
+		return err_set(
+		    E_NOMEM, "buffer limit of %zu bytes exceeded", b->max);
 	if (need + 1 <= b->cap)
 		return 0;
 	ncap = b->cap ? b->cap : 256;

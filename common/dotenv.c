@@ -51,7 +51,7 @@ key_ok(const char *k, int strict)
 		unsigned char c = (unsigned char)*p;
 
 		if (!(isdigit(c) || c == '_' || (c >= 'A' && c <= 'Z') ||
-		    (!strict && c >= 'a' && c <= 'z')))
+			(!strict && c >= 'a' && c <= 'z')))
 			return 0;
 	}
 	return 1;
@@ -83,8 +83,8 @@ put(struct dotenv *d, const char *key, const char *value, size_t vlen)
 		}
 	if (d->n == DOTENV_MAX_VARS) {
 		free(v);
-		return err_set(E_NOMEM, "dotenv: more than %d variables",
-		    DOTENV_MAX_VARS);
+		return err_set(
+		    E_NOMEM, "dotenv: more than %d variables", DOTENV_MAX_VARS);
 	}
 	d->key[d->n] = str_dup(key);
 	if (!d->key[d->n]) {
@@ -108,10 +108,11 @@ dotenv_set(struct dotenv *d, const char *key, const char *value)
 	if (!key_ok(key, 1))
 		return err_set(E_USAGE, "dotenv: invalid key '%.40s'", key);
 	if (strpbrk(value, "\n\r"))
-		return err_set(E_USAGE, "dotenv: value of %s has a newline",
-		    key);
-	if (n && (isspace((unsigned char)value[0]) ||
-	    isspace((unsigned char)value[n - 1])))
+		return err_set(
+		    E_USAGE, "dotenv: value of %s has a newline", key);
+	if (n &&
+	    (isspace((unsigned char)value[0]) ||
+		isspace((unsigned char)value[n - 1])))
 		return err_set(E_USAGE,
 		    "dotenv: value of %s has leading or trailing blanks", key);
 	return put(d, key, value, n);
@@ -151,8 +152,8 @@ dotenv_write(const struct dotenv *d, const char *path)
 		goto out;
 	fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		rc = err_set(E_FAIL, "cannot create %s: %s", tmp.data,
-		    strerror(errno));
+		rc = err_set(
+		    E_FAIL, "cannot create %s: %s", tmp.data, strerror(errno));
 		goto out;
 	}
 	while (off < b.len) {
@@ -168,14 +169,14 @@ dotenv_write(const struct dotenv *d, const char *path)
 		off += (size_t)w;
 	}
 	if (fsync(fd) < 0 && errno != EINVAL) {
-		rc = err_set(E_FAIL, "cannot sync %s: %s", tmp.data,
-		    strerror(errno));
+		rc = err_set(
+		    E_FAIL, "cannot sync %s: %s", tmp.data, strerror(errno));
 		goto out;
 	}
 	if (close(fd) < 0) {
 		fd = -1;
-		rc = err_set(E_FAIL, "cannot close %s: %s", tmp.data,
-		    strerror(errno));
+		rc = err_set(
+		    E_FAIL, "cannot close %s: %s", tmp.data, strerror(errno));
 		goto out;
 	}
 	fd = -1;
@@ -221,8 +222,8 @@ dotenv_parse(struct dotenv **out, const char *text, size_t len)
 		line++;
 		eq = memchr(s, '=', n);
 		if (!eq) {
-			rc = err_set(E_INPUT, "dotenv: line %zu has no '='",
-			    line);
+			rc = err_set(
+			    E_INPUT, "dotenv: line %zu has no '='", line);
 			goto fail;
 		}
 		while (s < eq && isspace((unsigned char)*s))
@@ -231,14 +232,17 @@ dotenv_parse(struct dotenv **out, const char *text, size_t len)
 		while (kn > 0 && isspace((unsigned char)s[kn - 1]))
 			kn--;
 		if (kn == 0 || kn >= sizeof(key)) {
-			rc = err_set(E_INPUT, "dotenv: line %zu: bad key", line);
+			rc =
+			    err_set(E_INPUT, "dotenv: line %zu: bad key", line);
 			goto fail;
 		}
 		memcpy(key, s, kn);
 		key[kn] = '\0';
 		if (!key_ok(key, 0)) {
-			rc = err_set(E_INPUT, "dotenv: line %zu: invalid key "
-			    "'%.40s'", line, key);
+			rc = err_set(E_INPUT,
+			    "dotenv: line %zu: invalid key "
+			    "'%.40s'",
+			    line, key);
 			goto fail;
 		}
 		vs = eq + 1;
@@ -269,8 +273,8 @@ dotenv_read(struct dotenv **out, const char *path)
 
 	*out = NULL;
 	if (!f)
-		return err_set(E_INPUT, "cannot open %s: %s", path,
-		    strerror(errno));
+		return err_set(
+		    E_INPUT, "cannot open %s: %s", path, strerror(errno));
 	n = fread(data, 1, sizeof(data), f);
 	if (ferror(f)) {
 		fclose(f);

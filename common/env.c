@@ -56,8 +56,8 @@ env_get(struct env_var *vars, size_t n, const char *name)
 }
 
 int
-env_long(long *out, struct env_var *vars, size_t n, const char *name,
-    long min, long max)
+env_long(long *out, struct env_var *vars, size_t n, const char *name, long min,
+    long max)
 {
 	const char *v = env_get(vars, n, name);
 
@@ -80,8 +80,8 @@ env_bool(int *out, struct env_var *vars, size_t n, const char *name)
 		return 0;
 	}
 	if (parse_bool(out, v) < 0)
-		return err_set(E_USAGE, "%s: expected true or false, got '%.40s'",
-		    name, v);
+		return err_set(E_USAGE,
+		    "%s: expected true or false, got '%.40s'", name, v);
 	return 0;
 }
 

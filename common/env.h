@@ -13,7 +13,7 @@ enum {
 struct env_var {
 	const char *name;
 	unsigned flags;
-	const char *def;  /* default when unset or empty, or NULL */
+	const char *def; /* default when unset or empty, or NULL */
 	const char *desc; /* one line for --help */
 	const char *value; /* filled by env_read: the value, default or NULL */
 };

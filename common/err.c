@@ -51,24 +51,18 @@ int
 err_exit(int code)
 {
 	switch (code) {
-	case E_OK:
-		return EXIT_DONE;
+	case E_OK: return EXIT_DONE;
 	case E_NOTFOUND:
 	case E_PERM:
-	case E_CONFLICT:
-		return EXIT_UNAVAILABLE;
+	case E_CONFLICT: return EXIT_UNAVAILABLE;
 	case E_TEMP:
 	/* A malformed or truncated answer comes from an interrupted transfer
 	 * or a proxy's error page: re-running is the right response. */
-	case E_PARSE:
-		return EXIT_TEMPFAIL;
+	case E_PARSE: return EXIT_TEMPFAIL;
 	case E_USAGE:
-	case E_INPUT:
-		return EXIT_USAGE;
-	case E_CONFIG:
-		return EXIT_CONFIG;
-	default:
-		return EXIT_SOFTWARE;
+	case E_INPUT: return EXIT_USAGE;
+	case E_CONFIG: return EXIT_CONFIG;
+	default: return EXIT_SOFTWARE;
 	}
 }
 
@@ -76,27 +70,16 @@ const char *
 err_name(int code)
 {
 	switch (code) {
-	case E_OK:
-		return "ok";
-	case E_NOMEM:
-		return "out of memory";
-	case E_NOTFOUND:
-		return "not found";
-	case E_PERM:
-		return "refused";
-	case E_CONFLICT:
-		return "conflict";
-	case E_TEMP:
-		return "temporary failure";
-	case E_PARSE:
-		return "malformed answer";
-	case E_USAGE:
-		return "usage";
-	case E_CONFIG:
-		return "configuration missing";
-	case E_INPUT:
-		return "bad input";
-	default:
-		return "internal error";
+	case E_OK: return "ok";
+	case E_NOMEM: return "out of memory";
+	case E_NOTFOUND: return "not found";
+	case E_PERM: return "refused";
+	case E_CONFLICT: return "conflict";
+	case E_TEMP: return "temporary failure";
+	case E_PARSE: return "malformed answer";
+	case E_USAGE: return "usage";
+	case E_CONFIG: return "configuration missing";
+	case E_INPUT: return "bad input";
+	default: return "internal error";
 	}
 }

@@ -6,16 +6,17 @@
  * at the lowest level that knows the detail, and read with err_msg(). */
 enum {
 	E_OK = 0,
-	E_FAIL = -1,     /* internal error */
-	E_NOMEM = -2,    /* allocation failed or a size cap was hit */
+	E_FAIL = -1, /* internal error */
+	E_NOMEM = -2, /* allocation failed or a size cap was hit */
 	E_NOTFOUND = -3, /* remote answered 404, or a thing is absent */
-	E_PERM = -4,     /* remote refused: 4xx other than 404/409/429 */
+	E_PERM = -4, /* remote refused: 4xx other than 404/409/429 */
 	E_CONFLICT = -5, /* remote answered 409 (or 405/406/422 on merges) */
-	E_TEMP = -6,     /* transient: 429, 5xx, network, timeout, after retries */
-	E_PARSE = -7,    /* a remote answer could not be parsed (malformed or truncated) */
-	E_USAGE = -8,    /* a flag or variable value is invalid */
-	E_CONFIG = -9,   /* required configuration is missing */
-	E_INPUT = -10,   /* a local file or argument could not be parsed */
+	E_TEMP = -6, /* transient: 429, 5xx, network, timeout, after retries */
+	E_PARSE =
+	    -7, /* a remote answer could not be parsed (malformed or truncated) */
+	E_USAGE = -8, /* a flag or variable value is invalid */
+	E_CONFIG = -9, /* required configuration is missing */
+	E_INPUT = -10, /* a local file or argument could not be parsed */
 };
 
 /* Exit codes of CONTRACT.md. */

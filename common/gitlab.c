@@ -77,9 +77,7 @@ flatten(struct buf *b, struct jv v)
 	int first = 1;
 
 	switch (json_type(v)) {
-	case JSON_STRING:
-		buf_puts(b, json_str(v));
-		break;
+	case JSON_STRING: buf_puts(b, json_str(v)); break;
 	case JSON_ARRAY:
 		json_iter_init(&it, v);
 		while (json_iter_next(&it, &e, NULL)) {
@@ -99,8 +97,7 @@ flatten(struct buf *b, struct jv v)
 			first = 0;
 		}
 		break;
-	default:
-		break;
+	default: break;
 	}
 }
 
@@ -177,8 +174,8 @@ static int
 request(struct gitlab *g, struct http_resp *r, const char *method,
     const char *url, const char *path, const char *body)
 {
-	struct http_req req = {method, url, g->auth, g->token, body, NULL,
-	    NULL};
+	struct http_req req = { method, url, g->auth, g->token, body, NULL,
+		NULL };
 	int rc;
 
 	g->status = 0;
@@ -205,8 +202,8 @@ parse_body(struct json **out, const char *method, const char *path,
 		return 0;
 	rc = json_parse(out, r->body.data, r->body.len);
 	if (rc < 0)
-		return err_prefix(rc, "%s %.*s: ", method,
-		    (int)strcspn(path, "?"), path);
+		return err_prefix(
+		    rc, "%s %.*s: ", method, (int)strcspn(path, "?"), path);
 	return 0;
 }
 
@@ -256,8 +253,8 @@ gitlab_raw(struct gitlab *g, char **out, const char *path)
 }
 
 int
-gitlab_pager_init(struct gitlab_pager *p, struct gitlab *g, const char *path,
-    int max_pages)
+gitlab_pager_init(
+    struct gitlab_pager *p, struct gitlab *g, const char *path, int max_pages)
 {
 	struct buf url;
 
@@ -337,7 +334,8 @@ gitlab_pager_next(struct gitlab_pager *p, struct json **out)
 		p->pages++;
 		if (r.next_url) {
 			if (!http_url_same_origin(r.next_url, p->g->api)) {
-				rc = err_set(E_PERM, "GET %.*s: next-page link "
+				rc = err_set(E_PERM,
+				    "GET %.*s: next-page link "
 				    "points to another host, refused",
 				    (int)strcspn(path, "?"), path);
 			} else {

@@ -9,11 +9,11 @@ struct json;
 
 struct gitlab {
 	struct http *http; /* borrowed */
-	char *api;         /* API root without trailing slash; owned */
+	char *api; /* API root without trailing slash; owned */
 	const char *token; /* borrowed; wiped by the job */
-	int auth;          /* HTTP_AUTH_* */
-	long status;       /* HTTP status of the last answer, 0 if none */
-	int tries;         /* attempts of the last call */
+	int auth; /* HTTP_AUTH_* */
+	long status; /* HTTP status of the last answer, 0 if none */
+	int tries; /* attempts of the last call */
 };
 
 int gitlab_new(struct gitlab **out, struct http *h, const char *api,
@@ -39,8 +39,8 @@ struct gitlab_pager {
 	int pages;
 	int max_pages;
 };
-int gitlab_pager_init(struct gitlab_pager *p, struct gitlab *g,
-    const char *path, int max_pages);
+int gitlab_pager_init(
+    struct gitlab_pager *p, struct gitlab *g, const char *path, int max_pages);
 /* gitlab_pager_next: 1 with *out = the next page, 0 when done, or < 0 */
 int gitlab_pager_next(struct gitlab_pager *p, struct json **out);
 void gitlab_pager_free(struct gitlab_pager *p);

@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
 #include <curl/curl.h>
 
 #include "err.h"
@@ -130,8 +132,8 @@ http_link_next(char **out, const char *link)
 					if (gt - lt - 1 <= 0)
 						return err_set(E_PARSE,
 						    "empty Link target");
-					*out = str_ndup(lt + 1,
-					    (size_t)(gt - lt - 1));
+					*out = str_ndup(
+					    lt + 1, (size_t)(gt - lt - 1));
 					return *out ? 0 : E_NOMEM;
 				}
 				if (v[n] != ' ')
@@ -190,9 +192,9 @@ http_retry_after(long *out, const char *value, time_t now)
 	/* IMF-fixdate: "Wed, 21 Oct 2015 07:28:00 GMT" */
 	memset(&tm, 0, sizeof(tm));
 	if (sscanf(value, "%3s, %2d %3s %4d %2d:%2d:%2d %3s%n", wd, &tm.tm_mday,
-	    mon, &tm.tm_year, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, tz,
-	    &n) != 8 || strcmp(tz, "GMT") != 0 ||
-	    value[n + strspn(value + n, " \t\r\n")])
+		mon, &tm.tm_year, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, tz,
+		&n) != 8 ||
+	    strcmp(tz, "GMT") != 0 || value[n + strspn(value + n, " \t\r\n")])
 		return err_set(E_PARSE, "bad Retry-After");
 	tm.tm_mon = month_index(mon);
 	if (tm.tm_mon < 0 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
@@ -248,11 +250,18 @@ http_url_allowed(const char *url)
 		return 0;
 	if (strncasecmp(url, "http://", 7) != 0)
 		return err_set(E_USAGE, "only http and https URLs are allowed");
-	if (strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0 ||
-	    strncmp(host, "127.", 4) == 0)
+	if (strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0)
 		return 0;
-	return err_set(E_USAGE,
-	    "plain http is allowed only to loopback; use https");
+	{
+		/* a real IPv4 literal in 127/8, not "127.0.0.1.evil.com" */
+		struct in_addr a;
+
+		if (inet_pton(AF_INET, host, &a) == 1 &&
+		    (ntohl(a.s_addr) >> 24) == 127)
+			return 0;
+	}
+	return err_set(
+	    E_USAGE, "plain http is allowed only to loopback; use https");
 }
 
 int
@@ -316,7 +325,8 @@ on_header(char *p, size_t sz, size_t n, void *arg)
 		x->r->retry_after_s = -1;
 		return len;
 	}
-	if ((v = header_value(p, len, "link")) != NULL) {
+	v = header_value(p, len, "link");
+	if (v) {
 		char *next = NULL;
 
 		if (http_link_next(&next, v) == 0 && next) {
@@ -324,19 +334,28 @@ on_header(char *p, size_t sz, size_t n, void *arg)
 			x->r->next_url = next;
 		}
 		free(v);
-	} else if ((v = header_value(p, len, "x-next-page")) != NULL) {
+		return len;
+	}
+	v = header_value(p, len, "x-next-page");
+	if (v) {
 		long pg;
 
 		if (*v && parse_long(&pg, v, 1, 1000000000L) == 0)
 			x->r->next_page = pg;
 		free(v);
-	} else if ((v = header_value(p, len, "retry-after")) != NULL) {
+		return len;
+	}
+	v = header_value(p, len, "retry-after");
+	if (v) {
 		long s;
 
 		if (http_retry_after(&s, v, time(NULL)) == 0)
 			x->r->retry_after_s = s;
 		free(v);
-	} else if ((v = header_value(p, len, "content-type")) != NULL) {
+		return len;
+	}
+	v = header_value(p, len, "content-type");
+	if (v) {
 		free(x->r->content_type);
 		x->r->content_type = v;
 	}
@@ -381,7 +400,8 @@ backoff(struct http *h, int attempt)
 		ms = 30000;
 	h->rnd = h->rnd * 1103515245u + 12345u;
 	/* +-25% jitter so parallel jobs do not retry in lockstep */
-	return ms - ms / 4 + (long)((h->rnd >> 8) % (unsigned long)(ms / 2 + 1));
+	return ms - ms / 4 +
+	    (long)((h->rnd >> 8) % (unsigned long)(ms / 2 + 1));
 }
 
 static int
@@ -413,11 +433,11 @@ setup(struct http *h, struct xfer *x, const struct http_req *req,
 	/* no "Expect: 100-continue" round trip for small bodies */
 	*hdrs = curl_slist_append(*hdrs, "Expect:");
 	if (req->token && req->auth != HTTP_AUTH_NONE) {
-		static const char *name[] = {"", "PRIVATE-TOKEN: ",
-		    "JOB-TOKEN: ", "Authorization: Bearer "};
+		static const char *name[] = { "", "PRIVATE-TOKEN: ",
+			"JOB-TOKEN: ", "Authorization: Bearer " };
 
 		if (snprintf(auth, authn, "%s%s", name[req->auth],
-		    req->token) >= (int)authn)
+			req->token) >= (int)authn)
 			return err_set(E_USAGE, "token too long");
 		*hdrs = curl_slist_append(*hdrs, auth);
 	}
@@ -428,8 +448,8 @@ setup(struct http *h, struct xfer *x, const struct http_req *req,
 		snprintf(line, sizeof(line), "Content-Type: %s", ct);
 		*hdrs = curl_slist_append(*hdrs, line);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE,
-		    (long)strlen(req->body));
+		curl_easy_setopt(
+		    c, CURLOPT_POSTFIELDSIZE, (long)strlen(req->body));
 	}
 	if (strcmp(req->method, "GET") == 0) {
 		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
@@ -462,7 +482,7 @@ http_do(struct http *h, struct http_resp *r, const struct http_req *req)
 		return err_prefix(rc, "%s %s: ", req->method, where(req));
 	for (attempt = 1; attempt <= h->o.tries; attempt++) {
 		struct curl_slist *hdrs = NULL;
-		struct xfer x = {r, h->o.max_body, 0};
+		struct xfer x = { r, h->o.max_body, 0 };
 		long long t0 = now_ms();
 		CURLcode cc = CURLE_OK;
 		long wait_ms = -1;
@@ -483,11 +503,11 @@ http_do(struct http *h, struct http_resp *r, const struct http_req *req)
 			return rc;
 		r->tries = attempt;
 		if (cc == CURLE_OK) {
-			curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE,
-			    &r->status);
+			curl_easy_getinfo(
+			    h->curl, CURLINFO_RESPONSE_CODE, &r->status);
 			log_debug("%s %s -> %ld (%lld ms, %zu bytes)",
-			    req->method, where(req), r->status,
-			    now_ms() - t0, r->body.len);
+			    req->method, where(req), r->status, now_ms() - t0,
+			    r->body.len);
 			if (r->status == 429) {
 				retry = 1;
 			} else if (r->status >= 500 && !is_post(req)) {
@@ -498,7 +518,7 @@ http_do(struct http *h, struct http_resp *r, const struct http_req *req)
 			if (r->retry_after_s >= 0) {
 				if (r->retry_after_s > h->o.max_wait_s) {
 					log_warn("%s %s: Retry-After %ld s is "
-					    "longer than %ld s, giving up",
+						 "longer than %ld s, giving up",
 					    req->method, where(req),
 					    r->retry_after_s, h->o.max_wait_s);
 					return 0;
@@ -523,29 +543,26 @@ http_do(struct http *h, struct http_resp *r, const struct http_req *req)
 			case CURLE_PARTIAL_FILE:
 			case CURLE_SSL_CONNECT_ERROR:
 			case CURLE_BAD_CONTENT_ENCODING:
-			case CURLE_HTTP2:
-				retry = 1;
-				break;
+			case CURLE_HTTP2: retry = 1; break;
 			case CURLE_PEER_FAILED_VERIFICATION:
 				return err_set(E_PERM,
 				    "%s %s: TLS certificate verification "
-				    "failed: %s", req->method,
-				    where(req), curl_easy_strerror(cc));
+				    "failed: %s",
+				    req->method, where(req),
+				    curl_easy_strerror(cc));
 			default:
 				return err_set(E_FAIL, "%s %s: %s", req->method,
 				    where(req), curl_easy_strerror(cc));
 			}
 			log_debug("%s %s -> %s (%lld ms)", req->method,
-			    where(req), curl_easy_strerror(cc),
-			    now_ms() - t0);
+			    where(req), curl_easy_strerror(cc), now_ms() - t0);
 			rc = err_set(E_TEMP, "%s %s: %s (after %d tr%s)",
-			    req->method, where(req),
-			    curl_easy_strerror(cc), attempt,
-			    attempt == 1 ? "y" : "ies");
+			    req->method, where(req), curl_easy_strerror(cc),
+			    attempt, attempt == 1 ? "y" : "ies");
 			if (is_post(req) && !unsent)
 				return cc == CURLE_PARTIAL_FILE
 				    ? err_set(E_TEMP, "%s %s: answer cut short",
-				        req->method, where(req))
+					  req->method, where(req))
 				    : rc;
 		}
 		if (!retry || attempt == h->o.tries)
@@ -554,8 +571,9 @@ http_do(struct http *h, struct http_resp *r, const struct http_req *req)
 			wait_ms = backoff(h, attempt);
 		if (r->status)
 			log_info("%s %s: HTTP %ld, retrying in %ld ms "
-			    "(try %d of %d)", req->method, where(req),
-			    r->status, wait_ms, attempt + 1, h->o.tries);
+				 "(try %d of %d)",
+			    req->method, where(req), r->status, wait_ms,
+			    attempt + 1, h->o.tries);
 		else
 			log_info("%s %s: %s, retrying in %ld ms (try %d of %d)",
 			    req->method, where(req), err_msg(), wait_ms,

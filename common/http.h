@@ -12,16 +12,16 @@ struct http;
 enum {
 	HTTP_AUTH_NONE,
 	HTTP_AUTH_PRIVATE, /* PRIVATE-TOKEN: personal/project/bot token */
-	HTTP_AUTH_JOB,     /* JOB-TOKEN: CI_JOB_TOKEN */
-	HTTP_AUTH_BEARER,  /* Authorization: Bearer (OAuth) */
+	HTTP_AUTH_JOB, /* JOB-TOKEN: CI_JOB_TOKEN */
+	HTTP_AUTH_BEARER, /* Authorization: Bearer (OAuth) */
 };
 
 struct http_opts {
-	long timeout_s;     /* per attempt, whole transfer */
-	int tries;          /* attempts for retryable failures, >= 1 */
-	long backoff_ms;    /* first backoff, doubled each retry, +-25% jitter */
-	long max_wait_s;    /* longest Retry-After honoured before giving up */
-	size_t max_body;    /* response size cap */
+	long timeout_s; /* per attempt, whole transfer */
+	int tries; /* attempts for retryable failures, >= 1 */
+	long backoff_ms; /* first backoff, doubled each retry, +-25% jitter */
+	long max_wait_s; /* longest Retry-After honoured before giving up */
+	size_t max_body; /* response size cap */
 	const char *ca_bundle; /* CA file, or NULL for the built-in default */
 	const char *user_agent;
 };
@@ -31,7 +31,7 @@ struct http_req {
 	const char *url;
 	int auth;
 	const char *token; /* borrowed; never logged */
-	const char *body;  /* NULL: no body */
+	const char *body; /* NULL: no body */
 	const char *content_type; /* default application/json with a body */
 	const char *label; /* names the request in logs instead of its URL
 	                    * path (a webhook's path is its secret) */
@@ -41,10 +41,10 @@ struct http_req {
 struct http_resp {
 	long status;
 	struct buf body;
-	char *next_url;  /* Link: rel="next", or NULL */
-	long next_page;  /* X-Next-Page, 0 when absent or empty */
+	char *next_url; /* Link: rel="next", or NULL */
+	long next_page; /* X-Next-Page, 0 when absent or empty */
 	long retry_after_s;
-	int tries;       /* attempts made */
+	int tries; /* attempts made */
 	char *content_type;
 };
 

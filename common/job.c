@@ -19,52 +19,56 @@
 
 /* CONTRACT.md's common variables */
 static const struct env_var common_vars[] = {
-	{"CI_API_V4_URL", ENV_REQUIRED, NULL, "GitLab API root", NULL},
-	{"RELAY_TOKEN", ENV_SECRET, NULL,
-	    "bot token (PRIVATE-TOKEN) that opens and updates MRs", NULL},
-	{"CI_JOB_TOKEN", ENV_SECRET, NULL,
-	    "job token, used for reads when RELAY_TOKEN is unset", NULL},
-	{"RELAY_APPROVER_TOKEN", ENV_SECRET, NULL,
-	    "second identity that approves and sets auto-merge", NULL},
-	{"RELAY_SOURCE_PROJECT", 0, "gitlab-org/security/gitaly",
-	    "project whose green commits are pinned", NULL},
-	{"RELAY_SOURCE_BRANCH", 0, NULL,
-	    "branch scanned for green commits (default: source default)", NULL},
-	{"RELAY_TARGET_PROJECT", 0, "gitlab-org/gitlab",
-	    "project that pins the component", NULL},
-	{"RELAY_TARGET_BRANCH", 0, NULL,
-	    "MR target branch (default: target default branch)", NULL},
-	{"RELAY_VERSION_FILE", 0, "GITALY_SERVER_VERSION",
-	    "file in the target holding the pinned SHA", NULL},
-	{"RELAY_COMPONENT", 0, "Gitaly", "component name in titles", NULL},
-	{"RELAY_MR_BRANCH", 0, "release-tools/update-gitaly",
-	    "source branch of the bump MR", NULL},
-	{"RELAY_MR_LABELS", 0,
+	{ "CI_API_V4_URL", ENV_REQUIRED, NULL, "GitLab API root", NULL },
+	{ "RELAY_TOKEN", ENV_SECRET, NULL,
+	    "bot token (PRIVATE-TOKEN) that opens and updates MRs", NULL },
+	{ "CI_JOB_TOKEN", ENV_SECRET, NULL,
+	    "job token, used for reads when RELAY_TOKEN is unset", NULL },
+	{ "RELAY_APPROVER_TOKEN", ENV_SECRET, NULL,
+	    "second identity that approves and sets auto-merge", NULL },
+	{ "RELAY_SOURCE_PROJECT", 0, "gitlab-org/security/gitaly",
+	    "project whose green commits are pinned", NULL },
+	{ "RELAY_SOURCE_BRANCH", 0, NULL,
+	    "branch scanned for green commits (default: source default)",
+	    NULL },
+	{ "RELAY_TARGET_PROJECT", 0, "gitlab-org/gitlab",
+	    "project that pins the component", NULL },
+	{ "RELAY_TARGET_BRANCH", 0, NULL,
+	    "MR target branch (default: target default branch)", NULL },
+	{ "RELAY_VERSION_FILE", 0, "GITALY_SERVER_VERSION",
+	    "file in the target holding the pinned SHA", NULL },
+	{ "RELAY_COMPONENT", 0, "Gitaly", "component name in titles", NULL },
+	{ "RELAY_MR_BRANCH", 0, "release-tools/update-gitaly",
+	    "source branch of the bump MR", NULL },
+	{ "RELAY_MR_LABELS", 0,
 	    "team::Delivery,dependency update,group::gitaly,"
-	    "feature::maintenance", "labels of the bump MR", NULL},
-	{"RELAY_STALE_HOURS", 0, "24", "an open bump MR older than this is "
-	    "stale", NULL},
-	{"RELAY_SLACK_ALERTS_URL", ENV_SECRET, NULL,
+	    "feature::maintenance",
+	    "labels of the bump MR", NULL },
+	{ "RELAY_STALE_HOURS", 0, "24",
+	    "an open bump MR older than this is "
+	    "stale",
+	    NULL },
+	{ "RELAY_SLACK_ALERTS_URL", ENV_SECRET, NULL,
 	    "Slack webhook for deployments and stale MRs (#gitaly_alerts)",
-	    NULL},
-	{"RELAY_SLACK_FAILURES_URL", ENV_SECRET, NULL,
-	    "Slack webhook for pipeline failures (#g_gitaly)", NULL},
-	{"RELAY_TEAM_HANDLE", 0, "@gl-gitaly", "tagged on failed pipelines",
-	    NULL},
-	{"RELAY_DOTENV", 0, "relay.env", "dotenv report path", NULL},
-	{"RELAY_CA_BUNDLE", 0, NULL, "CA file for TLS (default: system)",
-	    NULL},
-	{"RELAY_TIMEOUT_S", 0, "30", "per-request timeout in seconds", NULL},
-	{"RELAY_TRIES", 0, "4", "attempts for transient failures", NULL},
-	{"RELAY_RETRY_BASE_MS", 0, "1000", "first retry backoff (doubles)",
-	    NULL},
-	{"RELAY_DRY_RUN", 0, NULL, "true: read everything, write nothing",
-	    NULL},
-	{"RELAY_DEBUG", 0, NULL, "true: debug logging (requests, timings)",
-	    NULL},
-	{"NO_COLOR", 0, NULL, "set: no colour in logs", NULL},
-	{"CI", 0, NULL, "set by GitLab: logs are coloured for the job log",
-	    NULL},
+	    NULL },
+	{ "RELAY_SLACK_FAILURES_URL", ENV_SECRET, NULL,
+	    "Slack webhook for pipeline failures (#g_gitaly)", NULL },
+	{ "RELAY_TEAM_HANDLE", 0, "@gl-gitaly", "tagged on failed pipelines",
+	    NULL },
+	{ "RELAY_DOTENV", 0, "relay.env", "dotenv report path", NULL },
+	{ "RELAY_CA_BUNDLE", 0, NULL, "CA file for TLS (default: system)",
+	    NULL },
+	{ "RELAY_TIMEOUT_S", 0, "30", "per-request timeout in seconds", NULL },
+	{ "RELAY_TRIES", 0, "4", "attempts for transient failures", NULL },
+	{ "RELAY_RETRY_BASE_MS", 0, "1000", "first retry backoff (doubles)",
+	    NULL },
+	{ "RELAY_DRY_RUN", 0, NULL, "true: read everything, write nothing",
+	    NULL },
+	{ "RELAY_DEBUG", 0, NULL, "true: debug logging (requests, timings)",
+	    NULL },
+	{ "NO_COLOR", 0, NULL, "set: no colour in logs", NULL },
+	{ "CI", 0, NULL, "set by GitLab: logs are coloured for the job log",
+	    NULL },
 };
 
 static void
@@ -125,13 +129,13 @@ job_start(struct job *j, const char *name, const char *synopsis, int argc,
 	if (rc == 0)
 		rc = env_bool(&dry, j->vars, j->nvars, "RELAY_DRY_RUN");
 	if (rc == 0)
-		rc = env_long(&timeout, j->vars, j->nvars, "RELAY_TIMEOUT_S", 1,
-		    3600);
+		rc = env_long(
+		    &timeout, j->vars, j->nvars, "RELAY_TIMEOUT_S", 1, 3600);
 	if (rc == 0)
 		rc = env_long(&tries, j->vars, j->nvars, "RELAY_TRIES", 1, 20);
 	if (rc == 0)
-		rc = env_long(&base, j->vars, j->nvars, "RELAY_RETRY_BASE_MS",
-		    0, 60000);
+		rc = env_long(
+		    &base, j->vars, j->nvars, "RELAY_RETRY_BASE_MS", 0, 60000);
 	if (rc < 0) {
 		log_error("%s", err_msg());
 		if (rc == E_USAGE)

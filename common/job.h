@@ -13,16 +13,16 @@ struct http;
 #define JOB_MAX_VARS 64
 
 struct job {
-	const char *name;     /* stage name: "find-green" */
+	const char *name; /* stage name: "find-green" */
 	const char *synopsis; /* one line for --help */
 	int dry_run;
 	struct env_var vars[JOB_MAX_VARS]; /* common + stage variables */
 	size_t nvars;
 	struct http *http;
-	struct gitlab *gl;       /* RELAY_TOKEN, else CI_JOB_TOKEN (reads) */
+	struct gitlab *gl; /* RELAY_TOKEN, else CI_JOB_TOKEN (reads) */
 	struct gitlab *approver; /* RELAY_APPROVER_TOKEN, or NULL */
-	struct dotenv *out;      /* the report written by job_finish */
-	int wrote_token;         /* gl carries RELAY_TOKEN (writes possible) */
+	struct dotenv *out; /* the report written by job_finish */
+	int wrote_token; /* gl carries RELAY_TOKEN (writes possible) */
 };
 
 #define JOB_STOP 0x100
@@ -32,8 +32,8 @@ struct job {
  * Returns 0 to go on, or JOB_STOP | exit code to exit with at once (after
  * --help/--version, or a usage/configuration error already reported).
  * *stage is copied. */
-int job_start(struct job *j, const char *name, const char *synopsis,
-    int argc, char **argv, const struct env_var *stage, size_t nstage,
+int job_start(struct job *j, const char *name, const char *synopsis, int argc,
+    char **argv, const struct env_var *stage, size_t nstage,
     char *(*get)(const char *));
 const char *job_var(struct job *j, const char *name);
 /* job_need: E_CONFIG listing every name in the NULL-terminated list that is

@@ -36,8 +36,9 @@ struct vstate {
 static void
 ws(struct vstate *v)
 {
-	while (v->i < v->n && (v->s[v->i] == ' ' || v->s[v->i] == '\t' ||
-	    v->s[v->i] == '\n' || v->s[v->i] == '\r'))
+	while (v->i < v->n &&
+	    (v->s[v->i] == ' ' || v->s[v->i] == '\t' || v->s[v->i] == '\n' ||
+		v->s[v->i] == '\r'))
 		v->i++;
 }
 
@@ -144,11 +145,12 @@ vstring(struct vstate *v)
 			if (u >= 0xd800 && u <= 0xdbff) {
 				if (v->i + 6 > v->n)
 					break;
-				if (v->s[v->i] != '\\' || v->s[v->i + 1] != 'u' ||
+				if (v->s[v->i] != '\\' ||
+				    v->s[v->i + 1] != 'u' ||
 				    hex4(v->s + v->i + 2, &lo) < 0 ||
 				    lo < 0xdc00 || lo > 0xdfff)
-					return fail(v,
-					    "lone high surrogate in string");
+					return fail(
+					    v, "lone high surrogate in string");
 				v->i += 6;
 			}
 			continue;
@@ -244,7 +246,8 @@ vcontainer(struct vstate *v, int obj)
 			v->depth--;
 			return 0;
 		}
-		return fail(v, obj ? "expected ',' or '}'" : "expected ',' or ']'");
+		return fail(
+		    v, obj ? "expected ',' or '}'" : "expected ',' or ']'");
 	}
 }
 
@@ -271,18 +274,12 @@ vvalue(struct vstate *v)
 	if (v->i >= v->n)
 		return fail(v, "truncated document");
 	switch (v->s[v->i]) {
-	case '{':
-		return vcontainer(v, 1);
-	case '[':
-		return vcontainer(v, 0);
-	case '"':
-		return vstring(v);
-	case 't':
-		return vlit(v, "true");
-	case 'f':
-		return vlit(v, "false");
-	case 'n':
-		return vlit(v, "null");
+	case '{': return vcontainer(v, 1);
+	case '[': return vcontainer(v, 0);
+	case '"': return vstring(v);
+	case 't': return vlit(v, "true");
+	case 'f': return vlit(v, "false");
+	case 'n': return vlit(v, "null");
 	default:
 		if (v->s[v->i] == '-' ||
 		    (v->s[v->i] >= '0' && v->s[v->i] <= '9'))
@@ -343,7 +340,8 @@ unescape(char *s, int start, int end)
 			hex4((unsigned char *)s + i + 2, &u);
 			if (u >= 0xd800 && u <= 0xdbff) {
 				hex4((unsigned char *)s + i + 8, &lo);
-				u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
+				u = 0x10000 + ((u - 0xd800) << 10) +
+				    (lo - 0xdc00);
 				i += 6;
 			}
 			o += put_utf8(o, u);
@@ -359,7 +357,7 @@ unescape(char *s, int start, int end)
 int
 json_parse(struct json **out, const char *text, size_t len)
 {
-	struct vstate v = {(const unsigned char *)text, len, 0, 0, NULL};
+	struct vstate v = { (const unsigned char *)text, len, 0, 0, NULL };
 	struct json *d;
 	jsmn_parser p;
 	int n, i;
@@ -371,8 +369,8 @@ json_parse(struct json **out, const char *text, size_t len)
 			fail(&v, "trailing data after document");
 	}
 	if (v.why)
-		return err_set(E_PARSE, "malformed JSON: %s at byte %zu", v.why,
-		    v.i);
+		return err_set(
+		    E_PARSE, "malformed JSON: %s at byte %zu", v.why, v.i);
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return err_set(E_NOMEM, "out of memory");
@@ -419,7 +417,7 @@ json_free(struct json *d)
 struct jv
 json_root(const struct json *d)
 {
-	struct jv v = {d, d && d->ntok > 0 ? 0 : -1};
+	struct jv v = { d, d && d->ntok > 0 ? 0 : -1 };
 
 	return v;
 }
@@ -440,21 +438,15 @@ json_type(struct jv v)
 	if (!t)
 		return JSON_MISSING;
 	switch (t->type) {
-	case JSMN_OBJECT:
-		return JSON_OBJECT;
-	case JSMN_ARRAY:
-		return JSON_ARRAY;
-	case JSMN_STRING:
-		return JSON_STRING;
+	case JSMN_OBJECT: return JSON_OBJECT;
+	case JSMN_ARRAY: return JSON_ARRAY;
+	case JSMN_STRING: return JSON_STRING;
 	default:
 		switch (v.doc->text[t->start]) {
-		case 'n':
-			return JSON_NULL;
+		case 'n': return JSON_NULL;
 		case 't':
-		case 'f':
-			return JSON_BOOL;
-		default:
-			return JSON_NUMBER;
+		case 'f': return JSON_BOOL;
+		default: return JSON_NUMBER;
 		}
 	}
 }
@@ -520,7 +512,7 @@ json_iter_next(struct json_iter *it, struct jv *val, const char **key)
 static struct jv
 member(struct jv v, const char *name, size_t n)
 {
-	struct jv miss = {v.doc, -1}, e;
+	struct jv miss = { v.doc, -1 }, e;
 	const jsmntok_t *t = tok(v);
 	struct json_iter it;
 	const char *k;

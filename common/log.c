@@ -90,8 +90,9 @@ log_mask(const char *line)
 static void
 vlog(int lvl, const char *fmt, va_list ap)
 {
-	static const char *tag[] = {"error: ", "warning: ", "", "debug: "};
-	static const char *col[] = {"\033[31;1m", "\033[33;1m", "", "\033[2m"};
+	static const char *tag[] = { "error: ", "warning: ", "", "debug: " };
+	static const char *col[] = { "\033[31;1m", "\033[33;1m", "",
+		"\033[2m" };
 	char line[4096];
 	char *masked;
 	size_t n;
@@ -112,13 +113,13 @@ vlog(int lvl, const char *fmt, va_list ap)
 	free(masked);
 }
 
-#define LOGFN(name, lvl)                                                 \
-	void name(const char *fmt, ...)                                  \
-	{                                                                \
-		va_list ap;                                              \
-		va_start(ap, fmt);                                       \
-		vlog(lvl, fmt, ap);                                      \
-		va_end(ap);                                              \
+#define LOGFN(name, lvl)                                                       \
+	void name(const char *fmt, ...)                                        \
+	{                                                                      \
+		va_list ap;                                                    \
+		va_start(ap, fmt);                                             \
+		vlog(lvl, fmt, ap);                                            \
+		va_end(ap);                                                    \
 	}
 
 LOGFN(log_error, LOG_ERROR)

@@ -11,8 +11,8 @@
 #include "util.h"
 
 int
-notes_find(struct note *out, struct gitlab *g, const char *mr,
-    const char *marker)
+notes_find(
+    struct note *out, struct gitlab *g, const char *mr, const char *marker)
 {
 	struct gitlab_pager pg;
 	struct buf path;
@@ -22,8 +22,10 @@ notes_find(struct note *out, struct gitlab *g, const char *mr,
 	out->id = 0;
 	out->body = NULL;
 	buf_init(&path, 0);
-	rc = buf_printf(&path, "%s/notes?sort=asc&order_by=created_at"
-	    "&per_page=100", mr);
+	rc = buf_printf(&path,
+	    "%s/notes?sort=asc&order_by=created_at"
+	    "&per_page=100",
+	    mr);
 	if (rc == 0)
 		rc = gitlab_pager_init(&pg, g, path.data, 20);
 	buf_free(&path);
@@ -42,8 +44,9 @@ notes_find(struct note *out, struct gitlab *g, const char *mr,
 				out->body = str_dup(b);
 				json_free(page);
 				gitlab_pager_free(&pg);
-				return out->body ? 1 : err_set(E_NOMEM,
-				    "out of memory");
+				return out->body
+				    ? 1
+				    : err_set(E_NOMEM, "out of memory");
 			}
 		}
 		json_free(page);
@@ -63,8 +66,8 @@ note_free(struct note *n)
 }
 
 int
-notes_post(long long *id_out, struct gitlab *g, const char *mr,
-    const char *body)
+notes_post(
+    long long *id_out, struct gitlab *g, const char *mr, const char *body)
 {
 	struct buf req, path;
 	struct json *d = NULL;

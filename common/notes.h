@@ -14,14 +14,14 @@ struct note {
 /* notes_find: the oldest note of MR mr (path "/projects/x/merge_requests/7")
  * whose body contains marker; 1 found, 0 not found, < 0 error. Scans at
  * most 20 pages of 100 notes. */
-int notes_find(struct note *out, struct gitlab *g, const char *mr,
-    const char *marker);
+int notes_find(
+    struct note *out, struct gitlab *g, const char *mr, const char *marker);
 void note_free(struct note *n);
 /* notes_post: add a note; *id_out (may be NULL) receives its id, or 0 when
  * GitLab consumed it whole as quick actions (202) */
-int notes_post(long long *id_out, struct gitlab *g, const char *mr,
-    const char *body);
-int notes_update(struct gitlab *g, const char *mr, long long id,
-    const char *body);
+int notes_post(
+    long long *id_out, struct gitlab *g, const char *mr, const char *body);
+int notes_update(
+    struct gitlab *g, const char *mr, long long id, const char *body);
 
 #endif

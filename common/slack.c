@@ -14,8 +14,8 @@ slack_post(struct http *h, const char *webhook, const char *text,
     const char *blocks_json)
 {
 	struct http_resp r;
-	struct http_req req = {"POST", webhook, HTTP_AUTH_NONE, NULL, NULL,
-	    NULL, "slack webhook"};
+	struct http_req req = { "POST", webhook, HTTP_AUTH_NONE, NULL, NULL,
+		NULL, "slack webhook" };
 	struct buf body;
 	struct jw w;
 	int rc;
@@ -49,9 +49,10 @@ slack_post(struct http *h, const char *webhook, const char *text,
 	if (r.status < 200 || r.status > 299) {
 		char *line = gitlab_error_line(r.body.data, r.body.len);
 
-		rc = err_set(r.status == 429 || r.status >= 500 ? E_TEMP : E_PERM,
-		    "slack webhook: HTTP %ld%s%s", r.status,
-		    *line ? ": " : "", line);
+		rc = err_set(
+		    r.status == 429 || r.status >= 500 ? E_TEMP : E_PERM,
+		    "slack webhook: HTTP %ld%s%s", r.status, *line ? ": " : "",
+		    line);
 		free(line);
 	}
 	http_resp_free(&r);

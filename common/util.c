@@ -81,7 +81,8 @@ url_escape(const char *s)
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+		if (isalnum(c) || c == '-' || c == '_' || c == '.' ||
+		    c == '~') {
 			o[j++] = (char)c;
 		} else {
 			o[j++] = '%';
@@ -100,13 +101,13 @@ parse_long(long *out, const char *s, long min, long max)
 	long v;
 
 	if (!s || !*s || isspace((unsigned char)*s))
-		return err_set(E_USAGE, "expected a whole number from %ld to %ld",
-		    min, max);
+		return err_set(E_USAGE,
+		    "expected a whole number from %ld to %ld", min, max);
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno || *end || v < min || v > max)
-		return err_set(E_USAGE, "expected a whole number from %ld to %ld",
-		    min, max);
+		return err_set(E_USAGE,
+		    "expected a whole number from %ld to %ld", min, max);
 	*out = v;
 	return 0;
 }
@@ -114,8 +115,8 @@ parse_long(long *out, const char *s, long min, long max)
 int
 parse_bool(int *out, const char *s)
 {
-	static const char *yes[] = {"true", "1", "yes", "on"};
-	static const char *no[] = {"false", "0", "no", "off", ""};
+	static const char *yes[] = { "true", "1", "yes", "on" };
+	static const char *no[] = { "false", "0", "no", "off", "" };
 	size_t i;
 
 	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)

@@ -30,22 +30,22 @@
 #include "util.h"
 
 static const struct env_var stage_vars[] = {
-	{"RELAY_PIN_SHA", 0, NULL, "pin this 40-hex SHA instead of searching",
-	    NULL},
-	{"RELAY_ALLOW_DOWNGRADE", 0, "false",
+	{ "RELAY_PIN_SHA", 0, NULL, "pin this 40-hex SHA instead of searching",
+	    NULL },
+	{ "RELAY_ALLOW_DOWNGRADE", 0, "false",
 	    "true: accept a RELAY_PIN_SHA that does not descend from the pin",
-	    NULL},
-	{"RELAY_MAX_COMMITS", 0, "2000",
-	    "first-parent commits scanned at most for a green one", NULL},
+	    NULL },
+	{ "RELAY_MAX_COMMITS", 0, "2000",
+	    "first-parent commits scanned at most for a green one", NULL },
 };
 
 struct ctx {
 	struct job *job;
 	struct gitlab *gl;
-	char *src;        /* "/projects/<source>" */
-	char *tgt;        /* "/projects/<target>" */
-	char *branch;     /* source branch */
-	char *src_url;    /* source web URL */
+	char *src; /* "/projects/<source>" */
+	char *tgt; /* "/projects/<target>" */
+	char *branch; /* source branch */
+	char *src_url; /* source web URL */
 	char current[41]; /* pinned SHA in the target */
 	long max_commits;
 };
@@ -97,8 +97,9 @@ read_current(struct ctx *c)
 		char *e = url_escape(body);
 
 		buf_reset(&path);
-		rc = e ? buf_printf(&path, "%s/repository/commits/%s", c->src, e)
-		       : E_NOMEM;
+		rc = e
+		    ? buf_printf(&path, "%s/repository/commits/%s", c->src, e)
+		    : E_NOMEM;
 		free(e);
 		if (rc == 0 && strlen(body) > 0 && strlen(body) < 256 &&
 		    !strpbrk(body, " \t\n"))
@@ -113,7 +114,8 @@ read_current(struct ctx *c)
 			    job_var(c->job, "RELAY_VERSION_FILE"), body,
 			    c->current);
 		} else if (rc != E_TEMP) {
-			rc = err_set(E_PERM, "%s of %s holds '%.60s', which is "
+			rc = err_set(E_PERM,
+			    "%s of %s holds '%.60s', which is "
 			    "neither a 40-hex SHA nor a ref of %s",
 			    job_var(c->job, "RELAY_VERSION_FILE"),
 			    job_var(c->job, "RELAY_TARGET_PROJECT"), body,
@@ -143,7 +145,8 @@ read_source(struct ctx *c)
 		b = json_strp(json_root(d), "default_branch");
 	if (!b || !json_strp(json_root(d), "web_url")) {
 		json_free(d);
-		return err_set(E_PARSE, "project %s: answer has no "
+		return err_set(E_PARSE,
+		    "project %s: answer has no "
 		    "default_branch or web_url",
 		    job_var(c->job, "RELAY_SOURCE_PROJECT"));
 	}
@@ -163,9 +166,11 @@ latest_pipeline(struct ctx *c, struct json **out, const char *sha)
 	int rc;
 
 	buf_init(&path, 0);
-	rc = ref ? buf_printf(&path, "%s/pipelines?ref=%s&sha=%s&per_page=1"
-	                             "&order_by=id&sort=desc", c->src, ref, sha)
-	         : E_NOMEM;
+	rc = ref ? buf_printf(&path,
+		       "%s/pipelines?ref=%s&sha=%s&per_page=1"
+		       "&order_by=id&sort=desc",
+		       c->src, ref, sha)
+		 : E_NOMEM;
 	free(ref);
 	if (rc == 0)
 		rc = gitlab_call(c->gl, out, "GET", path.data, NULL);
@@ -260,8 +265,10 @@ descends(struct ctx *c, int *out, const char *sha)
 		return 0;
 	}
 	buf_init(&path, 0);
-	rc = buf_printf(&path, "%s/repository/merge_base?refs%%5B%%5D=%s"
-	    "&refs%%5B%%5D=%s", c->src, c->current, sha);
+	rc = buf_printf(&path,
+	    "%s/repository/merge_base?refs%%5B%%5D=%s"
+	    "&refs%%5B%%5D=%s",
+	    c->src, c->current, sha);
 	if (rc == 0)
 		rc = gitlab_call(c->gl, &d, "GET", path.data, NULL);
 	buf_free(&path);
@@ -271,8 +278,8 @@ descends(struct ctx *c, int *out, const char *sha)
 		return 0;
 	}
 	if (rc < 0)
-		return err_prefix(rc, "cannot compare %.12s with %.12s: ",
-		    c->current, sha);
+		return err_prefix(
+		    rc, "cannot compare %.12s with %.12s: ", c->current, sha);
 	base = json_strp(json_root(d), "id");
 	if (!base)
 		rc = err_set(E_PARSE, "merge base answer has no id");
@@ -295,11 +302,13 @@ emit(struct ctx *c, const char *green, const char *pl_id, const char *pl_url,
 	if (rc == 0)
 		rc = job_out(c->job, "GREEN_PIPELINE_ID", pl_id ? pl_id : "");
 	if (rc == 0)
-		rc = job_out(c->job, "GREEN_PIPELINE_URL", pl_url ? pl_url : "");
+		rc =
+		    job_out(c->job, "GREEN_PIPELINE_URL", pl_url ? pl_url : "");
 	if (rc == 0)
 		rc = job_out(c->job, "CURRENT_SHA", c->current);
 	if (rc == 0)
-		rc = job_out(c->job, "UP_TO_DATE", up_to_date ? "true" : "false");
+		rc = job_out(
+		    c->job, "UP_TO_DATE", up_to_date ? "true" : "false");
 	return rc;
 }
 
@@ -312,8 +321,8 @@ pinned(struct ctx *c, const char *pin)
 	const char *url = NULL;
 	int rc, allow = 0, rel;
 
-	rc = env_bool(&allow, c->job->vars, c->job->nvars,
-	    "RELAY_ALLOW_DOWNGRADE");
+	rc = env_bool(
+	    &allow, c->job->vars, c->job->nvars, "RELAY_ALLOW_DOWNGRADE");
 	if (rc < 0)
 		return rc;
 	buf_init(&path, 0);
@@ -322,25 +331,31 @@ pinned(struct ctx *c, const char *pin)
 		rc = gitlab_call(c->gl, &d, "GET", path.data, NULL);
 	buf_free(&path);
 	if (rc == E_NOTFOUND)
-		return err_set(E_USAGE, "RELAY_PIN_SHA %.12s is not a commit "
-		    "of %s", pin, job_var(c->job, "RELAY_SOURCE_PROJECT"));
+		return err_set(E_USAGE,
+		    "RELAY_PIN_SHA %.12s is not a commit "
+		    "of %s",
+		    pin, job_var(c->job, "RELAY_SOURCE_PROJECT"));
 	if (rc < 0)
 		return err_prefix(rc, "cannot read commit %.12s: ", pin);
 	snprintf(sha, sizeof(sha), "%s",
 	    json_strp(json_root(d), "id") ? json_strp(json_root(d), "id")
-	                                  : pin);
+					  : pin);
 	json_free(d);
 	rc = descends(c, &rel, sha);
 	if (rc < 0)
 		return rc;
 	if (rel != 1 && !allow)
-		return err_set(EXIT_NO, "RELAY_PIN_SHA %.12s does not descend "
-		    "from the pinned %.12s (%s); set RELAY_ALLOW_DOWNGRADE=true "
-		    "to pin it anyway", sha, c->current,
+		return err_set(EXIT_NO,
+		    "RELAY_PIN_SHA %.12s does not descend "
+		    "from the pinned %.12s (%s); set "
+		    "RELAY_ALLOW_DOWNGRADE=true "
+		    "to pin it anyway",
+		    sha, c->current,
 		    rel == 0 ? "it is older" : "they diverged");
 	if (rel != 1)
 		log_warn("pinning %.12s although it does not descend from "
-		    "%.12s (RELAY_ALLOW_DOWNGRADE=true)", sha, c->current);
+			 "%.12s (RELAY_ALLOW_DOWNGRADE=true)",
+		    sha, c->current);
 	rc = latest_pipeline(c, &pls, sha);
 	if (rc == 0 && json_size(json_root(pls)) > 0) {
 		struct jv p = json_get(json_root(pls), "0");
@@ -349,9 +364,9 @@ pinned(struct ctx *c, const char *pin)
 		url = json_strp(p, "web_url");
 		if (!json_strp(p, "status") ||
 		    strcmp(json_strp(p, "status"), "success") != 0)
-			log_warn("pinned %.12s: its latest pipeline is %s",
-			    sha, json_strp(p, "status") ? json_strp(p, "status")
-			                                : "unknown");
+			log_warn("pinned %.12s: its latest pipeline is %s", sha,
+			    json_strp(p, "status") ? json_strp(p, "status")
+						   : "unknown");
 	}
 	if (rc == 0) {
 		log_info("pinning %.12s as asked by RELAY_PIN_SHA", sha);
@@ -380,14 +395,18 @@ search(struct ctx *c)
 	buf_init(&path, 0);
 	if (!ref)
 		return err_set(E_NOMEM, "out of memory");
-	rc = buf_printf(&path, "%s/pipelines?ref=%s&status=success&per_page=100"
-	    "&order_by=id&sort=desc", c->src, ref);
+	rc = buf_printf(&path,
+	    "%s/pipelines?ref=%s&status=success&per_page=100"
+	    "&order_by=id&sort=desc",
+	    c->src, ref);
 	if (rc == 0)
 		rc = gitlab_pager_init(&g.pager, c->gl, path.data, 50);
 	buf_reset(&path);
 	if (rc == 0)
-		rc = buf_printf(&path, "%s/repository/commits?ref_name=%s"
-		    "&first_parent=true&per_page=100", c->src, ref);
+		rc = buf_printf(&path,
+		    "%s/repository/commits?ref_name=%s"
+		    "&first_parent=true&per_page=100",
+		    c->src, ref);
 	if (rc == 0)
 		rc = gitlab_pager_init(&commits, c->gl, path.data,
 		    (int)((c->max_commits + 99) / 100));
@@ -403,7 +422,8 @@ search(struct ctx *c)
 		page = NULL;
 		rc = gitlab_pager_next(&commits, &page);
 		if (rc < 0)
-			err_prefix(rc, "cannot list commits of %s: ", c->branch);
+			err_prefix(
+			    rc, "cannot list commits of %s: ", c->branch);
 		if (rc <= 0)
 			break;
 		json_iter_init(&it, json_root(page));
@@ -416,7 +436,8 @@ search(struct ctx *c)
 			int hit;
 
 			if (!sha || !is_sha(sha)) {
-				rc = err_set(E_PARSE, "commit list: entry "
+				rc = err_set(E_PARSE,
+				    "commit list: entry "
 				    "without a valid id");
 				break;
 			}
@@ -447,17 +468,18 @@ search(struct ctx *c)
 				break;
 			}
 			log_info("%.12s had a green pipeline, but its latest "
-			    "(%lld) is %s", sha, json_intp(pl, "id", 0),
+				 "(%lld) is %s",
+			    sha, json_intp(pl, "id", 0),
 			    json_strp(pl, "status") ? json_strp(pl, "status")
-			                            : "unknown");
+						    : "unknown");
 		}
 	}
 	if (rc < 0)
 		goto out;
 	rc = 0;
 	log_debug("scanned %ld first-parent commits, %zu page(s) of green "
-	    "pipelines, %ld requests so far", seen, g.npages,
-	    http_requests(c->job->http));
+		  "pipelines, %ld requests so far",
+	    seen, g.npages, http_requests(c->job->http));
 	if (found) {
 		struct jv pl = json_get(json_root(latest), "0");
 		const char *sha = json_strp(pl, "sha");
@@ -470,14 +492,17 @@ search(struct ctx *c)
 			goto out;
 		if (rel == 0) {
 			log_info("the pinned %.12s is newer than the latest "
-			    "green %.12s: nothing to do", c->current, sha);
+				 "green %.12s: nothing to do",
+			    c->current, sha);
 			rc = emit(c, c->current, NULL, NULL, 1);
 			goto out;
 		}
 		if (rel < 0) {
-			rc = err_set(EXIT_NO, "latest green %.12s does not "
+			rc = err_set(EXIT_NO,
+			    "latest green %.12s does not "
 			    "descend from the pinned %.12s (diverged): "
-			    "refusing to move the pin", sha, c->current);
+			    "refusing to move the pin",
+			    sha, c->current);
 			goto out;
 		}
 		snprintf(id, sizeof(id), "%lld", json_intp(pl, "id", 0));
@@ -488,12 +513,14 @@ search(struct ctx *c)
 		    strcasecmp(sha, c->current) == 0);
 	} else if (reached_pin) {
 		log_info("no green commit newer than the pinned %.12s: up to "
-		    "date", c->current);
+			 "date",
+		    c->current);
 		rc = emit(c, c->current, NULL, NULL, 1);
 	} else {
-		rc = err_set(EXIT_NO, "no green commit in the last %ld "
-		    "first-parent commits of %s@%s", seen,
-		    job_var(c->job, "RELAY_SOURCE_PROJECT"), c->branch);
+		rc = err_set(EXIT_NO,
+		    "no green commit in the last %ld "
+		    "first-parent commits of %s@%s",
+		    seen, job_var(c->job, "RELAY_SOURCE_PROJECT"), c->branch);
 	}
 out:
 	gitlab_pager_free(&commits);
@@ -531,13 +558,15 @@ main(int argc, char **argv)
 	rc = env_long(&c.max_commits, job.vars, job.nvars, "RELAY_MAX_COMMITS",
 	    1, 100000);
 	if (rc == 0 && pin && !is_sha(pin))
-		rc = err_set(E_USAGE, "RELAY_PIN_SHA: expected 40 hex digits, "
-		    "got '%.48s'", pin);
+		rc = err_set(E_USAGE,
+		    "RELAY_PIN_SHA: expected 40 hex digits, "
+		    "got '%.48s'",
+		    pin);
 	if (rc == 0) {
-		c.src = gitlab_project_path(job_var(&job,
-		    "RELAY_SOURCE_PROJECT"));
-		c.tgt = gitlab_project_path(job_var(&job,
-		    "RELAY_TARGET_PROJECT"));
+		c.src =
+		    gitlab_project_path(job_var(&job, "RELAY_SOURCE_PROJECT"));
+		c.tgt =
+		    gitlab_project_path(job_var(&job, "RELAY_TARGET_PROJECT"));
 		if (!c.src || !c.tgt)
 			rc = err_set(E_NOMEM, "out of memory");
 	}

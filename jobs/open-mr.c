@@ -33,17 +33,17 @@
 #include "util.h"
 
 static const struct env_var stage_vars[] = {
-	{"GREEN_SHA", 0, NULL, "SHA to pin (from relay-find-green)", NULL},
-	{"CURRENT_SHA", 0, NULL, "SHA pinned now (from relay-find-green)",
-	    NULL},
-	{"UP_TO_DATE", 0, "false", "true: nothing to do", NULL},
-	{"CI_JOB_URL", 0, NULL, "this job, linked from the MR", NULL},
-	{"RELAY_PIPELINE_WAIT_S", 0, "60",
+	{ "GREEN_SHA", 0, NULL, "SHA to pin (from relay-find-green)", NULL },
+	{ "CURRENT_SHA", 0, NULL, "SHA pinned now (from relay-find-green)",
+	    NULL },
+	{ "UP_TO_DATE", 0, "false", "true: nothing to do", NULL },
+	{ "CI_JOB_URL", 0, NULL, "this job, linked from the MR", NULL },
+	{ "RELAY_PIPELINE_WAIT_S", 0, "60",
 	    "how long to wait for the MR pipeline before setting auto-merge",
-	    NULL},
-	{"RELAY_POLL_S", 0, "5", "polling interval while waiting", NULL},
-	{"RELAY_RANGE_MAX", 0, "30", "changes listed in the MR description",
-	    NULL},
+	    NULL },
+	{ "RELAY_POLL_S", 0, "5", "polling interval while waiting", NULL },
+	{ "RELAY_RANGE_MAX", 0, "30", "changes listed in the MR description",
+	    NULL },
 };
 
 #define STALE_LABEL "auto updated"
@@ -51,12 +51,12 @@ static const struct env_var stage_vars[] = {
 struct ctx {
 	struct job *job;
 	struct gitlab *gl;
-	char *tgt;          /* "/projects/<target>" */
-	char *src;          /* "/projects/<source>" */
+	char *tgt; /* "/projects/<target>" */
+	char *src; /* "/projects/<source>" */
 	char *target_branch;
 	char *target_url;
 	char *src_url;
-	char *mr;           /* "/projects/<target>/merge_requests/<iid>" */
+	char *mr; /* "/projects/<target>/merge_requests/<iid>" */
 	char green[41];
 	char current[41];
 	const char *component;
@@ -66,8 +66,8 @@ struct ctx {
 	char *web_url;
 	long long author_id;
 	long long created_ts;
-	int branch_ok;      /* MR branch already holds GREEN_SHA */
-	int desc_ok;        /* MR description already names GREEN_SHA */
+	int branch_ok; /* MR branch already holds GREEN_SHA */
+	int desc_ok; /* MR description already names GREEN_SHA */
 	int labels_ok;
 	int stale_labelled;
 };
@@ -88,7 +88,8 @@ read_target(struct ctx *c)
 		b = json_strp(json_root(d), "default_branch");
 	if (!b || !json_strp(json_root(d), "web_url")) {
 		json_free(d);
-		return err_set(E_PARSE, "project %s: answer has no "
+		return err_set(E_PARSE,
+		    "project %s: answer has no "
 		    "default_branch or web_url",
 		    job_var(c->job, "RELAY_TARGET_PROJECT"));
 	}
@@ -119,8 +120,8 @@ file_on(struct ctx *c, char *out, const char *ref)
 
 	buf_init(&path, 0);
 	rc = f && r ? buf_printf(&path, "%s/repository/files/%s/raw?ref=%s",
-	                  c->tgt, f, r)
-	            : err_set(E_NOMEM, "out of memory");
+			  c->tgt, f, r)
+		    : err_set(E_NOMEM, "out of memory");
 	if (rc == 0)
 		rc = gitlab_raw(c->gl, &body, path.data);
 	if (rc == 0) {
@@ -183,8 +184,8 @@ set_mr(struct ctx *c, struct jv mr)
 	c->iid = json_intp(mr, "iid", 0);
 	c->author_id = json_intp(mr, "author.id", 0);
 	free(c->web_url);
-	c->web_url = str_dup(json_strp(mr, "web_url") ? json_strp(mr, "web_url")
-	                                               : "");
+	c->web_url =
+	    str_dup(json_strp(mr, "web_url") ? json_strp(mr, "web_url") : "");
 	if (c->iid <= 0 || !c->web_url)
 		return err_set(E_PARSE, "merge request answer has no iid");
 	if (!at || iso8601_parse(&c->created_ts, at) < 0)
@@ -193,7 +194,8 @@ set_mr(struct ctx *c, struct jv mr)
 	buf_init(&marker, 0);
 	rc = buf_printf(&path, "%s/merge_requests/%lld", c->tgt, c->iid);
 	if (rc == 0)
-		rc = buf_printf(&marker, "<!-- relay:bump sha=%s -->", c->green);
+		rc =
+		    buf_printf(&marker, "<!-- relay:bump sha=%s -->", c->green);
 	if (rc == 0) {
 		free(c->mr);
 		c->mr = buf_detach(&path);
@@ -216,11 +218,13 @@ find_open(struct ctx *c)
 	int rc;
 
 	buf_init(&path, 0);
-	rc = sb && tb ? buf_printf(&path, "%s/merge_requests?state=opened"
-	                                  "&source_branch=%s&target_branch=%s"
-	                                  "&order_by=created_at&sort=asc"
-	                                  "&per_page=100", c->tgt, sb, tb)
-	              : err_set(E_NOMEM, "out of memory");
+	rc = sb && tb ? buf_printf(&path,
+			    "%s/merge_requests?state=opened"
+			    "&source_branch=%s&target_branch=%s"
+			    "&order_by=created_at&sort=asc"
+			    "&per_page=100",
+			    c->tgt, sb, tb)
+		      : err_set(E_NOMEM, "out of memory");
 	if (rc == 0)
 		rc = gitlab_call(c->gl, &d, "GET", path.data, NULL);
 	if (rc < 0) {
@@ -275,19 +279,22 @@ range(struct ctx *c, struct buf *b)
 	int rc, done = 0;
 
 	if (env_long(&max, c->job->vars, c->job->nvars, "RELAY_RANGE_MAX", 1,
-	    500) < 0)
+		500) < 0)
 		return E_USAGE;
 	if (!is_sha(c->current))
 		return 0;
 	buf_init(&path, 0);
-	rc = buf_printf(&path, "%s/repository/commits?ref_name=%s"
-	    "&first_parent=true&per_page=100", c->src, c->green);
+	rc = buf_printf(&path,
+	    "%s/repository/commits?ref_name=%s"
+	    "&first_parent=true&per_page=100",
+	    c->src, c->green);
 	if (rc == 0)
 		rc = gitlab_pager_init(&pg, c->gl, path.data, 5);
 	buf_free(&path);
 	if (rc < 0)
 		return rc;
-	buf_puts(b, "\n### Changes in this range (first-parent, newest "
+	buf_puts(b,
+	    "\n### Changes in this range (first-parent, newest "
 	    "first)\n\n");
 	while (!done && (rc = gitlab_pager_next(&pg, &page)) > 0) {
 		struct json_iter it;
@@ -315,15 +322,14 @@ range(struct ctx *c, struct buf *b)
 				int n = t ? (int)strcspn(t + 2, "\n") : 0;
 
 				if (n > 0 && n < 200)
-					buf_printf(b, "- %s %.*s\n", ref, n,
-					    t + 2);
+					buf_printf(
+					    b, "- %s %.*s\n", ref, n, t + 2);
 				else
 					buf_printf(b, "- %s %s\n", ref,
 					    title ? title : "");
-			}
-			else
-				buf_printf(b, "- %.12s %s\n", sha,
-				    title ? title : "");
+			} else
+				buf_printf(
+				    b, "- %.12s %s\n", sha, title ? title : "");
 			listed++;
 		}
 		json_free(page);
@@ -335,7 +341,8 @@ range(struct ctx *c, struct buf *b)
 	if (more)
 		buf_printf(b, "- ... and %ld more\n", more);
 	if (!done)
-		buf_puts(b, "- (range not fully listed: the pinned commit was "
+		buf_puts(b,
+		    "- (range not fully listed: the pinned commit was "
 		    "not reached)\n");
 	return 0;
 }
@@ -353,12 +360,13 @@ description(struct ctx *c, struct buf *b)
 		buf_printf(b, "[Compare](%s/-/compare/%s...%s)\n", c->src_url,
 		    c->current, c->green);
 	else
-		buf_printf(b, "[Commit](%s/-/commit/%s)\n", c->src_url,
-		    c->green);
+		buf_printf(
+		    b, "[Commit](%s/-/commit/%s)\n", c->src_url, c->green);
 	rc = range(c, b);
 	if (rc < 0)
 		return rc;
-	buf_puts(b, "\n### When the pipeline fails\n\n"
+	buf_puts(b,
+	    "\n### When the pipeline fails\n\n"
 	    "- **Flaky test**: relay-triage retries the failed jobs once; if "
 	    "they pass, a flaky-test issue is filed and this MR merges.\n"
 	    "- **Broken master**: when the same jobs fail on the target "
@@ -457,7 +465,7 @@ create_mr(struct ctx *c, const char *desc)
 	} else if (rc == E_CONFLICT) {
 		/* a concurrent run won the race: use its MR */
 		log_info("another run opened the merge request first; "
-		    "reusing it");
+			 "reusing it");
 	} else {
 		err_prefix(rc, "cannot create the merge request: ");
 	}
@@ -504,7 +512,7 @@ static int
 stale(struct ctx *c)
 {
 	const char *hook = job_var(c->job, "RELAY_SLACK_ALERTS_URL");
-	struct note n = {0, NULL};
+	struct note n = { 0, NULL };
 	struct buf body, text;
 	long long id = 0;
 	long hours;
@@ -525,16 +533,18 @@ stale(struct ctx *c)
 	}
 	buf_init(&body, 0);
 	buf_init(&text, 0);
-	buf_printf(&text, ":warning: %s bump merge request !%lld has been "
-	    "open for more than %ld hours: %s", c->component, c->iid, hours,
-	    c->web_url);
+	buf_printf(&text,
+	    ":warning: %s bump merge request !%lld has been "
+	    "open for more than %ld hours: %s",
+	    c->component, c->iid, hours, c->web_url);
 	if (c->job->dry_run) {
 		log_info("dry run: would warn that !%lld is stale", c->iid);
 		rc = 1;
 		goto out;
 	}
 	if (!found) {
-		buf_printf(&body, "This merge request has been open for more "
+		buf_printf(&body,
+		    "This merge request has been open for more "
 		    "than %ld hours. Please check why its pipeline does not "
 		    "pass.\n\n/label ~\"%s\"\n\n<!-- relay:stale slack=%s -->",
 		    hours, STALE_LABEL, hook ? "pending" : "sent");
@@ -553,9 +563,11 @@ stale(struct ctx *c)
 			goto out;
 		}
 		buf_reset(&body);
-		buf_printf(&body, "This merge request has been open for more "
+		buf_printf(&body,
+		    "This merge request has been open for more "
 		    "than %ld hours. Please check why its pipeline does not "
-		    "pass.\n\n<!-- relay:stale slack=sent -->", hours);
+		    "pass.\n\n<!-- relay:stale slack=sent -->",
+		    hours);
 		rc = id ? notes_update(c->gl, c->mr, id, body.data) : 0;
 		log_info("posted the stale warning for !%lld to Slack", c->iid);
 	}
@@ -622,9 +634,11 @@ approve(struct ctx *c, const char *head)
 	if (rc == 0)
 		log_info("approved !%lld", c->iid);
 	else if (c->job->approver->status == 401)
-		rc = err_set(E_PERM, "the approver may not approve !%lld "
+		rc = err_set(E_PERM,
+		    "the approver may not approve !%lld "
 		    "(HTTP 401): check that RELAY_APPROVER_TOKEN belongs to an "
-		    "eligible approver", c->iid);
+		    "eligible approver",
+		    c->iid);
 	else
 		err_prefix(rc, "cannot approve !%lld: ", c->iid);
 out:
@@ -662,14 +676,16 @@ read_mr(struct ctx *c, struct mr_state *s)
 	snprintf(s->state, sizeof(s->state), "%s",
 	    json_strp(r, "state") ? json_strp(r, "state") : "");
 	snprintf(s->pl_sha, sizeof(s->pl_sha), "%s",
-	    json_strp(r, "head_pipeline.sha") ? json_strp(r,
-	    "head_pipeline.sha") : "");
+	    json_strp(r, "head_pipeline.sha")
+		? json_strp(r, "head_pipeline.sha")
+		: "");
 	snprintf(s->pl_status, sizeof(s->pl_status), "%s",
-	    json_strp(r, "head_pipeline.status") ? json_strp(r,
-	    "head_pipeline.status") : "");
+	    json_strp(r, "head_pipeline.status")
+		? json_strp(r, "head_pipeline.status")
+		: "");
 	s->pl_id = json_intp(r, "head_pipeline.id", 0);
-	s->auto_merge = json_bool(json_get(r, "merge_when_pipeline_succeeds"))
-	    == 1;
+	s->auto_merge =
+	    json_bool(json_get(r, "merge_when_pipeline_succeeds")) == 1;
 	json_free(d);
 	return 0;
 }
@@ -699,7 +715,8 @@ auto_merge(struct ctx *c)
 		return rc;
 	if (s.auto_merge) {
 		log_info("!%lld is already set to merge when the pipeline "
-		    "succeeds", c->iid);
+			 "succeeds",
+		    c->iid);
 		return 0;
 	}
 	/* only a pipeline of the current head may carry the merge: auto-merge
@@ -719,18 +736,21 @@ auto_merge(struct ctx *c)
 		struct note n;
 		int found;
 
-		buf_printf(&body, "<!-- relay:automerge-pending sha=%s -->",
-		    s.head);
+		buf_printf(
+		    &body, "<!-- relay:automerge-pending sha=%s -->", s.head);
 		found = notes_find(&n, c->gl, c->mr, body.data);
 		note_free(&n);
 		rc = found < 0 ? found : 0;
 		log_info("no pipeline for %.12s yet: auto-merge is left to the "
-		    "next run", s.head);
+			 "next run",
+		    s.head);
 		if (found == 0 && !c->job->dry_run) {
 			buf_reset(&path);
-			buf_printf(&path, "Auto-merge is not set yet: no "
+			buf_printf(&path,
+			    "Auto-merge is not set yet: no "
 			    "pipeline has started for `%s`. The next relay run "
-			    "sets it.\n\n%s", s.head, body.data);
+			    "sets it.\n\n%s",
+			    s.head, body.data);
 			rc = notes_post(NULL, c->gl, c->mr, path.data);
 		}
 		goto out;
@@ -738,20 +758,23 @@ auto_merge(struct ctx *c)
 	if (strcmp(s.pl_status, "failed") == 0 ||
 	    strcmp(s.pl_status, "canceled") == 0) {
 		log_info("pipeline %lld of !%lld %s: auto-merge not set "
-		    "(relay-watch and relay-triage take it from here)",
+			 "(relay-watch and relay-triage take it from here)",
 		    s.pl_id, c->iid, s.pl_status);
 		goto out;
 	}
 	if (c->job->dry_run) {
 		log_info("dry run: would set !%lld to merge when pipeline %lld "
-		    "succeeds", c->iid, s.pl_id);
+			 "succeeds",
+		    c->iid, s.pl_id);
 		goto out;
 	}
 	buf_printf(&path, "%s/merge", c->mr);
 	/* auto_merge since GitLab 17.11; merge_when_pipeline_succeeds before */
-	buf_printf(&body, "{\"sha\":\"%s\",\"auto_merge\":true,"
+	buf_printf(&body,
+	    "{\"sha\":\"%s\",\"auto_merge\":true,"
 	    "\"merge_when_pipeline_succeeds\":true,"
-	    "\"should_remove_source_branch\":true}", s.head);
+	    "\"should_remove_source_branch\":true}",
+	    s.head);
 	rc = gitlab_call(c->job->approver, NULL, "PUT", path.data, body.data);
 	if (rc == 0) {
 		log_info("!%lld set to merge when pipeline %lld succeeds",
@@ -760,23 +783,30 @@ auto_merge(struct ctx *c)
 		long st = c->job->approver->status;
 
 		if (st == 405)
-			rc = err_set(E_CONFLICT, "GitLab refused auto-merge of "
+			rc = err_set(E_CONFLICT,
+			    "GitLab refused auto-merge of "
 			    "!%lld (405): it is a draft, closed, blocked by "
 			    "approvals or discussions, or its pipeline failed",
 			    c->iid);
 		else if (st == 406)
-			rc = err_set(E_CONFLICT, "GitLab refused auto-merge of "
-			    "!%lld (406): the branch has conflicts", c->iid);
-		else if (st == 409)
-			rc = err_set(E_TEMP, "GitLab refused auto-merge of "
-			    "!%lld (409): the branch moved past %.12s; the "
-			    "next run retries", c->iid, s.head);
-		else if (st == 422)
-			rc = err_set(E_CONFLICT, "GitLab refused auto-merge of "
-			    "!%lld (422): %s", c->iid, err_msg());
-		else
-			err_prefix(rc, "cannot set auto-merge on !%lld: ",
+			rc = err_set(E_CONFLICT,
+			    "GitLab refused auto-merge of "
+			    "!%lld (406): the branch has conflicts",
 			    c->iid);
+		else if (st == 409)
+			rc = err_set(E_TEMP,
+			    "GitLab refused auto-merge of "
+			    "!%lld (409): the branch moved past %.12s; the "
+			    "next run retries",
+			    c->iid, s.head);
+		else if (st == 422)
+			rc = err_set(E_CONFLICT,
+			    "GitLab refused auto-merge of "
+			    "!%lld (422): %s",
+			    c->iid, err_msg());
+		else
+			err_prefix(
+			    rc, "cannot set auto-merge on !%lld: ", c->iid);
 	}
 out:
 	buf_free(&path);
@@ -803,8 +833,8 @@ run(struct ctx *c, const char **action)
 			return err_prefix(rc, "cannot read %s: ", c->file);
 	}
 	if (strcasecmp(c->current, c->green) == 0) {
-		log_info("%s already pins %.12s: nothing to do", c->file,
-		    c->green);
+		log_info(
+		    "%s already pins %.12s: nothing to do", c->file, c->green);
 		*action = "none";
 		return 0;
 	}
@@ -813,8 +843,8 @@ run(struct ctx *c, const char **action)
 		return found;
 	rc = file_on(c, onbranch, c->branch);
 	if (rc < 0 && rc != E_NOTFOUND)
-		return err_prefix(rc, "cannot read %s on %s: ", c->file,
-		    c->branch);
+		return err_prefix(
+		    rc, "cannot read %s on %s: ", c->file, c->branch);
 	c->branch_ok = strcasecmp(onbranch, c->green) == 0;
 	if (!c->branch_ok) {
 		rc = commit(c);
@@ -830,8 +860,8 @@ run(struct ctx *c, const char **action)
 	}
 	if (!found && c->job->dry_run) {
 		log_info("dry run: would open 'Update %s version' from %s into "
-		    "%s:\n%s", c->component, c->branch, c->target_branch,
-		    desc.data);
+			 "%s:\n%s",
+		    c->component, c->branch, c->target_branch, desc.data);
 		*action = "created";
 		goto out;
 	}
@@ -841,7 +871,8 @@ run(struct ctx *c, const char **action)
 			found = find_open(c);
 			rc = found < 0 ? found : 0;
 			if (found == 0)
-				rc = err_set(E_TEMP, "GitLab reported a "
+				rc = err_set(E_TEMP,
+				    "GitLab reported a "
 				    "duplicate merge request but lists none; "
 				    "re-run");
 			if (rc == 0 && (!c->desc_ok || !c->labels_ok))
@@ -865,8 +896,8 @@ run(struct ctx *c, const char **action)
 	}
 	if (rc < 0)
 		goto out;
-	if (strcmp(*action, "unchanged") == 0 || strcmp(*action, "updated") ==
-	    0) {
+	if (strcmp(*action, "unchanged") == 0 ||
+	    strcmp(*action, "updated") == 0) {
 		int st = stale(c);
 
 		if (st < 0) {
@@ -880,7 +911,7 @@ run(struct ctx *c, const char **action)
 		rc = auto_merge(c);
 	else
 		log_info("RELAY_APPROVER_TOKEN unset: not approving or setting "
-		    "auto-merge");
+			 "auto-merge");
 out:
 	buf_free(&desc);
 	return rc;
@@ -919,12 +950,16 @@ main(int argc, char **argv)
 	if (rc == 0)
 		rc = job_need(&job, "GREEN_SHA", "RELAY_TOKEN", (char *)NULL);
 	if (rc == 0 && !is_sha(green))
-		rc = err_set(E_USAGE, "GREEN_SHA: expected 40 hex digits, got "
-		    "'%.48s'", green);
+		rc = err_set(E_USAGE,
+		    "GREEN_SHA: expected 40 hex digits, got "
+		    "'%.48s'",
+		    green);
 	if (rc == 0 && job_var(&job, "CURRENT_SHA") &&
 	    !is_sha(job_var(&job, "CURRENT_SHA")))
-		rc = err_set(E_USAGE, "CURRENT_SHA: expected 40 hex digits, "
-		    "got '%.48s'", job_var(&job, "CURRENT_SHA"));
+		rc = err_set(E_USAGE,
+		    "CURRENT_SHA: expected 40 hex digits, "
+		    "got '%.48s'",
+		    job_var(&job, "CURRENT_SHA"));
 	if (rc == 0) {
 		size_t i;
 
@@ -932,12 +967,13 @@ main(int argc, char **argv)
 			c.green[i] = (char)(green[i] | 0x20);
 		if (job_var(&job, "CURRENT_SHA"))
 			for (i = 0; i < 40; i++)
-				c.current[i] = (char)(job_var(&job,
-				    "CURRENT_SHA")[i] | 0x20);
-		c.tgt = gitlab_project_path(job_var(&job,
-		    "RELAY_TARGET_PROJECT"));
-		c.src = gitlab_project_path(job_var(&job,
-		    "RELAY_SOURCE_PROJECT"));
+				c.current[i] =
+				    (char)(job_var(&job, "CURRENT_SHA")[i] |
+					0x20);
+		c.tgt =
+		    gitlab_project_path(job_var(&job, "RELAY_TARGET_PROJECT"));
+		c.src =
+		    gitlab_project_path(job_var(&job, "RELAY_SOURCE_PROJECT"));
 		if (!c.tgt || !c.src)
 			rc = err_set(E_NOMEM, "out of memory");
 	}

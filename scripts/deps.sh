@@ -71,7 +71,7 @@ fetch() {
 if [ ! -f "$DEPS/.curl-done" ]; then
 	d=$(fetch curl)
 	say "building static libcurl (HTTP/HTTPS, mbedTLS, zlib) from $d"
-	(cd "$d" && [ -x configure ] || autoreconf -fi >&2)
+	[ -x "$d/configure" ] || { say "$d has no configure script"; exit 1; }
 	mkdir -p "$SRC/curl-build"
 	(cd "$SRC/curl-build" && "$d/configure" --prefix="$DEPS" \
 	    --disable-shared --enable-static --with-pic \

@@ -1,0 +1,44 @@
+#!/bin/sh
+# make lint: house rules a compiler does not check (STYLE.md), formatting,
+# and a static analysis pass. Prints one line per finding; exit 1 if any.
+set -u
+cd "$(dirname "$0")/.." || exit 70
+found=$(mktemp)
+trap 'rm -f "$found"' EXIT
+# findings are appended to a file: pipelines run in subshells
+finding() { echo "lint: $*" | tee -a "$found"; }
+
+src="common/*.c common/*.h jobs/*.c"
+# unsafe functions are banned in relay's own code
+for f in sprintf vsprintf strcpy strcat strtok gets system popen; do
+	grep -nE "(^|[^_a-z])$f\(" $src | grep -v '^\S*:[0-9]*:\s*/\?\*' |
+		while IFS= read -r l; do finding "banned $f(): $l"; done
+done
+# one module owns one dependency
+for pair in "curl/curl.h:common/http.c" "jsmn.h:common/json.c" \
+	"git2.h:common/git.c"; do
+	h=${pair%%:*} owner=${pair#*:}
+	grep -ln "#include <$h>" $src 2>/dev/null | grep -vx "$owner" |
+		while IFS= read -r l; do finding "$l includes <$h>, owned by $owner"; done
+done
+# the environment is read in main only (through env_read)
+grep -n 'getenv(' common/*.c | while IFS= read -r l; do
+	finding "getenv below main: $l"; done
+# common/ returns errors, it never exits
+grep -nE '(^|[^_a-z])(exit|abort)\(' common/*.c | while IFS= read -r l; do
+	finding "exit in common/: $l"; done
+# no assignment inside if
+grep -nE '^\s*(\} else )?if \(\(?[a-z_>.-]+ = [^=]' $src |
+	while IFS= read -r l; do finding "assignment in if: $l"; done
+# formatting
+for f in common/*.[ch] jobs/*.c tests/unit/*.[ch]; do
+	clang-format --dry-run -Werror "$f" >/dev/null 2>&1 ||
+		finding "$f is not clang-formatted (make fmt)"
+done
+# static analysis
+if command -v cppcheck >/dev/null; then
+	cppcheck -q --enable=warning,portability --error-exitcode=1 \
+		--inline-suppr -Icommon --suppress=missingIncludeSystem \
+		common jobs 2>&1 | while IFS= read -r l; do finding "cppcheck: $l"; done
+fi
+[ ! -s "$found" ]

@@ -1,0 +1,29 @@
+#!/bin/sh
+# Install what relay needs to build and test, from Debian's packages only.
+# Runs `apt-get update` and installs only when something is missing, so
+# repeated `make` calls cost nothing. Needs root (or sudo) on Debian 12.
+set -eu
+pkgs="build-essential cmake dpkg-dev pkg-config
+	ca-certificates debian-archive-keyring git curl jq python3
+	libjsmn-dev libmbedtls-dev libhttp-parser-dev zlib1g-dev
+	libcurl4-openssl-dev"
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "setup: installing$missing" >&2
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null || {
+		echo "setup: missing packages:$missing (run as root)" >&2
+		exit 78
+	}
+	SUDO=sudo
+else
+	SUDO=
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q >&2
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $missing >&2

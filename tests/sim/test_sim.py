@@ -1,0 +1,359 @@
+#!/usr/bin/env python3
+"""The simulator's own tests: it must answer what GitLab answers.
+
+Starts the simulator on loopback and checks status codes, error bodies,
+pagination headers, state changes and fault injection. Prints TAP."""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOK = "glpat-sim-test"
+results = []
+
+
+def check(name, cond):
+    results.append(cond)
+    print(f"{'ok' if cond else 'not ok'} {len(results)} - {name}")
+
+
+class Sim:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp()
+        port_file = os.path.join(self.dir, "port")
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "gitlab_sim.py"),
+             "--port-file", port_file])
+        for _ in range(200):
+            if os.path.exists(port_file):
+                break
+            time.sleep(0.02)
+        with open(port_file) as f:
+            self.base = f"http://127.0.0.1:{f.read().strip()}"
+
+    def call(self, method, path, body=None, token=TOK, headers=None,
+             raw=False):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base + path, data=data,
+                                     method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        if token:
+            req.add_header("PRIVATE-TOKEN", token)
+        for k, v in (headers or {}).items():
+            req.add_header(k, v)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                payload = r.read()
+                return r.status, (payload if raw else
+                                  json.loads(payload or b"null")), r.headers
+        except urllib.error.HTTPError as e:
+            payload = e.read()
+            try:
+                return e.code, json.loads(payload), e.headers
+            except ValueError:
+                return e.code, payload, e.headers
+
+    def api(self, method, path, body=None, **kw):
+        return self.call(method, "/api/v4" + path, body, **kw)
+
+    def admin(self, method, path, body=None):
+        return self.call(method, "/-/sim" + path, body, token=None)[1]
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def main():
+    s = Sim()
+    try:
+        run(s)
+    finally:
+        s.stop()
+    print(f"1..{len(results)}")
+    return 0 if all(results) else 1
+
+
+def run(s):
+    seed = s.admin("POST", "/seed", {
+        "users": [{"username": "bot", "token": TOK},
+                  {"username": "other", "token": "glpat-other"},
+                  {"username": "reader", "token": "glpat-ro",
+                   "scopes": ["read_api"]}],
+        "projects": [{"path": "g/src", "default_branch": "master"},
+                     {"path": "g/tgt", "default_branch": "master",
+                      "files": {"VERSION": "old\n"}}]})
+    P = "/projects/g%2Ftgt"
+    S = "/projects/g%2Fsrc"
+
+    st, body, _ = s.api("GET", "/projects/g%2Fnope")
+    check("unknown project: 404 Project Not Found",
+          st == 404 and body == {"message": "404 Project Not Found"})
+    st, body, _ = s.api("GET", P, token="wrong")
+    check("bad token: 401", st == 401 and body["message"] ==
+          "401 Unauthorized")
+    st, body, _ = s.api("GET", P, token=None)
+    check("private project without a token: 404", st == 404)
+    st, body, _ = s.api("GET", P)
+    check("project by path", st == 200 and body["default_branch"] ==
+          "master" and body["path_with_namespace"] == "g/tgt")
+    st, body, _ = s.api("GET", f"/projects/{body['id']}")
+    check("project by numeric id", st == 200 and body["name"] == "tgt")
+    st, body, _ = s.api("GET", "/nonexistent/route")
+    check("unknown route: 404 with error", st == 404 and
+          body == {"error": "404 Not Found"})
+    st, body, _ = s.api("DELETE", P)
+    check("wrong method: 405", st == 405)
+
+    shas = s.admin("POST", "/commits", {"project": "g/src", "count": 45})
+    shas = shas["shas"]
+    st, body, h = s.api("GET", S + "/repository/commits?per_page=20")
+    check("commits: newest first, per_page", st == 200 and len(body) == 20
+          and body[0]["id"] == shas[-1])
+    check("commits: no X-Total (as GitLab)", "X-Total" not in h and
+          h["X-Next-Page"] == "2" and 'rel="next"' in h["Link"])
+    st, body, h = s.api("GET", S + "/repository/commits?per_page=20&page=3")
+    check("commits: last page has no next", len(body) == 6 and
+          h["X-Next-Page"] == "" and 'rel="next"' not in h["Link"])
+    st, body, h = s.api("GET", S + "/repository/commits?per_page=500")
+    check("per_page is capped at 100", len(body) == 46)
+    st, body, _ = s.api("GET", S + "/repository/commits?ref_name=nope")
+    check("unknown ref: empty list", st == 200 and body == [])
+
+    merge = s.admin("POST", "/commits", {"project": "g/src", "commits": [
+        {"message": "Feature", "merge": 3}]})["head"]
+    st, body, _ = s.api("GET", S + "/repository/commits?first_parent=true"
+                        "&per_page=3")
+    check("first_parent skips the merged side branch",
+          [c["id"] for c in body] == [merge, shas[-1], shas[-2]])
+    st, body, _ = s.api("GET", S + "/repository/commits?per_page=3")
+    check("full history includes the side branch",
+          body[0]["id"] == merge and body[1]["id"] != shas[-1])
+    st, body, _ = s.api("GET", S + f"/repository/commits/{merge}")
+    check("merge commit: two parents, See merge request",
+          len(body["parent_ids"]) == 2 and
+          "See merge request g/src!1" in body["message"])
+    st, body, _ = s.api("GET", S + "/repository/merge_base?refs[]=" +
+                        shas[3] + "&refs[]=" + merge)
+    check("merge_base", st == 200 and body["id"] == shas[3])
+    st, body, _ = s.api("GET", S + "/repository/merge_base?refs[]=x")
+    check("merge_base with one ref: 400", st == 400)
+    st, body, _ = s.api("GET", S + f"/repository/compare?from={shas[-3]}"
+                        f"&to={shas[-1]}")
+    check("compare lists commits oldest first",
+          [c["id"] for c in body["commits"]] == [shas[-2], shas[-1]])
+    st, body, _ = s.api("GET", S + "/repository/commits/" + "0" * 40)
+    check("unknown commit: 404 Commit Not Found",
+          st == 404 and body["message"] == "404 Commit Not Found")
+
+    st, body, h = s.call("GET", "/api/v4" + P +
+                         "/repository/files/VERSION/raw?ref=master",
+                         raw=True)
+    check("raw file", st == 200 and body == b"old\n" and
+          h["Content-Type"].startswith("text/plain"))
+    st, body, _ = s.api("GET", P + "/repository/files/NOPE/raw")
+    check("missing file: 404 File Not Found", st == 404 and
+          body["message"] == "404 File Not Found")
+    st, body, _ = s.api("GET", P + "/repository/files/VERSION?ref=master")
+    check("file metadata is base64", st == 200 and
+          body["encoding"] == "base64" and body["content"] == "b2xkCg==")
+
+    act = [{"action": "update", "file_path": "VERSION", "content": "new\n"}]
+    st, body, _ = s.api("POST", P + "/repository/commits", {
+        "branch": "bump", "commit_message": "m", "actions": act})
+    check("commit to a missing branch without start: 400", st == 400)
+    st, body, _ = s.api("POST", P + "/repository/commits", {
+        "branch": "bump", "start_branch": "master", "commit_message": "m",
+        "actions": act})
+    check("commit with start_branch creates the branch", st == 201 and
+          body["title"] == "m")
+    st, body, _ = s.api("POST", P + "/repository/commits", {
+        "branch": "bump", "start_branch": "master", "commit_message": "m2",
+        "actions": act})
+    check("existing branch without force: 400", st == 400 and
+          "already exists" in body["message"])
+    st, body, _ = s.api("POST", P + "/repository/commits", {
+        "branch": "bump", "start_branch": "master", "force": True,
+        "commit_message": "m3", "actions": act})
+    check("force rebuilds the branch from start", st == 201 and
+          body["parent_ids"] == [s.api("GET", P + "/repository/branches/"
+                                       "master")[1]["commit"]["id"]])
+    st, body, _ = s.api("POST", P + "/repository/commits", {
+        "branch": "bump", "commit_message": "m",
+        "actions": [{"action": "create", "file_path": "VERSION",
+                     "content": "x"}]})
+    check("create over an existing file: 400", st == 400)
+    st, body, _ = s.api("POST", P + "/repository/commits", {
+        "commit_message": "m", "actions": act})
+    check("missing branch parameter: 400 error", st == 400 and
+          body["error"] == "branch is missing")
+    st, body, _ = s.api("POST", P + "/repository/commits", {
+        "branch": "bump", "commit_message": "m", "actions": act},
+        token="glpat-ro")
+    check("read_api token cannot write: 403 insufficient_scope",
+          st == 403 and body["error"] == "insufficient_scope")
+    st, body, _ = s.call("POST", "/api/v4" + P + "/repository/commits",
+                         {"branch": "b"}, token=None,
+                         headers={"JOB-TOKEN": TOK})
+    check("job token cannot write: 403", st == 403)
+    st, body, _ = s.api("GET", P + "/repository/branches/nope")
+    check("missing branch: 404 Branch Not Found", st == 404 and
+          body["message"] == "404 Branch Not Found")
+
+    mr_req = {"source_branch": "bump", "target_branch": "master",
+              "title": "T", "labels": "a,b::c"}
+    st, mr, _ = s.api("POST", P + "/merge_requests", {"source_branch": "x",
+                                                       "target_branch":
+                                                           "master"})
+    check("MR without title: 400 title is missing", st == 400 and
+          mr["error"] == "title is missing")
+    st, mr, _ = s.api("POST", P + "/merge_requests", mr_req)
+    check("MR created: 201 with iid and labels", st == 201 and
+          mr["iid"] == 1 and mr["labels"] == ["a", "b::c"] and
+          mr["state"] == "opened")
+    st, body, _ = s.api("POST", P + "/merge_requests", mr_req)
+    check("duplicate open MR: 409 with GitLab's message", st == 409 and
+          "Another open merge request already exists for this source "
+          "branch: !1" in body["message"][0])
+    st, body, h = s.api("GET", P + "/merge_requests?state=opened"
+                        "&source_branch=bump")
+    check("MR list filters and counts", len(body) == 1 and
+          h["X-Total"] == "1")
+    st, body, _ = s.api("PUT", P + "/merge_requests/1",
+                        {"add_labels": "b::d,e"})
+    check("scoped label replaces its scope", body["labels"] == ["a",
+                                                                "b::d",
+                                                                "e"])
+    st, body, _ = s.api("POST", P + "/merge_requests/1/notes",
+                        {"body": "hello\n/label ~\"x y\"\n<!-- m -->"})
+    check("note with quick action: 201, command stripped", st == 201 and
+          body["body"] == "hello\n<!-- m -->")
+    st, body, _ = s.api("GET", P + "/merge_requests/1")
+    check("quick action applied the label", "x y" in body["labels"])
+    st, body, _ = s.api("POST", P + "/merge_requests/1/notes",
+                        {"body": "/label ~z"})
+    check("note of only quick actions: 202", st == 202)
+    st, body, _ = s.api("POST", P + "/merge_requests/1/approve")
+    check("author approving own MR: 401", st == 401)
+    st, body, _ = s.api("POST", P + "/merge_requests/1/approve",
+                        {"sha": "0" * 40}, token="glpat-other")
+    check("approve with a wrong sha: 409", st == 409)
+    st, body, _ = s.api("POST", P + "/merge_requests/1/approve",
+                        token="glpat-other")
+    check("second identity approves: 201", st == 201 and
+          body["approved"] is True)
+    st, body, _ = s.api("POST", P + "/merge_requests/1/approve",
+                        token="glpat-other")
+    check("approving twice: 401", st == 401)
+    st, body, _ = s.api("PUT", P + "/merge_requests/1/merge",
+                        {"auto_merge": True}, token="glpat-other")
+    check("auto-merge without a pipeline: 405", st == 405)
+    pl = s.admin("POST", "/pipelines", {"project": "g/tgt", "mr_iid": 1,
+                                        "status": "running"})
+    st, body, _ = s.api("PUT", P + "/merge_requests/1/merge",
+                        {"sha": "1" * 40, "auto_merge": True},
+                        token="glpat-other")
+    check("merge with a stale sha: 409", st == 409)
+    st, body, _ = s.api("PUT", P + "/merge_requests/1/merge",
+                        {"auto_merge": True}, token="glpat-other")
+    check("auto-merge on a running pipeline: 200, set", st == 200 and
+          body["merge_when_pipeline_succeeds"] is True and
+          body["state"] == "opened")
+    s.admin("PATCH", f"/pipelines/{pl['id']}", {"status": "success"})
+    st, body, _ = s.api("GET", P + "/merge_requests/1")
+    check("pipeline success merges it", body["state"] == "merged" and
+          body["merge_commit_sha"])
+    st, body, _ = s.call("GET", "/api/v4" + P + "/repository/files/"
+                         "VERSION/raw?ref=master", raw=True)
+    check("the merge brought the change to master", body == b"new\n")
+    st, body, _ = s.api("GET", P + "/repository/branches/bump")
+    check("remove_source_branch honoured (not set): branch kept",
+          st == 200)
+    st, body, _ = s.api("PUT", P + "/merge_requests/1/merge", {},
+                        token="glpat-other")
+    check("merging a merged MR: 405", st == 405)
+
+    pl = s.admin("POST", "/pipelines", {
+        "project": "g/src", "sha": shas[-1], "status": "failed",
+        "jobs": [{"name": "rspec", "status": "failed"},
+                 {"name": "lint", "status": "success"}]})
+    st, body, _ = s.api("GET", S + f"/pipelines/{pl['id']}/jobs"
+                        "?scope[]=failed")
+    check("failed jobs by scope", [j["name"] for j in body] == ["rspec"])
+    st, body, _ = s.api("POST", S + f"/pipelines/{pl['id']}/retry")
+    check("retry: 201, pipeline running again", st == 201 and
+          body["status"] == "running")
+    s.admin("PATCH", f"/pipelines/{pl['id']}", {"jobs": {"rspec":
+                                                         "success"}})
+    st, body, _ = s.api("GET", S + f"/pipelines/{pl['id']}")
+    check("retried job passing makes the pipeline green",
+          body["status"] == "success")
+    st, body, _ = s.api("GET", S + "/pipelines?status=bogus")
+    check("invalid status filter: 400", st == 400)
+    st, body, _ = s.api("GET", S + f"/pipelines?sha={shas[-1]}")
+    check("pipelines filtered by sha", len(body) == 1)
+
+    s.admin("POST", "/faults", {"path": "/projects/g%2Fsrc$",
+                                "kind": "retry_after", "status": 429,
+                                "retry_after": 7})
+    st, body, h = s.api("GET", S)
+    check("fault 429 carries Retry-After", st == 429 and
+          h["Retry-After"] == "7")
+    st, body, h = s.api("GET", S)
+    check("a fault fires the set number of times", st == 200)
+    s.admin("POST", "/faults", {"path": "/projects/g%2Fsrc$",
+                                "kind": "status", "status": 503,
+                                "after": 1})
+    check("after: the first match passes", s.api("GET", S)[0] == 200)
+    check("after: then the fault", s.api("GET", S)[0] == 503)
+    s.admin("POST", "/faults", {"path": "/projects/g%2Fsrc$",
+                                "kind": "truncated"})
+    st, body, _ = s.call("GET", "/api/v4" + S, raw=True)
+    check("truncated JSON is not JSON", st == 200 and
+          not _is_json(body))
+    s.admin("POST", "/faults", {"path": "/projects/g%2Fsrc$",
+                                "kind": "drop"})
+    try:
+        s.api("GET", S)
+        dropped = False
+    except Exception:
+        dropped = True
+    check("drop closes the connection without an answer", dropped)
+    reqs = s.admin("GET", "/requests")
+    check("requests are logged with the user", any(
+        r["auth"] == "bot" for r in reqs))
+
+    st, body, _ = s.call("POST", "/slack/hook-1", {"text": "hi"},
+                         token=None, raw=True)
+    check("slack: 200 ok", st == 200 and body == b"ok")
+    st, body, _ = s.call("POST", "/slack/hook-1", {"foo": 1}, token=None,
+                         raw=True)
+    check("slack without text: 400 no_text", st == 400 and
+          body == b"no_text")
+    s.admin("POST", "/slack/hooks", {"name": "gone", "status": 410,
+                                     "body": "channel_is_archived"})
+    st, body, _ = s.call("POST", "/slack/gone", {"text": "x"}, token=None,
+                         raw=True)
+    check("archived channel: 410", st == 410 and
+          body == b"channel_is_archived")
+    check("slack posts are recorded", [p["text"] for p in
+                                       s.admin("GET", "/slack")] == ["hi"])
+
+
+def _is_json(b):
+    try:
+        json.loads(b)
+        return True
+    except ValueError:
+        return False
+
+
+if __name__ == "__main__":
+    sys.exit(main())

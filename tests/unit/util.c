@@ -1,0 +1,57 @@
+/* unit tests: util */
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "tap.h"
+#include "util.h"
+
+int
+main(void)
+{
+	char s[64];
+	char *e;
+	long v;
+	int b;
+	long long t;
+
+	OK(is_sha("0123456789abcdef0123456789ABCDEF01234567"));
+	OK(!is_sha("0123456789abcdef0123456789abcdef0123456"));
+	OK(!is_sha("0123456789abcdef0123456789abcdef012345678"));
+	OK(!is_sha("0123456789abcdef0123456789abcdef0123456g"));
+	OK(!is_sha(""));
+	strcpy(s, "  \t abc def \n\n");
+	STREQ(str_trim(s), "abc def");
+	strcpy(s, "   ");
+	STREQ(str_trim(s), "");
+	e = url_escape("gitlab-org/security/gitaly");
+	STREQ(e, "gitlab-org%2Fsecurity%2Fgitaly");
+	free(e);
+	e = url_escape("a b&c=d?e#f~._-");
+	STREQ(e, "a%20b%26c%3Dd%3Fe%23f~._-");
+	free(e);
+	e = url_escape("\xc3\xa9");
+	STREQ(e, "%C3%A9");
+	free(e);
+	OK(parse_long(&v, "42", 1, 100) == 0 && v == 42);
+	OK(parse_long(&v, "0", 1, 100) == E_USAGE);
+	OK(parse_long(&v, "101", 1, 100) == E_USAGE);
+	OK(parse_long(&v, "4x", 1, 100) == E_USAGE);
+	OK(parse_long(&v, " 4", 1, 100) == E_USAGE);
+	OK(parse_long(&v, "", 1, 100) == E_USAGE);
+	OK(parse_long(&v, "99999999999999999999999", 1, 100) == E_USAGE);
+	OK(parse_bool(&b, "TRUE") == 0 && b == 1);
+	OK(parse_bool(&b, "no") == 0 && b == 0);
+	OK(parse_bool(&b, "maybe") == E_USAGE);
+	OK(iso8601_parse(&t, "1970-01-01T00:00:00Z") == 0 && t == 0);
+	OK(iso8601_parse(&t, "2026-11-25T10:20:30.123Z") == 0 &&
+	    t == 1795602030LL);
+	OK(iso8601_parse(&t, "2026-11-25T12:20:30.000+02:00") == 0 &&
+	    t == 1795602030LL);
+	OK(iso8601_parse(&t, "2026-11-25") == E_PARSE);
+	OK(iso8601_parse(&t, "2026-13-25T10:20:30Z") == E_PARSE);
+	OK(iso8601_parse(&t, "2026-11-25T10:20:30") == E_PARSE);
+	OK(iso8601_parse(&t, "2026-11-25T10:20:30Zjunk") == E_PARSE);
+	OK(iso8601_parse(&t, "garbage-in-garbage-out") == E_PARSE);
+	return tap_done();
+}
