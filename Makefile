@@ -2,13 +2,14 @@
 include config.mk
 
 COMMON_SRC = common/buf.c common/dotenv.c common/env.c common/err.c \
-	common/gitlab.c common/http.c common/job.c common/json.c common/log.c common/notes.c \
+	common/gitlab.c common/http.c common/job.c common/json.c common/log.c common/mr.c \
+	common/notes.c common/pipeline.c common/range.c \
 	common/slack.c common/util.c
 
 # stages that speak HTTP only; relay-mirror alone links libgit2
-HTTP_JOBS = find-green open-mr
+HTTP_JOBS = find-green open-mr watch triage notify
 JOBS = $(HTTP_JOBS)
-UNIT = buf dotenv env gitlab http json log util
+UNIT = buf dotenv env gitlab http json log stage util
 
 # O: output folder of this build flavour (objects, library, tests);
 # BIN: where the relay-* binaries go.

@@ -253,6 +253,28 @@ gitlab_raw(struct gitlab *g, char **out, const char *path)
 }
 
 int
+gitlab_file(struct gitlab *g, char **out, const char *proj, const char *file,
+    const char *ref)
+{
+	struct buf path;
+	char *f = url_escape(file), *r = ref ? url_escape(ref) : NULL;
+	int rc;
+
+	*out = NULL;
+	buf_init(&path, 0);
+	rc = f && (r || !ref)
+	    ? buf_printf(&path, "%s/repository/files/%s/raw%s%s", proj, f,
+		  r ? "?ref=" : "", r ? r : "")
+	    : err_set(E_NOMEM, "out of memory");
+	if (rc == 0)
+		rc = gitlab_raw(g, out, path.data);
+	free(f);
+	free(r);
+	buf_free(&path);
+	return rc;
+}
+
+int
 gitlab_pager_init(
     struct gitlab_pager *p, struct gitlab *g, const char *path, int max_pages)
 {

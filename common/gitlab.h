@@ -30,6 +30,10 @@ int gitlab_call(struct gitlab *g, struct json **out, const char *method,
     const char *path, const char *body);
 /* gitlab_raw: GET returning the body as text (raw file API); caller frees */
 int gitlab_raw(struct gitlab *g, char **out, const char *path);
+/* gitlab_file: the raw content of file on ref (NULL: the default branch)
+ * in project path proj ("/projects/x"); caller frees */
+int gitlab_file(struct gitlab *g, char **out, const char *proj,
+    const char *file, const char *ref);
 
 /* Offset or keyset pagination following Link rel="next" / X-Next-Page;
  * links to another origin are refused (the token must not leave). */

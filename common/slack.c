@@ -58,3 +58,21 @@ slack_post(struct http *h, const char *webhook, const char *text,
 	http_resp_free(&r);
 	return rc;
 }
+
+int
+slack_escape(struct buf *b, const char *s)
+{
+	int rc = 0;
+
+	for (; s && *s && rc == 0; s++) {
+		if (*s == '&')
+			rc = buf_puts(b, "&amp;");
+		else if (*s == '<')
+			rc = buf_puts(b, "&lt;");
+		else if (*s == '>')
+			rc = buf_puts(b, "&gt;");
+		else
+			rc = buf_putc(b, *s);
+	}
+	return rc;
+}

@@ -2,6 +2,7 @@
 #ifndef RELAY_SLACK_H
 #define RELAY_SLACK_H
 
+struct buf;
 struct http;
 
 /* slack_post: POST {"text": text[, "blocks": blocks_json]} to webhook.
@@ -12,5 +13,9 @@ struct http;
  * webhook URL is a secret: it never appears in messages. */
 int slack_post(struct http *h, const char *webhook, const char *text,
     const char *blocks_json);
+
+/* slack_escape: append s with Slack's three control characters (& < >)
+ * escaped, so text from GitLab cannot forge links or mentions */
+int slack_escape(struct buf *b, const char *s);
 
 #endif

@@ -224,3 +224,27 @@ iso8601_parse(long long *out, const char *s)
 	*out = t - (oh * 3600LL + om * 60LL);
 	return 0;
 }
+
+int
+list_has(const char *list, const char *item)
+{
+	size_t n = item ? strlen(item) : 0;
+
+	if (!list || n == 0)
+		return 0;
+	while (*list) {
+		size_t len;
+
+		while (*list == ' ')
+			list++;
+		len = strcspn(list, ",");
+		while (len > 0 && list[len - 1] == ' ')
+			len--;
+		if (len == n && strncmp(list, item, n) == 0)
+			return 1;
+		list += strcspn(list, ",");
+		if (*list == ',')
+			list++;
+	}
+	return 0;
+}

@@ -24,6 +24,9 @@ int parse_bool(int *out, const char *s);
 long long now_ms(void);
 /* sleep_ms: sleep, restarting after signals */
 void sleep_ms(long ms);
+/* list_has: item is one of the comma-separated entries of list (entries
+ * trimmed of spaces); 0 when list or item is NULL or empty */
+int list_has(const char *list, const char *item);
 /* iso8601_parse: "2026-11-25T10:00:00.000Z" (or with +hh:mm) to UTC seconds */
 int iso8601_parse(long long *out, const char *s);
 

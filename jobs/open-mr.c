@@ -29,6 +29,7 @@
 #include "json.h"
 #include "log.h"
 #include "notes.h"
+#include "range.h"
 #include "slack.h"
 #include "util.h"
 
@@ -114,24 +115,14 @@ read_target(struct ctx *c)
 static int
 file_on(struct ctx *c, char *out, const char *ref)
 {
-	struct buf path;
-	char *f = url_escape(c->file), *r = url_escape(ref), *body = NULL;
-	int rc;
+	char *body = NULL;
+	int rc = gitlab_file(c->gl, &body, c->tgt, c->file, ref);
 
-	buf_init(&path, 0);
-	rc = f && r ? buf_printf(&path, "%s/repository/files/%s/raw?ref=%s",
-			  c->tgt, f, r)
-		    : err_set(E_NOMEM, "out of memory");
-	if (rc == 0)
-		rc = gitlab_raw(c->gl, &body, path.data);
 	if (rc == 0) {
 		str_trim(body);
 		snprintf(out, 41, "%s", body);
 	}
 	free(body);
-	free(f);
-	free(r);
-	buf_free(&path);
 	return rc;
 }
 
@@ -249,102 +240,21 @@ find_open(struct ctx *c)
 
 /* ---- the description ---- */
 
-/* mr_ref: "group/project!123" from a merge commit message, or NULL */
-static int
-mr_ref(char *out, size_t n, const char *msg)
-{
-	const char *p = strstr(msg, "See merge request ");
-	size_t len;
-
-	if (!p)
-		return 0;
-	p += strlen("See merge request ");
-	len = strcspn(p, " \n\r\t");
-	if (len == 0 || len >= n || !memchr(p, '!', len))
-		return 0;
-	memcpy(out, p, len);
-	out[len] = '\0';
-	return 1;
-}
-
-/* range: the first-parent changes between CURRENT_SHA and GREEN_SHA,
- * merge requests named by their merge commits, capped */
+/* range: the first-parent changes between CURRENT_SHA and GREEN_SHA */
 static int
 range(struct ctx *c, struct buf *b)
 {
-	struct gitlab_pager pg;
-	struct buf path;
-	struct json *page = NULL;
-	long max = 30, listed = 0, more = 0;
-	int rc, done = 0;
+	long max = 30;
 
 	if (env_long(&max, c->job->vars, c->job->nvars, "RELAY_RANGE_MAX", 1,
 		500) < 0)
 		return E_USAGE;
 	if (!is_sha(c->current))
 		return 0;
-	buf_init(&path, 0);
-	rc = buf_printf(&path,
-	    "%s/repository/commits?ref_name=%s"
-	    "&first_parent=true&per_page=100",
-	    c->src, c->green);
-	if (rc == 0)
-		rc = gitlab_pager_init(&pg, c->gl, path.data, 5);
-	buf_free(&path);
-	if (rc < 0)
-		return rc;
 	buf_puts(b,
 	    "\n### Changes in this range (first-parent, newest "
 	    "first)\n\n");
-	while (!done && (rc = gitlab_pager_next(&pg, &page)) > 0) {
-		struct json_iter it;
-		struct jv e;
-
-		json_iter_init(&it, json_root(page));
-		while (json_iter_next(&it, &e, NULL)) {
-			const char *sha = json_strp(e, "id");
-			const char *msg = json_strp(e, "message");
-			const char *title = json_strp(e, "title");
-			char ref[256];
-
-			if (!sha || strcasecmp(sha, c->current) == 0) {
-				done = 1;
-				break;
-			}
-			if (listed >= max) {
-				more++;
-				continue;
-			}
-			if (msg && mr_ref(ref, sizeof(ref), msg)) {
-				/* GitLab's merge commits carry the MR title
-				 * as their second paragraph */
-				const char *t = strstr(msg, "\n\n");
-				int n = t ? (int)strcspn(t + 2, "\n") : 0;
-
-				if (n > 0 && n < 200)
-					buf_printf(
-					    b, "- %s %.*s\n", ref, n, t + 2);
-				else
-					buf_printf(b, "- %s %s\n", ref,
-					    title ? title : "");
-			} else
-				buf_printf(
-				    b, "- %.12s %s\n", sha, title ? title : "");
-			listed++;
-		}
-		json_free(page);
-		page = NULL;
-	}
-	gitlab_pager_free(&pg);
-	if (rc < 0)
-		return err_prefix(rc, "cannot list the changes: ");
-	if (more)
-		buf_printf(b, "- ... and %ld more\n", more);
-	if (!done)
-		buf_puts(b,
-		    "- (range not fully listed: the pinned commit was "
-		    "not reached)\n");
-	return 0;
+	return range_list(b, c->gl, c->src, c->current, c->green, max);
 }
 
 static int

@@ -39,6 +39,7 @@ sim_start() {
 }
 
 cleanup() {
+	[ -n "${KEEP:-}" ] && return
 	[ -n "${SIM_PID:-}" ] && kill "$SIM_PID" 2>/dev/null
 	cd / && rm -rf "$TRASH"
 }
@@ -73,12 +74,39 @@ seed_default() {
 	  \"projects\": [
 	    {\"path\": \"gitlab-org/security/gitaly\", \"default_branch\": \"master\"},
 	    {\"path\": \"gitlab-org/gitlab\", \"default_branch\": \"master\",
-	     \"mr_pipeline_status\": \"${MR_PIPELINE_STATUS:-running}\",
+	     \"mr_pipeline_status\": $(mr_pipeline_json),
 	     \"files\": {\"GITALY_SERVER_VERSION\": \"placeholder\\n\"}}]}")
 	SRC_ROOT=$(echo "$out" | jq -r '.projects["gitlab-org/security/gitaly"].root')
 	sim POST /commits "{\"project\": \"gitlab-org/gitlab\", \"commits\": [
 	  {\"message\": \"Pin Gitaly\", \"files\": {\"GITALY_SERVER_VERSION\": \"$SRC_ROOT\\n\"}}]}" >/dev/null
 }
+
+# MR_PIPELINE_STATUS=none: MRs get no pipeline of their own
+mr_pipeline_json() {
+	case "${MR_PIPELINE_STATUS:-running}" in
+	none) echo null ;;
+	*) echo "\"${MR_PIPELINE_STATUS:-running}\"" ;;
+	esac
+}
+
+# open_bump SHA: run relay-open-mr for SHA over the pinned root; MR 1
+open_bump() {
+	GREEN_SHA=$1 CURRENT_SHA=$SRC_ROOT run open-mr
+	[ "$rc" -eq 0 ] || { cat err; return 1; }
+}
+
+# mr_pipeline STATUS [JOBS-JSON] [IID]: a new pipeline of the MR's head
+mr_pipeline() {
+	sim POST /pipelines "{\"project\": \"gitlab-org/gitlab\", \"ref\": \"release-tools/update-gitaly\", \"mr_iid\": ${3:-1}, \"status\": \"$1\", \"jobs\": ${2:-null}}" | jq -r .id
+}
+
+# target_pipeline STATUS [JOBS-JSON]: a pipeline of the target's master
+target_pipeline() {
+	sim POST /pipelines "{\"project\": \"gitlab-org/gitlab\", \"ref\": \"master\", \"status\": \"$1\", \"jobs\": ${2:-null}}" | jq -r .id
+}
+
+# set_jobs ID JSON: set job statuses ({"rspec": "success"}) of pipeline ID
+set_jobs() { sim PATCH "/pipelines/$1" "{\"jobs\": $2}" >/dev/null; }
 
 # src_commits JSON-ARRAY: append commits to the source master; sets SHAS
 src_commits() {

@@ -1188,7 +1188,52 @@ def list_issues(req, pid):
         issues = [i for i in issues if search in i["title"]]
     issues.sort(key=lambda i: -i["iid"])
     chunk, h = paginate(req, issues)
-    return 200, chunk, h
+    return 200, [issue_json(i) for i in chunk], h
+
+
+def issue_json(issue):
+    return {k: v for k, v in issue.items() if k != "notes"}
+
+
+def issue_of(req, pid, iid):
+    p = req.st.project(pid)
+    need_read(req, p)
+    try:
+        return p, p["issues"][int(iid)]
+    except (KeyError, ValueError):
+        raise not_found("404 Issue Not Found")
+
+
+@route("GET", r"/projects/([^/]+)/issues/(\d+)")
+def get_issue(req, pid, iid):
+    return 200, issue_json(issue_of(req, pid, iid)[1])
+
+
+@route("GET", r"/projects/([^/]+)/issues/(\d+)/notes")
+def list_issue_notes(req, pid, iid):
+    _, issue = issue_of(req, pid, iid)
+    notes = list(issue["notes"])
+    if req.q1("sort", "desc") == "desc":
+        notes.reverse()
+    chunk, h = paginate(req, notes)
+    return 200, [dict(note_json(req.st, n), noteable_type="Issue")
+                 for n in chunk], h
+
+
+@route("POST", r"/projects/([^/]+)/issues/(\d+)/notes")
+def create_issue_note(req, pid, iid):
+    st = req.st
+    p, issue = issue_of(req, pid, iid)
+    need_write(req, p)
+    b = req.body_json()
+    if not b.get("body"):
+        raise bad_request("body is missing")
+    now = st.now()
+    n = {"id": st.new_id("note"), "body": b["body"], "author_id":
+         req.auth["user_id"], "created_at": now, "updated_at": now,
+         "system": False, "iid": issue["iid"]}
+    issue["notes"].append(n)
+    return 201, dict(note_json(st, n), noteable_type="Issue")
 
 
 @route("POST", r"/projects/([^/]+)/issues")
@@ -1208,7 +1253,7 @@ def create_issue(req, pid):
              "created_at": iso(st.now()), "notes": [],
              "web_url": f"{p['web_url']}/-/issues/{p['issue_iid']}"}
     p["issues"][issue["iid"]] = issue
-    return 201, issue
+    return 201, issue_json(issue)
 
 
 # ---------------------------------------------------------------- admin
@@ -1276,6 +1321,8 @@ def admin(st, method, path, body, query):
                     if j["name"] == name and not j["retried"]:
                         j["status"] = status
             st.refresh_pipeline(pl)
+        if "sha" in body:
+            pl["sha"] = body["sha"]
         if "status" in body:
             pl["status"] = body["status"]
             pl["updated_at"] = iso(st.now())
@@ -1389,7 +1436,9 @@ def dump(st):
                                      for j in pl["jobs"]])
                           for pl in st.pipelines.values()
                           if pl["project_id"] == p["id"]],
-            "issues": list(p["issues"].values()),
+            "issues": [dict(issue_json(i), notes=[
+                note_json(st, n) for n in i["notes"]])
+                for i in p["issues"].values()],
         }
     return out
 

@@ -15,6 +15,14 @@ main(void)
 	int b;
 	long long t;
 
+	OK(list_has("rspec 1/2, qa/smoke ,lint", "qa/smoke"));
+	OK(list_has("rspec 1/2,qa/smoke,lint", "rspec 1/2"));
+	OK(list_has("lint", "lint"));
+	OK(!list_has("lint2,xlint", "lint"));
+	OK(!list_has("", "lint"));
+	OK(!list_has(NULL, "lint"));
+	OK(!list_has("a,,b", ""));
+	OK(list_has(",,a,", "a"));
 	OK(is_sha("0123456789abcdef0123456789ABCDEF01234567"));
 	OK(!is_sha("0123456789abcdef0123456789abcdef0123456"));
 	OK(!is_sha("0123456789abcdef0123456789abcdef012345678"));

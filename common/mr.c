@@ -1,0 +1,165 @@
+/* mr: read a merge request and its head pipeline, edit its labels */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "buf.h"
+#include "err.h"
+#include "gitlab.h"
+#include "json.h"
+#include "mr.h"
+#include "util.h"
+
+static void
+copy(char *dst, size_t n, const char *src)
+{
+	snprintf(dst, n, "%s", src ? src : "");
+}
+
+static void
+pipeline_from(struct mr_pipeline *p, struct jv v)
+{
+	memset(p, 0, sizeof(*p));
+	p->id = json_intp(v, "id", 0);
+	copy(p->sha, sizeof(p->sha), json_strp(v, "sha"));
+	copy(p->status, sizeof(p->status), json_strp(v, "status"));
+	copy(p->web_url, sizeof(p->web_url), json_strp(v, "web_url"));
+}
+
+int
+mr_read(struct mr *m, struct gitlab *g, const char *proj, long long iid)
+{
+	struct buf path;
+	struct jv r;
+	const char *at;
+	int rc;
+
+	mr_free(m);
+	buf_init(&path, 0);
+	rc = buf_printf(&path, "%s/merge_requests/%lld", proj, iid);
+	if (rc < 0)
+		return rc;
+	m->path = buf_detach(&path);
+	m->iid = iid;
+	rc = gitlab_call(g, &m->doc, "GET", m->path, NULL);
+	if (rc < 0)
+		return err_prefix(rc, "cannot read !%lld: ", iid);
+	r = json_root(m->doc);
+	if (json_intp(r, "iid", 0) != iid || !json_strp(r, "state") ||
+	    !json_strp(r, "web_url"))
+		return err_set(E_PARSE,
+		    "merge request !%lld: answer lacks iid, state or web_url",
+		    iid);
+	copy(m->state, sizeof(m->state), json_strp(r, "state"));
+	copy(m->sha, sizeof(m->sha), json_strp(r, "sha"));
+	copy(m->merge_sha, sizeof(m->merge_sha),
+	    json_strp(r, "merge_commit_sha"));
+	if (!m->merge_sha[0])
+		copy(m->merge_sha, sizeof(m->merge_sha),
+		    json_strp(r, "squash_commit_sha"));
+	m->web_url = json_strp(r, "web_url");
+	m->title = json_strp(r, "title");
+	m->source_branch = json_strp(r, "source_branch");
+	m->target_branch = json_strp(r, "target_branch");
+	m->author_id = json_intp(r, "author.id", 0);
+	m->auto_merge =
+	    json_bool(json_get(r, "merge_when_pipeline_succeeds")) == 1;
+	at = json_strp(r, "created_at");
+	if (!at || iso8601_parse(&m->created_ts, at) < 0)
+		m->created_ts = 0;
+	at = json_strp(r, "merged_at");
+	if (!at || iso8601_parse(&m->merged_ts, at) < 0)
+		m->merged_ts = 0;
+	pipeline_from(&m->head, json_get(r, "head_pipeline"));
+	return 0;
+}
+
+void
+mr_free(struct mr *m)
+{
+	free(m->path);
+	json_free(m->doc);
+	memset(m, 0, sizeof(*m));
+}
+
+int
+mr_has_label(const struct mr *m, const char *label)
+{
+	struct json_iter it;
+	struct jv e;
+
+	json_iter_init(&it, json_get(json_root(m->doc), "labels"));
+	while (json_iter_next(&it, &e, NULL))
+		if (json_str(e) && strcmp(json_str(e), label) == 0)
+			return 1;
+	return 0;
+}
+
+int
+mr_pipeline_for_head(struct mr_pipeline *out, struct mr *m, struct gitlab *g)
+{
+	struct buf path;
+	struct json *d = NULL;
+	struct json_iter it;
+	struct jv e;
+	int rc, found = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (m->head.id > 0 && strcasecmp(m->head.sha, m->sha) == 0) {
+		*out = m->head;
+		return 1;
+	}
+	/* head_pipeline lags behind a push, or is a pipeline of another SHA:
+	 * the MR's own list (newest first) tells */
+	buf_init(&path, 0);
+	rc = buf_printf(&path, "%s/pipelines?per_page=20", m->path);
+	if (rc == 0)
+		rc = gitlab_call(g, &d, "GET", path.data, NULL);
+	buf_free(&path);
+	if (rc < 0)
+		return err_prefix(
+		    rc, "cannot list the pipelines of !%lld: ", m->iid);
+	json_iter_init(&it, json_root(d));
+	while (!found && json_iter_next(&it, &e, NULL))
+		if (json_strp(e, "sha") &&
+		    strcasecmp(json_strp(e, "sha"), m->sha) == 0) {
+			pipeline_from(out, e);
+			found = out->id > 0;
+		}
+	json_free(d);
+	return found;
+}
+
+int
+mr_labels(
+    struct gitlab *g, const struct mr *m, const char *add, const char *remove)
+{
+	struct buf body;
+	struct jw w;
+	int rc;
+
+	buf_init(&body, 0);
+	jw_init(&w, &body);
+	jw_obj(&w);
+	if (add)
+		jw_kstr(&w, "add_labels", add);
+	if (remove)
+		jw_kstr(&w, "remove_labels", remove);
+	jw_end(&w);
+	rc = jw_finish(&w);
+	if (rc == 0)
+		rc = gitlab_call(g, NULL, "PUT", m->path, body.data);
+	buf_free(&body);
+	return rc < 0 ? err_prefix(rc, "cannot label !%lld: ", m->iid) : 0;
+}
+
+void
+mr_pipeline_url(char *out, size_t n, const struct mr *m, long long id)
+{
+	const char *u = m->web_url ? m->web_url : "";
+	const char *cut = strstr(u, "/-/merge_requests/");
+	int len = cut ? (int)(cut - u) : (int)strlen(u);
+
+	snprintf(out, n, "%.*s/-/pipelines/%lld", len, u, id);
+}

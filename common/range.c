@@ -1,0 +1,103 @@
+/* range: first-parent changes between two SHAs, for MR descriptions and
+ * regression notes */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "buf.h"
+#include "err.h"
+#include "gitlab.h"
+#include "json.h"
+#include "range.h"
+
+int
+range_mr_ref(char *out, size_t n, const char *msg)
+{
+	const char *p = strstr(msg, "See merge request ");
+	size_t len;
+
+	if (!p)
+		return 0;
+	p += strlen("See merge request ");
+	len = strcspn(p, " \n\r\t");
+	if (len == 0 || len >= n || !memchr(p, '!', len))
+		return 0;
+	memcpy(out, p, len);
+	out[len] = '\0';
+	return 1;
+}
+
+static void
+entry(struct buf *b, const char *sha, const char *msg, const char *title)
+{
+	char ref[256];
+
+	if (msg && range_mr_ref(ref, sizeof(ref), msg)) {
+		/* GitLab's merge commits carry the MR title as their
+		 * second paragraph */
+		const char *t = strstr(msg, "\n\n");
+		int n = t ? (int)strcspn(t + 2, "\n") : 0;
+
+		if (n > 0 && n < 200)
+			buf_printf(b, "- %s %.*s\n", ref, n, t + 2);
+		else
+			buf_printf(b, "- %s %s\n", ref, title ? title : "");
+	} else
+		buf_printf(b, "- %.12s %s\n", sha, title ? title : "");
+}
+
+int
+range_list(struct buf *b, struct gitlab *g, const char *src, const char *from,
+    const char *to, long max)
+{
+	struct gitlab_pager pg;
+	struct buf path;
+	struct json *page = NULL;
+	long listed = 0, more = 0;
+	int rc, done = 0;
+
+	buf_init(&path, 0);
+	rc = buf_printf(&path,
+	    "%s/repository/commits?ref_name=%s"
+	    "&first_parent=true&per_page=100",
+	    src, to);
+	if (rc == 0)
+		rc = gitlab_pager_init(&pg, g, path.data, 5);
+	buf_free(&path);
+	if (rc < 0)
+		return rc;
+	while (!done && (rc = gitlab_pager_next(&pg, &page)) > 0) {
+		struct json_iter it;
+		struct jv e;
+
+		json_iter_init(&it, json_root(page));
+		while (json_iter_next(&it, &e, NULL)) {
+			const char *sha = json_strp(e, "id");
+
+			if (!sha || strcasecmp(sha, from) == 0) {
+				done = 1;
+				break;
+			}
+			if (listed >= max) {
+				more++;
+				continue;
+			}
+			entry(b, sha, json_strp(e, "message"),
+			    json_strp(e, "title"));
+			listed++;
+		}
+		json_free(page);
+		page = NULL;
+	}
+	gitlab_pager_free(&pg);
+	if (rc < 0)
+		return err_prefix(rc, "cannot list the changes: ");
+	if (more)
+		buf_printf(b, "- ... and %ld more\n", more);
+	if (!done)
+		buf_puts(b,
+		    "- (range not fully listed: the pinned commit was "
+		    "not reached)\n");
+	return 0;
+}

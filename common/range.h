@@ -1,0 +1,21 @@
+/* range: the changes between two pinned SHAs of a component, as GitLab's
+ * first-parent history of the source project names them */
+#ifndef RELAY_RANGE_H
+#define RELAY_RANGE_H
+
+struct buf;
+struct gitlab;
+
+/* range_list: append a Markdown list of the first-parent commits reachable
+ * from `to` down to (not including) `from` in project path src
+ * ("/projects/x"), newest first; merge commits are shown as the merge
+ * request they merged ("group/project!12 Title"). At most max entries are
+ * listed, then "... and N more". Reads at most 5 pages of 100. */
+int range_list(struct buf *b, struct gitlab *g, const char *src,
+    const char *from, const char *to, long max);
+
+/* range_mr_ref: "group/project!123" from a merge commit message into out;
+ * 1 when found, else 0 */
+int range_mr_ref(char *out, size_t n, const char *msg);
+
+#endif

@@ -1,0 +1,267 @@
+/* relay-notify: report a failed bump MR pipeline, once per pipeline, to
+ * Slack (RELAY_SLACK_FAILURES_URL, #g_gitaly) and in a note on the MR that
+ * tags RELAY_TEAM_HANDLE.
+ *
+ * The note is the durable record: its hidden marker names the pipeline and
+ * whether Slack got the message (<!-- relay:notified pipeline=12
+ * slack=pending -->). It is written first, then Slack is posted, then the
+ * marker flips to slack=sent; a run that finds slack=pending posts again,
+ * so a Slack outage delays the message but never loses or repeats it. A
+ * Slack failure never blocks the note, nor a note failure the Slack post.
+ *
+ * Nothing is reported while triage retries the failed jobs
+ * (TRIAGE=flake-retried): if the retry fails, the same pipeline is reported
+ * with the final verdict. A broken target branch is reported without
+ * tagging the team: it is not the component's fault.
+ *
+ * Variables: common ones, MR_IID, OUTCOME, PIPELINE_ID, PIPELINE_URL,
+ * FAILED_JOBS, TRIAGE, SUSPECT_RANGE.
+ * Outputs: NOTIFIED (true: this run reported; false: nothing to report or
+ * reported before).
+ * Exit: 0 done; 64 bad variable; 69 refused (Slack or GitLab); 75
+ * temporary (the rest is delivered by the next run); 78 missing. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "err.h"
+#include "gitlab.h"
+#include "job.h"
+#include "log.h"
+#include "mr.h"
+#include "notes.h"
+#include "slack.h"
+#include "util.h"
+
+static const struct env_var stage_vars[] = {
+	{ "MR_IID", ENV_REQUIRED, NULL, "the bump MR (from relay-open-mr)",
+	    NULL },
+	{ "OUTCOME", 0, NULL, "pipeline outcome (from relay-watch)", NULL },
+	{ "PIPELINE_ID", 0, NULL, "the failed pipeline (from relay-watch)",
+	    NULL },
+	{ "PIPELINE_URL", 0, NULL, "its web page (from relay-watch)", NULL },
+	{ "FAILED_JOBS", 0, NULL, "its failed jobs (from relay-watch)", NULL },
+	{ "TRIAGE", 0, NULL, "verdict (from relay-triage)", NULL },
+	{ "SUSPECT_RANGE", 0, NULL, "compare URL (from relay-triage)", NULL },
+};
+
+struct ctx {
+	struct job *job;
+	struct mr mr;
+	long long pl;
+	const char *pl_url;
+	const char *jobs;
+	const char *triage;
+	const char *range;
+	const char *hook;
+};
+
+static const char *
+verdict_text(const char *t)
+{
+	if (!t || !*t || strcmp(t, "none") == 0)
+		return "not triaged";
+	if (strcmp(t, "regression") == 0)
+		return "regression: failed again after a retry while the "
+		       "target branch is green";
+	if (strcmp(t, "broken-master") == 0)
+		return "broken target branch: the same jobs fail there; the MR "
+		       "waits and is reopened fresh once it is fixed";
+	if (strcmp(t, "flake") == 0)
+		return "flaky test";
+	return t;
+}
+
+static int
+slack_text(struct ctx *c, struct buf *b)
+{
+	const char *comp = job_var(c->job, "RELAY_COMPONENT");
+
+	buf_puts(b, ":red_circle: ");
+	slack_escape(b, comp);
+	buf_printf(b, " update <%s|!%lld> ", c->mr.web_url, c->mr.iid);
+	buf_printf(b, "(<%s|pipeline %lld>) failed.\n", c->pl_url, c->pl);
+	buf_puts(b, "*Failed jobs*: ");
+	slack_escape(b, c->jobs && *c->jobs ? c->jobs : "(not listed)");
+	buf_puts(b, "\n*Verdict*: ");
+	slack_escape(b, verdict_text(c->triage));
+	if (c->range && *c->range)
+		buf_printf(b, "\n*Suspects*: <%s|compare>", c->range);
+	return buf_puts(b, "\n");
+}
+
+static int
+note_text(struct ctx *c, struct buf *b, const char *slack)
+{
+	int tag = !c->triage || strcmp(c->triage, "broken-master") != 0;
+
+	if (tag)
+		buf_printf(b, "%s ", job_var(c->job, "RELAY_TEAM_HANDLE"));
+	buf_printf(b,
+	    "[Pipeline %lld](%s) of this %s update failed.\n\n"
+	    "- **Failed jobs**: %s\n- **Verdict**: %s\n",
+	    c->pl, c->pl_url, job_var(c->job, "RELAY_COMPONENT"),
+	    c->jobs && *c->jobs ? c->jobs : "(not listed)",
+	    verdict_text(c->triage));
+	if (c->range && *c->range)
+		buf_printf(b, "- **Suspects**: [compare](%s)\n", c->range);
+	if (job_var(c->job, "CI_JOB_URL"))
+		buf_printf(b, "\n_relay-notify, [job](%s)_\n",
+		    job_var(c->job, "CI_JOB_URL"));
+	return buf_printf(b, "\n<!-- relay:notified pipeline=%lld slack=%s -->",
+	    c->pl, slack);
+}
+
+static int
+run(struct ctx *c, int *notified)
+{
+	struct note n;
+	struct buf mk, text, body;
+	long long id = 0;
+	int rc, found, note_rc = 0, slack_rc = 0;
+
+	buf_init(&mk, 0);
+	buf_init(&text, 0);
+	buf_init(&body, 0);
+	rc = buf_printf(&mk, "<!-- relay:notified pipeline=%lld ", c->pl);
+	if (rc == 0)
+		rc = slack_text(c, &text);
+	if (rc < 0)
+		goto out;
+	found = notes_find(&n, c->job->gl, c->mr.path, mk.data);
+	if (found < 0) {
+		rc = found;
+		goto out;
+	}
+	if (found && !strstr(n.body, "slack=pending")) {
+		log_info("pipeline %lld of !%lld was reported already", c->pl,
+		    c->mr.iid);
+		note_free(&n);
+		goto out;
+	}
+	if (c->job->dry_run) {
+		log_info("dry run: would report pipeline %lld of !%lld%s",
+		    c->pl, c->mr.iid, found ? " to Slack" : "");
+		fprintf(stdout, "%s", text.data);
+		if (found)
+			note_free(&n);
+		goto out;
+	}
+	*notified = 1;
+	if (found)
+		id = n.id;
+	else {
+		/* the note first: it is the record the next run reads */
+		rc = note_text(c, &body, c->hook ? "pending" : "none");
+		if (rc == 0)
+			note_rc =
+			    notes_post(&id, c->job->gl, c->mr.path, body.data);
+		if (note_rc == 0)
+			log_info("reported pipeline %lld on !%lld", c->pl,
+			    c->mr.iid);
+		else
+			log_warn("%s", err_msg());
+	}
+	if (found)
+		note_free(&n);
+	if (!c->hook) {
+		log_info("RELAY_SLACK_FAILURES_URL unset: no Slack message");
+		rc = note_rc;
+		goto out;
+	}
+	slack_rc = slack_post(c->job->http, c->hook, text.data, NULL);
+	if (slack_rc < 0) {
+		log_warn("%s", err_msg());
+		rc = slack_rc;
+		goto out;
+	}
+	log_info("posted pipeline %lld of !%lld to Slack", c->pl, c->mr.iid);
+	if (note_rc == 0 && id > 0) {
+		buf_reset(&body);
+		rc = note_text(c, &body, "sent");
+		if (rc == 0)
+			rc =
+			    notes_update(c->job->gl, c->mr.path, id, body.data);
+	}
+	if (rc == 0)
+		rc = note_rc;
+out:
+	if (rc < 0 && note_rc < 0 && slack_rc < 0)
+		err_set(E_TEMP,
+		    "neither the MR note nor Slack got the report "
+		    "of pipeline %lld: the next run retries both",
+		    c->pl);
+	buf_free(&mk);
+	buf_free(&text);
+	buf_free(&body);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct job job;
+	struct ctx c;
+	long iid = 0, pl = 0;
+	const char *outcome;
+	int rc, notified = 0;
+
+	rc = job_start(&job, "notify",
+	    "Report a failed bump MR pipeline to Slack and on the MR, once per "
+	    "pipeline.",
+	    argc, argv, stage_vars, sizeof(stage_vars) / sizeof(stage_vars[0]),
+	    getenv);
+	if (rc)
+		return rc & 0xff;
+	memset(&c, 0, sizeof(c));
+	c.job = &job;
+	c.triage = job_var(&job, "TRIAGE");
+	c.jobs = job_var(&job, "FAILED_JOBS");
+	c.range = job_var(&job, "SUSPECT_RANGE");
+	c.hook = job_var(&job, "RELAY_SLACK_FAILURES_URL");
+	outcome = job_var(&job, "OUTCOME");
+	rc = env_long(&iid, job.vars, job.nvars, "MR_IID", 1, 1000000000L);
+	if (rc == 0 && (!outcome || strcmp(outcome, "failed") != 0)) {
+		log_info("OUTCOME=%s: nothing to report",
+		    outcome ? outcome : "(unset)");
+		rc = job_out(&job, "NOTIFIED", "false");
+		return job_finish(&job, rc);
+	}
+	if (rc == 0 && c.triage && strcmp(c.triage, "flake-retried") == 0) {
+		log_info("the failed jobs are being retried: reported only if "
+			 "they fail again");
+		rc = job_out(&job, "NOTIFIED", "false");
+		return job_finish(&job, rc);
+	}
+	if (rc == 0)
+		rc = job_need(&job, "PIPELINE_ID", (char *)NULL);
+	if (rc == 0 && !job.dry_run)
+		rc = job_need(&job, "RELAY_TOKEN", (char *)NULL);
+	if (rc == 0)
+		rc = env_long(
+		    &pl, job.vars, job.nvars, "PIPELINE_ID", 1, 0x7fffffffL);
+	if (rc == 0) {
+		char *tgt =
+		    gitlab_project_path(job_var(&job, "RELAY_TARGET_PROJECT"));
+
+		rc = tgt ? mr_read(&c.mr, job.gl, tgt, iid)
+			 : err_set(E_NOMEM, "out of memory");
+		free(tgt);
+	}
+	if (rc == 0) {
+		char url[600];
+
+		c.pl = pl;
+		c.pl_url = job_var(&job, "PIPELINE_URL");
+		if (!c.pl_url) {
+			mr_pipeline_url(url, sizeof(url), &c.mr, c.pl);
+			c.pl_url = url;
+		}
+		rc = run(&c, &notified);
+	}
+	if (rc == 0 || notified)
+		job_out(&job, "NOTIFIED", notified ? "true" : "false");
+	mr_free(&c.mr);
+	return job_finish(&job, rc);
+}

@@ -1,0 +1,833 @@
+/* relay-triage: tell why the bump MR's pipeline failed and act once.
+ *
+ *   flake          first failure of a pipeline: retry its failed jobs once
+ *                  (TRIAGE=flake-retried); when the retry passes, the
+ *                  verdict is flake and a flaky-job issue is opened, or
+ *                  noted when one is open, in RELAY_FLAKY_PROJECT.
+ *   broken-master  the same jobs fail in the target branch's latest
+ *                  finished pipeline: label the MR RELAY_WAIT_LABEL; once
+ *                  that branch is green again, close the MR with a note so
+ *                  the next open-mr run opens a fresh one.
+ *   regression     failed again after the retry while the target branch is
+ *                  green: SUSPECT_RANGE is the compare URL between the old
+ *                  and new pinned SHAs, and a note lists the changes.
+ *
+ * Every action leaves a note with a hidden marker naming the pipeline
+ * (<!-- relay:retried pipeline=12 jobs=a,b -->), so re-runs and later
+ * scheduled pipelines find it done and never act twice.
+ *
+ * Variables: common ones, MR_IID, OUTCOME, PIPELINE_ID, FAILED_JOBS,
+ * RELAY_WAIT_LABEL, RELAY_FLAKY_PROJECT, RELAY_FLAKY_LABELS,
+ * RELAY_FLAKY_TEMPLATE, RELAY_RANGE_MAX, CI_JOB_URL.
+ * Outputs: TRIAGE, SUSPECT_RANGE.
+ * Exit: 0 done; 64 bad variable; 69 refused; 75 temporary; 78 missing. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "buf.h"
+#include "err.h"
+#include "gitlab.h"
+#include "job.h"
+#include "json.h"
+#include "log.h"
+#include "mr.h"
+#include "notes.h"
+#include "pipeline.h"
+#include "range.h"
+#include "util.h"
+
+static const struct env_var stage_vars[] = {
+	{ "MR_IID", ENV_REQUIRED, NULL, "the bump MR (from relay-open-mr)",
+	    NULL },
+	{ "OUTCOME", 0, NULL,
+	    "pipeline outcome (from relay-watch); read from GitLab when unset",
+	    NULL },
+	{ "PIPELINE_ID", 0, NULL, "the MR pipeline (from relay-watch)", NULL },
+	{ "FAILED_JOBS", 0, NULL, "its failed jobs (from relay-watch)", NULL },
+	{ "RELAY_WAIT_LABEL", 0, "relay::waiting-for-master",
+	    "label of an MR waiting for a broken target branch", NULL },
+	{ "RELAY_FLAKY_PROJECT", 0, NULL,
+	    "where flaky-job issues go (default: RELAY_SOURCE_PROJECT)", NULL },
+	{ "RELAY_FLAKY_LABELS", 0, "failure::flaky-test",
+	    "labels of flaky-job issues", NULL },
+	{ "RELAY_FLAKY_TEMPLATE", 0, "Flaky Test",
+	    "issue template (.gitlab/issue_templates/<name>.md), if present",
+	    NULL },
+	{ "RELAY_RANGE_MAX", 0, "30", "changes listed in a regression note",
+	    NULL },
+	{ "CI_JOB_URL", 0, NULL, "this job, linked from notes", NULL },
+};
+
+struct ctx {
+	struct job *job;
+	struct gitlab *gl;
+	char *tgt;
+	char *src;
+	struct mr mr;
+	long long pl; /* the MR pipeline triaged */
+	char pl_url[512];
+	const char *outcome;
+	struct buf failed; /* comma-separated failed job names */
+	const char *verdict;
+	char *range_url;
+};
+
+/* marker: "<!-- relay:<what> pipeline=<id>" (a prefix of the full marker,
+ * which may carry more fields) */
+static int
+marker(struct buf *b, const char *what, long long pl)
+{
+	buf_reset(b);
+	return pl ? buf_printf(b, "<!-- relay:%s pipeline=%lld ", what, pl)
+		  : buf_printf(b, "<!-- relay:%s ", what);
+}
+
+/* done: does the MR carry the note of this action? 1 yes (and *body, if
+ * asked, gets a copy), 0 no, < 0 error */
+static int
+done(struct ctx *c, const char *what, long long pl, char **body)
+{
+	struct buf m;
+	struct note n = { 0, NULL };
+	int rc;
+
+	buf_init(&m, 0);
+	rc = marker(&m, what, pl);
+	if (rc == 0)
+		rc = notes_find(&n, c->gl, c->mr.path, m.data);
+	buf_free(&m);
+	if (rc == 1 && body)
+		*body = n.body;
+	else if (rc == 1)
+		note_free(&n);
+	return rc;
+}
+
+static int
+note(struct ctx *c, const char *text)
+{
+	if (c->job->dry_run) {
+		log_info("dry run: would note on !%lld: %.*s", c->mr.iid,
+		    (int)strcspn(text, "\n"), text);
+		return 0;
+	}
+	return notes_post(NULL, c->gl, c->mr.path, text);
+}
+
+static void
+footer(struct ctx *c, struct buf *b)
+{
+	const char *url = job_var(c->job, "CI_JOB_URL");
+
+	if (url)
+		buf_printf(b, "\n\n_relay-triage, [job](%s)_", url);
+}
+
+/* ---- the target branch ---- */
+
+struct master {
+	long long id;
+	const char *outcome; /* success or failed */
+	char url[512];
+	struct buf failed;
+};
+
+/* master_latest: the newest finished pipeline of the MR's target branch;
+ * m->id stays 0 when there is none */
+static int
+master_latest(struct ctx *c, struct master *m)
+{
+	struct buf path;
+	struct json *d = NULL;
+	struct json_iter it;
+	struct jv e;
+	char *ref = url_escape(c->mr.target_branch ? c->mr.target_branch : "");
+	int rc;
+
+	buf_init(&path, 0);
+	rc = ref ? buf_printf(&path,
+		       "%s/pipelines?ref=%s&order_by=id&sort=desc"
+		       "&per_page=20",
+		       c->tgt, ref)
+		 : err_set(E_NOMEM, "out of memory");
+	if (rc == 0)
+		rc = gitlab_call(c->gl, &d, "GET", path.data, NULL);
+	buf_free(&path);
+	free(ref);
+	if (rc < 0)
+		return err_prefix(rc,
+		    "cannot list the pipelines of %s: ", c->mr.target_branch);
+	json_iter_init(&it, json_root(d));
+	while (!m->id && json_iter_next(&it, &e, NULL)) {
+		const char *o = pipeline_outcome(json_strp(e, "status"));
+
+		if (o &&
+		    (strcmp(o, "success") == 0 || strcmp(o, "failed") == 0)) {
+			m->id = json_intp(e, "id", 0);
+			m->outcome = o;
+			snprintf(m->url, sizeof(m->url), "%s",
+			    json_strp(e, "web_url") ? json_strp(e, "web_url")
+						    : "");
+		}
+	}
+	json_free(d);
+	if (m->id && strcmp(m->outcome, "failed") == 0)
+		rc = pipeline_failed_jobs(&m->failed, c->gl, c->tgt, m->id);
+	return rc;
+}
+
+/* same_failures: every job that failed in the MR also fails on master */
+static int
+same_failures(struct ctx *c, struct master *m)
+{
+	const char *p = c->failed.data;
+	int any = 0;
+
+	if (!p || !m->id || strcmp(m->outcome, "failed") != 0)
+		return 0;
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		char *name = str_ndup(p, n);
+		int has = name && list_has(m->failed.data, name);
+
+		free(name);
+		if (!has)
+			return 0;
+		any = 1;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return any;
+}
+
+static int
+broken_master(struct ctx *c, struct master *m)
+{
+	const char *label = job_var(c->job, "RELAY_WAIT_LABEL");
+	struct buf b;
+	int rc;
+
+	c->verdict = "broken-master";
+	rc = done(c, "broken-master", c->pl, NULL);
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
+	log_info("the jobs that failed also fail on %s (pipeline %lld): "
+		 "waiting for it to be fixed",
+	    c->mr.target_branch, m->id);
+	if (!mr_has_label(&c->mr, label)) {
+		if (c->job->dry_run)
+			log_info(
+			    "dry run: would label !%lld %s", c->mr.iid, label);
+		else if ((rc = mr_labels(c->gl, &c->mr, label, NULL)) < 0)
+			return rc;
+	}
+	buf_init(&b, 0);
+	rc = buf_printf(&b,
+	    "**Broken `%s`**: the jobs that failed in [pipeline %lld](%s) "
+	    "(`%s`) also fail on `%s` in [pipeline %lld](%s), so this is not "
+	    "a %s regression. This MR waits; once `%s` is green again relay "
+	    "closes it and the next run opens a fresh one.",
+	    c->mr.target_branch, c->pl, c->pl_url, c->failed.data,
+	    c->mr.target_branch, m->id, m->url,
+	    job_var(c->job, "RELAY_COMPONENT"), c->mr.target_branch);
+	footer(c, &b);
+	if (rc == 0)
+		rc = buf_printf(&b,
+		    "\n\n<!-- relay:broken-master pipeline=%lld master=%lld "
+		    "-->",
+		    c->pl, m->id);
+	if (rc == 0)
+		rc = note(c, b.data);
+	buf_free(&b);
+	return rc;
+}
+
+/* waiting: the MR waits for its target branch; close it once green */
+static int
+waiting(struct ctx *c)
+{
+	struct master m;
+	struct buf b;
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	buf_init(&m.failed, 0);
+	c->verdict = "broken-master";
+	rc = master_latest(c, &m);
+	if (rc < 0 || !m.id || strcmp(m.outcome, "success") != 0) {
+		if (rc == 0)
+			log_info("!%lld waits for %s to be green again",
+			    c->mr.iid, c->mr.target_branch);
+		buf_free(&m.failed);
+		return rc;
+	}
+	log_info("%s is green again (pipeline %lld): closing !%lld",
+	    c->mr.target_branch, m.id, c->mr.iid);
+	buf_init(&b, 0);
+	rc = done(c, "closed", 0, NULL);
+	if (rc == 0) {
+		rc = buf_printf(&b,
+		    "`%s` is green again ([pipeline %lld](%s)). Closing this "
+		    "MR: the next relay run opens a fresh one against the "
+		    "fixed branch.",
+		    c->mr.target_branch, m.id, m.url);
+		footer(c, &b);
+		if (rc == 0)
+			rc = buf_printf(
+			    &b, "\n\n<!-- relay:closed master=%lld -->", m.id);
+		if (rc == 0)
+			rc = note(c, b.data);
+	}
+	if (rc >= 0 && c->job->dry_run)
+		log_info("dry run: would close !%lld", c->mr.iid);
+	else if (rc >= 0)
+		rc = gitlab_call(c->gl, NULL, "PUT", c->mr.path,
+		    "{\"state_event\":\"close\"}");
+	if (rc < 0)
+		err_prefix(rc, "cannot close !%lld: ", c->mr.iid);
+	buf_free(&b);
+	buf_free(&m.failed);
+	return rc < 0 ? rc : 0;
+}
+
+/* ---- flake ---- */
+
+/* retried_before: the pipeline already has retried jobs (a retry whose
+ * note was lost): jobs listed with include_retried outnumber the rest */
+static int
+retried_before(struct ctx *c)
+{
+	struct buf path;
+	struct json *d = NULL;
+	size_t all = 0, latest = 0;
+	int rc;
+
+	buf_init(&path, 0);
+	rc = buf_printf(&path,
+	    "%s/pipelines/%lld/jobs?include_retried=true&per_page=100", c->tgt,
+	    c->pl);
+	if (rc == 0)
+		rc = gitlab_call(c->gl, &d, "GET", path.data, NULL);
+	if (rc == 0) {
+		all = json_size(json_root(d));
+		json_free(d);
+		d = NULL;
+		buf_reset(&path);
+		rc = buf_printf(&path, "%s/pipelines/%lld/jobs?per_page=100",
+		    c->tgt, c->pl);
+	}
+	if (rc == 0)
+		rc = gitlab_call(c->gl, &d, "GET", path.data, NULL);
+	if (rc == 0)
+		latest = json_size(json_root(d));
+	json_free(d);
+	buf_free(&path);
+	if (rc < 0)
+		return err_prefix(
+		    rc, "cannot list the jobs of pipeline %lld: ", c->pl);
+	return all > latest;
+}
+
+static int
+retry(struct ctx *c)
+{
+	struct buf path, b;
+	int rc = retried_before(c);
+
+	c->verdict = "flake-retried";
+	if (rc < 0)
+		return rc;
+	buf_init(&path, 0);
+	buf_init(&b, 0);
+	if (rc == 0 && c->job->dry_run)
+		log_info("dry run: would retry the failed jobs of pipeline "
+			 "%lld",
+		    c->pl);
+	else if (rc == 0) {
+		rc =
+		    buf_printf(&path, "%s/pipelines/%lld/retry", c->tgt, c->pl);
+		if (rc == 0)
+			rc = gitlab_call(c->gl, NULL, "POST", path.data, NULL);
+		if (rc < 0) {
+			err_prefix(rc, "cannot retry pipeline %lld: ", c->pl);
+			goto out;
+		}
+		log_info("retried the failed jobs of pipeline %lld (%s)", c->pl,
+		    c->failed.data ? c->failed.data : "");
+	} else
+		log_info("pipeline %lld was retried already", c->pl);
+	rc = buf_printf(&b,
+	    "[Pipeline %lld](%s) failed (`%s`). Retrying the failed jobs "
+	    "once to tell a flaky test from a real failure.",
+	    c->pl, c->pl_url, c->failed.data ? c->failed.data : "");
+	footer(c, &b);
+	/* the marker carries the job names: the flake verdict, after the
+	 * retry passed, files issues for exactly these */
+	if (rc == 0)
+		rc = buf_printf(&b,
+		    "\n\n<!-- relay:retried pipeline=%lld jobs=%s -->", c->pl,
+		    c->failed.data ? c->failed.data : "");
+	if (rc == 0)
+		rc = note(c, b.data);
+out:
+	buf_free(&path);
+	buf_free(&b);
+	return rc;
+}
+
+/* flaky_issue: open the issue of a flaky job, or note this run on the
+ * open one; the title is the key, a marker per pipeline keeps notes
+ * single */
+static int
+flaky_issue(struct ctx *c, const char *proj, const char *job, struct buf *links)
+{
+	struct buf path, title, b, mk;
+	struct json *d = NULL;
+	struct json_iter it;
+	struct jv e;
+	char *q = NULL, *tmpl = NULL;
+	long long iid = 0;
+	const char *url = NULL;
+	int rc;
+
+	buf_init(&path, 0);
+	buf_init(&title, 0);
+	buf_init(&b, 0);
+	buf_init(&mk, 0);
+	rc = buf_printf(&title, "Flaky job: %s", job);
+	if (rc == 0)
+		q = url_escape(title.data);
+	rc = q ? buf_printf(&path,
+		     "%s/issues?state=opened&in=title&search=%s"
+		     "&per_page=100",
+		     proj, q)
+	       : err_set(E_NOMEM, "out of memory");
+	if (rc == 0)
+		rc = gitlab_call(c->gl, &d, "GET", path.data, NULL);
+	if (rc < 0) {
+		err_prefix(rc, "cannot search flaky-job issues: ");
+		goto out;
+	}
+	json_iter_init(&it, json_root(d));
+	while (!iid && json_iter_next(&it, &e, NULL))
+		if (json_strp(e, "title") &&
+		    strcmp(json_strp(e, "title"), title.data) == 0) {
+			iid = json_intp(e, "iid", 0);
+			url = json_strp(e, "web_url");
+		}
+	rc = buf_printf(&b,
+	    "- `%s` failed in [pipeline %lld](%s) of %s and passed when "
+	    "retried.",
+	    job, c->pl, c->pl_url, c->mr.web_url);
+	if (rc == 0)
+		rc = buf_printf(&mk,
+		    "<!-- relay:flaky pipeline=%lld job=%s -->", c->pl, job);
+	if (rc == 0 && iid) {
+		struct note n;
+		struct buf ipath;
+
+		buf_init(&ipath, 0);
+		rc = buf_printf(&ipath, "%s/issues/%lld", proj, iid);
+		if (rc == 0)
+			rc = notes_find(&n, c->gl, ipath.data, mk.data);
+		if (rc == 1) {
+			note_free(&n);
+			rc = 0;
+		} else if (rc == 0 && c->job->dry_run)
+			log_info("dry run: would note on issue #%lld", iid);
+		else if (rc == 0) {
+			rc = buf_printf(&b, "\n\n%s", mk.data);
+			if (rc == 0)
+				rc =
+				    notes_post(NULL, c->gl, ipath.data, b.data);
+			if (rc == 0)
+				log_info("noted a new flake of %s on %s", job,
+				    url ? url : "");
+		}
+		buf_free(&ipath);
+		if (rc == 0)
+			rc = buf_printf(links, "- %s\n", url ? url : "");
+		goto out;
+	}
+	if (rc < 0)
+		goto out;
+	/* a new issue: the project's template first, then relay's facts */
+	{
+		const char *name = job_var(c->job, "RELAY_FLAKY_TEMPLATE");
+		struct buf tpath, desc, req;
+		struct json *made = NULL;
+		struct jw w;
+
+		buf_init(&tpath, 0);
+		buf_init(&desc, 0);
+		buf_init(&req, 0);
+		rc = buf_printf(&tpath, ".gitlab/issue_templates/%s.md",
+		    name ? name : "Flaky Test");
+		if (rc == 0 && name) {
+			rc = gitlab_file(c->gl, &tmpl, proj, tpath.data, NULL);
+			if (rc == E_NOTFOUND) {
+				err_clear();
+				rc = 0;
+			}
+		}
+		if (rc == 0 && tmpl && *tmpl)
+			rc = buf_printf(&desc, "%s\n\n", tmpl);
+		if (rc == 0)
+			rc = buf_printf(&desc, "## Seen by relay\n\n%s\n\n%s\n",
+			    b.data, mk.data);
+		jw_init(&w, &req);
+		jw_obj(&w);
+		jw_kstr(&w, "title", title.data);
+		jw_kstr(&w, "description", desc.data ? desc.data : "");
+		jw_kstr(&w, "labels", job_var(c->job, "RELAY_FLAKY_LABELS"));
+		jw_end(&w);
+		if (rc == 0)
+			rc = jw_finish(&w);
+		buf_reset(&path);
+		if (rc == 0)
+			rc = buf_printf(&path, "%s/issues", proj);
+		if (rc == 0 && c->job->dry_run)
+			log_info("dry run: would open issue '%s'", title.data);
+		else if (rc == 0) {
+			rc = gitlab_call(
+			    c->gl, &made, "POST", path.data, req.data);
+			if (rc == 0) {
+				log_info("opened %s",
+				    json_strp(json_root(made), "web_url"));
+				rc = buf_printf(links, "- %s\n",
+				    json_strp(json_root(made), "web_url")
+					? json_strp(json_root(made), "web_url")
+					: "");
+			} else
+				err_prefix(
+				    rc, "cannot open a flaky-job issue: ");
+		}
+		json_free(made);
+		buf_free(&tpath);
+		buf_free(&desc);
+		buf_free(&req);
+	}
+out:
+	json_free(d);
+	free(q);
+	free(tmpl);
+	buf_free(&path);
+	buf_free(&title);
+	buf_free(&b);
+	buf_free(&mk);
+	return rc;
+}
+
+/* flake: the retry passed; file the flaky jobs once */
+static int
+flake(struct ctx *c, const char *retried_note)
+{
+	const char *src = job_var(c->job, "RELAY_FLAKY_PROJECT");
+	const char *p = strstr(retried_note, " jobs="), *end;
+	char *proj = gitlab_project_path(
+	    src ? src : job_var(c->job, "RELAY_SOURCE_PROJECT"));
+	struct buf links, b;
+	int rc;
+
+	c->verdict = "flake";
+	if (!proj)
+		return err_set(E_NOMEM, "out of memory");
+	rc = done(c, "flake", c->pl, NULL);
+	if (rc != 0) {
+		free(proj);
+		return rc < 0 ? rc : 0;
+	}
+	buf_init(&links, 0);
+	buf_init(&b, 0);
+	/* jobs=a,b c,d --> : names may hold spaces, commas separate them */
+	p = p ? p + 6 : "";
+	end = strstr(p, " -->");
+	if (!end)
+		end = p + strlen(p);
+	while (rc == 0 && p < end) {
+		size_t n = strcspn(p, ",");
+		char *job;
+
+		if (p + n > end)
+			n = (size_t)(end - p);
+		job = str_ndup(p, n);
+		rc = !job  ? err_set(E_NOMEM, "out of memory")
+		    : *job ? flaky_issue(c, proj, job, &links)
+			   : 0;
+		free(job);
+		p += n;
+		if (p < end && *p == ',')
+			p++;
+	}
+	if (rc == 0)
+		rc = buf_printf(&b,
+		    "The retried jobs of [pipeline %lld](%s) passed: a flaky "
+		    "test, not a %s problem. Tracked in:\n\n%s",
+		    c->pl, c->pl_url, job_var(c->job, "RELAY_COMPONENT"),
+		    links.len ? links.data : "- (no job names recorded)\n");
+	if (rc == 0) {
+		footer(c, &b);
+		rc = buf_printf(
+		    &b, "\n\n<!-- relay:flake pipeline=%lld -->", c->pl);
+	}
+	if (rc == 0)
+		rc = note(c, b.data);
+	buf_free(&links);
+	buf_free(&b);
+	free(proj);
+	return rc;
+}
+
+/* ---- regression ---- */
+
+static int
+regression(struct ctx *c)
+{
+	struct json *d = NULL;
+	char *old = NULL, *new = NULL;
+	struct buf url, b;
+	long max = 30;
+	int rc, noted;
+
+	c->verdict = "regression";
+	if (env_long(&max, c->job->vars, c->job->nvars, "RELAY_RANGE_MAX", 1,
+		500) < 0)
+		return E_USAGE;
+	buf_init(&url, 0);
+	buf_init(&b, 0);
+	rc = gitlab_call(c->gl, &d, "GET", c->src, NULL);
+	if (rc < 0)
+		err_prefix(rc, "cannot read project %s: ",
+		    job_var(c->job, "RELAY_SOURCE_PROJECT"));
+	if (rc == 0)
+		rc = gitlab_file(c->gl, &old, c->tgt,
+		    job_var(c->job, "RELAY_VERSION_FILE"), c->mr.target_branch);
+	if (rc == 0)
+		rc = gitlab_file(c->gl, &new, c->tgt,
+		    job_var(c->job, "RELAY_VERSION_FILE"), c->mr.sha);
+	if (rc < 0) {
+		err_prefix(rc, "cannot read the pinned versions: ");
+		goto out;
+	}
+	str_trim(old);
+	str_trim(new);
+	if (!is_sha(old) || !is_sha(new) ||
+	    !json_strp(json_root(d), "web_url")) {
+		rc = err_set(E_PARSE,
+		    "cannot name the suspect range: %s holds '%.48s' on %s and "
+		    "'%.48s' in !%lld",
+		    job_var(c->job, "RELAY_VERSION_FILE"), old,
+		    c->mr.target_branch, new, c->mr.iid);
+		goto out;
+	}
+	rc = buf_printf(&url, "%s/-/compare/%s...%s",
+	    json_strp(json_root(d), "web_url"), old, new);
+	if (rc == 0)
+		c->range_url = str_dup(url.data);
+	if (rc < 0 || !c->range_url)
+		goto out;
+	noted = done(c, "regression", c->pl, NULL);
+	if (noted != 0) {
+		rc = noted < 0 ? noted : 0;
+		goto out;
+	}
+	log_info("regression: pipeline %lld failed again after a retry while "
+		 "%s is green; suspects: %s",
+	    c->pl, c->mr.target_branch, url.data);
+	rc = buf_printf(&b,
+	    "**Regression suspected**: [pipeline %lld](%s) failed again after "
+	    "a retry (`%s`) while `%s` is green. The cause is likely among the "
+	    "%s changes from `%.12s` to `%.12s`: [compare](%s)\n\n",
+	    c->pl, c->pl_url, c->failed.data ? c->failed.data : "",
+	    c->mr.target_branch, job_var(c->job, "RELAY_COMPONENT"), old, new,
+	    url.data);
+	if (rc == 0)
+		rc = range_list(&b, c->gl, c->src, old, new, max);
+	if (rc == 0) {
+		footer(c, &b);
+		rc = buf_printf(
+		    &b, "\n\n<!-- relay:regression pipeline=%lld -->", c->pl);
+	}
+	if (rc == 0)
+		rc = note(c, b.data);
+out:
+	json_free(d);
+	free(old);
+	free(new);
+	buf_free(&url);
+	buf_free(&b);
+	return rc;
+}
+
+/* ---- the decision ---- */
+
+static int
+failed(struct ctx *c)
+{
+	struct master m;
+	char *retried = NULL;
+	int rc;
+
+	if (!c->failed.len) {
+		rc = pipeline_failed_jobs(&c->failed, c->gl, c->tgt, c->pl);
+		if (rc < 0)
+			return rc;
+	}
+	memset(&m, 0, sizeof(m));
+	buf_init(&m.failed, 0);
+	rc = master_latest(c, &m);
+	if (rc == 0 && same_failures(c, &m))
+		rc = broken_master(c, &m);
+	else if (rc == 0) {
+		rc = done(c, "retried", c->pl, &retried);
+		if (rc == 0)
+			rc = retry(c);
+		else if (rc == 1)
+			rc = regression(c);
+	}
+	free(retried);
+	buf_free(&m.failed);
+	return rc;
+}
+
+static int
+run(struct ctx *c)
+{
+	const char *label = job_var(c->job, "RELAY_WAIT_LABEL");
+	char *retried = NULL;
+	int rc;
+
+	if (strcmp(c->mr.state, "opened") == 0 && mr_has_label(&c->mr, label)) {
+		if (strcmp(c->outcome, "success") != 0 &&
+		    strcmp(c->outcome, "merged") != 0)
+			return waiting(c);
+		/* it passed after all: let it merge */
+		log_info("pipeline %lld passed: !%lld no longer waits", c->pl,
+		    c->mr.iid);
+		if (!c->job->dry_run &&
+		    (rc = mr_labels(c->gl, &c->mr, NULL, label)) < 0)
+			return rc;
+	}
+	if (strcmp(c->mr.state, "closed") == 0 ||
+	    strcmp(c->mr.state, "locked") == 0) {
+		if (mr_has_label(&c->mr, label))
+			c->verdict = "broken-master";
+		return 0;
+	}
+	if (!c->pl)
+		return 0;
+	if (strcmp(c->outcome, "failed") == 0)
+		return failed(c);
+	if (strcmp(c->outcome, "success") != 0 &&
+	    strcmp(c->outcome, "merged") != 0 &&
+	    strcmp(c->outcome, "running") != 0)
+		return 0;
+	rc = done(c, "retried", c->pl, &retried);
+	if (rc == 1 && strcmp(c->outcome, "running") == 0)
+		c->verdict = "flake-retried";
+	else if (rc == 1)
+		rc = flake(c, retried);
+	free(retried);
+	return rc < 0 ? rc : 0;
+}
+
+/* setup: the MR, which pipeline, and its outcome */
+static int
+setup(struct ctx *c, long long iid)
+{
+	const char *o = job_var(c->job, "OUTCOME");
+	const char *jobs = job_var(c->job, "FAILED_JOBS");
+	long id = 0;
+	struct mr_pipeline p;
+	int rc;
+
+	if (o && strcmp(o, "success") != 0 && strcmp(o, "failed") != 0 &&
+	    strcmp(o, "running") != 0 && strcmp(o, "canceled") != 0 &&
+	    strcmp(o, "merged") != 0 && strcmp(o, "closed") != 0 &&
+	    strcmp(o, "none") != 0)
+		return err_set(E_USAGE,
+		    "OUTCOME: expected success, failed, running, canceled, "
+		    "merged, closed or none, got '%.32s'",
+		    o);
+	if (env_long(&id, c->job->vars, c->job->nvars, "PIPELINE_ID", 1,
+		0x7fffffffL) < 0 &&
+	    job_var(c->job, "PIPELINE_ID"))
+		return E_USAGE;
+	err_clear();
+	rc = mr_read(&c->mr, c->gl, c->tgt, iid);
+	if (rc < 0)
+		return rc;
+	if (jobs && buf_puts(&c->failed, jobs) < 0)
+		return E_NOMEM;
+	c->pl = id;
+	if (!c->pl || !o) {
+		/* run by hand: read what relay-watch would have said */
+		rc = mr_pipeline_for_head(&p, &c->mr, c->gl);
+		if (rc < 0)
+			return rc;
+		if (!c->pl && rc == 1)
+			c->pl = p.id;
+		if (!o && rc == 1 && p.id == c->pl)
+			o = pipeline_outcome(p.status);
+		if (rc == 1 && p.id == c->pl)
+			snprintf(c->pl_url, sizeof(c->pl_url), "%s", p.web_url);
+	}
+	if (!o)
+		o = strcmp(c->mr.state, "opened") == 0 ? "none" : c->mr.state;
+	c->outcome = o;
+	if (c->pl && !c->pl_url[0])
+		mr_pipeline_url(c->pl_url, sizeof(c->pl_url), &c->mr, c->pl);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct job job;
+	struct ctx c;
+	long iid = 0;
+	int rc;
+
+	rc = job_start(&job, "triage",
+	    "Tell a flaky test, a broken target branch and a regression apart "
+	    "when the bump MR's pipeline fails, and act once.",
+	    argc, argv, stage_vars, sizeof(stage_vars) / sizeof(stage_vars[0]),
+	    getenv);
+	if (rc)
+		return rc & 0xff;
+	memset(&c, 0, sizeof(c));
+	c.job = &job;
+	c.gl = job.gl;
+	c.verdict = "none";
+	buf_init(&c.failed, 0);
+	rc = env_long(&iid, job.vars, job.nvars, "MR_IID", 1, 1000000000L);
+	if (rc == 0 && !job.dry_run)
+		rc = job_need(&job, "RELAY_TOKEN", (char *)NULL);
+	if (rc == 0) {
+		c.tgt =
+		    gitlab_project_path(job_var(&job, "RELAY_TARGET_PROJECT"));
+		c.src =
+		    gitlab_project_path(job_var(&job, "RELAY_SOURCE_PROJECT"));
+		if (!c.tgt || !c.src)
+			rc = err_set(E_NOMEM, "out of memory");
+	}
+	if (rc == 0)
+		rc = setup(&c, iid);
+	if (rc == 0)
+		rc = run(&c);
+	if (rc == 0) {
+		log_info("triage of !%lld, pipeline %lld: %s", c.mr.iid, c.pl,
+		    c.verdict);
+		job_out(&job, "TRIAGE", c.verdict);
+		job_out(&job, "SUSPECT_RANGE", c.range_url ? c.range_url : "");
+	}
+	mr_free(&c.mr);
+	buf_free(&c.failed);
+	free(c.tgt);
+	free(c.src);
+	free(c.range_url);
+	return job_finish(&job, rc);
+}

@@ -1,0 +1,239 @@
+/* relay-watch: read the outcome of the bump MR's pipeline for its current
+ * head SHA, name its failed jobs (child and downstream pipelines too), and
+ * merge the MR when the pipeline succeeded but nothing else will: neither
+ * merged nor set to auto-merge (a pipeline that succeeded on retry, an
+ * auto-merge GitLab dropped).
+ *
+ * Variables: common ones, MR_IID, RELAY_WATCH_WAIT_S, RELAY_POLL_S.
+ * Outputs: OUTCOME (success, failed, running, canceled, merged, closed,
+ * none), PIPELINE_ID, PIPELINE_URL, FAILED_JOBS.
+ * Exit: 0 done; 1 the pipeline failed; 64 bad MR_IID; 69 refused (also a
+ * refused merge); 75 temporary; 78 missing. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "err.h"
+#include "gitlab.h"
+#include "job.h"
+#include "log.h"
+#include "mr.h"
+#include "pipeline.h"
+#include "util.h"
+
+static const struct env_var stage_vars[] = {
+	{ "MR_IID", ENV_REQUIRED, NULL, "the bump MR (from relay-open-mr)",
+	    NULL },
+	{ "RELAY_WATCH_WAIT_S", 0, "0",
+	    "wait up to this long for a running pipeline to finish (0: one "
+	    "look)",
+	    NULL },
+	{ "RELAY_POLL_S", 0, "5", "polling interval while waiting", NULL },
+};
+
+/* FAILED_JOBS stays well inside GitLab's dotenv value size */
+#define FAILED_MAX 1500
+
+struct ctx {
+	struct job *job;
+	struct gitlab *gl;
+	char *tgt;
+	struct mr mr;
+	struct mr_pipeline pl;
+	const char *outcome;
+};
+
+/* look: one read of the MR and its pipeline; sets outcome */
+static int
+look(struct ctx *c, long long iid)
+{
+	int rc = mr_read(&c->mr, c->gl, c->tgt, iid);
+
+	if (rc < 0)
+		return rc;
+	memset(&c->pl, 0, sizeof(c->pl));
+	rc = mr_pipeline_for_head(&c->pl, &c->mr, c->gl);
+	if (rc < 0)
+		return rc;
+	if (strcmp(c->mr.state, "merged") == 0) {
+		/* the merged MR's last pipeline is still worth reporting */
+		if (rc == 0 && c->mr.head.id > 0)
+			c->pl = c->mr.head;
+		c->outcome = "merged";
+		return 0;
+	}
+	if (strcmp(c->mr.state, "opened") != 0) {
+		c->outcome = "closed";
+		return 0;
+	}
+	if (rc == 0) {
+		c->outcome = "none";
+		return 0;
+	}
+	c->outcome = pipeline_outcome(c->pl.status);
+	if (!c->outcome)
+		return err_set(E_PARSE, "pipeline %lld has unknown status '%s'",
+		    c->pl.id, c->pl.status);
+	return 0;
+}
+
+static int
+merge(struct ctx *c)
+{
+	struct buf path, body;
+	int rc;
+
+	if (c->mr.auto_merge) {
+		log_info(
+		    "!%lld is set to auto-merge: GitLab merges it", c->mr.iid);
+		return 0;
+	}
+	if (!c->job->approver) {
+		log_info("RELAY_APPROVER_TOKEN unset: !%lld is left for a "
+			 "person to merge",
+		    c->mr.iid);
+		return 0;
+	}
+	if (c->job->dry_run) {
+		log_info("dry run: would merge !%lld at %.12s", c->mr.iid,
+		    c->mr.sha);
+		return 0;
+	}
+	buf_init(&path, 0);
+	buf_init(&body, 0);
+	rc = buf_printf(&path, "%s/merge", c->mr.path);
+	/* sha: merge exactly what the pipeline tested, nothing pushed since */
+	if (rc == 0)
+		rc = buf_printf(&body,
+		    "{\"sha\":\"%s\",\"should_remove_source_branch\":true}",
+		    c->mr.sha);
+	if (rc == 0)
+		rc = gitlab_call(
+		    c->job->approver, NULL, "PUT", path.data, body.data);
+	buf_free(&path);
+	buf_free(&body);
+	if (rc == 0) {
+		log_info("merged !%lld at %.12s", c->mr.iid, c->mr.sha);
+		c->outcome = "merged";
+		return 0;
+	}
+	switch (c->job->approver->status) {
+	case 405:
+	case 422:
+		return err_set(E_CONFLICT,
+		    "GitLab refused to merge !%lld (HTTP %ld): approvals "
+		    "missing, a merge check failing, or a draft",
+		    c->mr.iid, c->job->approver->status);
+	case 406:
+		return err_set(E_CONFLICT,
+		    "GitLab cannot merge !%lld (HTTP 406): the branch "
+		    "conflicts with %s; the next open-mr run rebuilds it",
+		    c->mr.iid, c->mr.target_branch ? c->mr.target_branch : "");
+	case 409:
+		return err_set(E_CONFLICT,
+		    "!%lld was not merged (HTTP 409): its head moved past "
+		    "%.12s since the pipeline ran",
+		    c->mr.iid, c->mr.sha);
+	default: return err_prefix(rc, "cannot merge !%lld: ", c->mr.iid);
+	}
+}
+
+static int
+run(struct ctx *c, long long iid)
+{
+	long wait = 0, poll = 5;
+	long long deadline;
+	int rc;
+
+	if (env_long(&wait, c->job->vars, c->job->nvars, "RELAY_WATCH_WAIT_S",
+		0, 86400) < 0 ||
+	    env_long(&poll, c->job->vars, c->job->nvars, "RELAY_POLL_S", 1,
+		3600) < 0)
+		return E_USAGE;
+	deadline = now_ms() + wait * 1000;
+	for (;;) {
+		rc = look(c, iid);
+		if (rc < 0)
+			return rc;
+		if (strcmp(c->outcome, "running") != 0 &&
+		    strcmp(c->outcome, "none") != 0)
+			break;
+		if (now_ms() + poll * 1000 > deadline)
+			break;
+		log_info("!%lld: pipeline %s, checking again in %lds", iid,
+		    c->outcome, poll);
+		sleep_ms(poll * 1000);
+	}
+	log_info("!%lld (%s): pipeline %lld %s", iid, c->mr.state, c->pl.id,
+	    c->pl.id ? c->pl.status : "not created yet");
+	if (strcmp(c->outcome, "failed") == 0) {
+		struct buf jobs;
+
+		buf_init(&jobs, 0);
+		rc = pipeline_failed_jobs(&jobs, c->gl, c->tgt, c->pl.id);
+		if (rc == 0 && jobs.len > FAILED_MAX) {
+			/* cut at a name boundary and say so */
+			size_t n = FAILED_MAX;
+
+			while (n > 0 && jobs.data[n] != ',')
+				n--;
+			jobs.data[n] = '\0';
+			jobs.len = n;
+			buf_puts(&jobs, ",...");
+		}
+		if (rc == 0) {
+			log_info("failed jobs: %s",
+			    jobs.len ? jobs.data : "(none listed)");
+			rc = job_out(
+			    c->job, "FAILED_JOBS", jobs.len ? jobs.data : "");
+		}
+		buf_free(&jobs);
+		return rc < 0 ? rc : EXIT_NO;
+	}
+	job_out(c->job, "FAILED_JOBS", "");
+	if (strcmp(c->outcome, "success") == 0)
+		return merge(c);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct job job;
+	struct ctx c;
+	long iid = 0;
+	int rc;
+
+	rc = job_start(&job, "watch",
+	    "Read the outcome of the bump MR's pipeline; merge it when it "
+	    "succeeded and nothing else will.",
+	    argc, argv, stage_vars, sizeof(stage_vars) / sizeof(stage_vars[0]),
+	    getenv);
+	if (rc)
+		return rc & 0xff;
+	memset(&c, 0, sizeof(c));
+	c.job = &job;
+	c.gl = job.gl;
+	rc = env_long(&iid, job.vars, job.nvars, "MR_IID", 1, 1000000000L);
+	if (rc == 0) {
+		c.tgt =
+		    gitlab_project_path(job_var(&job, "RELAY_TARGET_PROJECT"));
+		if (!c.tgt)
+			rc = err_set(E_NOMEM, "out of memory");
+	}
+	if (rc == 0)
+		rc = run(&c, iid);
+	/* what is known is reported even when a later step failed */
+	if (c.outcome) {
+		char id[32];
+
+		job_out(&job, "OUTCOME", c.outcome);
+		snprintf(id, sizeof(id), "%lld", c.pl.id);
+		job_out(&job, "PIPELINE_ID", c.pl.id ? id : "");
+		job_out(&job, "PIPELINE_URL", c.pl.web_url);
+	}
+	mr_free(&c.mr);
+	free(c.tgt);
+	return job_finish(&job, rc);
+}

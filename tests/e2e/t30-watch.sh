@@ -1,0 +1,146 @@
+#!/bin/sh
+# relay-watch against the simulator: the outcome of the MR pipeline for the
+# MR's head SHA, failed jobs across child pipelines, the fallback merge.
+. "$(dirname "$0")/lib.sh"
+sim_start
+seed_default
+T='.projects["gitlab-org/gitlab"]'
+mr() { state "$T.mrs[0].$1"; }
+# later SECONDS CMD...: run CMD in the background after a while; LATER=pid
+later() {
+	d=$1
+	shift
+	( sleep "$d"; "$@" ) &
+	LATER=$!
+}
+merges() { requests '[.[] | select(.method == "PUT" and (.path | endswith("/merge")))] | length'; }
+
+src_commits '[{"message": "Add cache", "merge": 2}]'
+G1=$(nth 1)
+open_bump "$G1"
+P1=$(state "$T.mrs[0].head_pipeline.id")
+
+test_expect_success 'missing MR_IID is a configuration error (78)' '
+	run watch && expect_rc 78 && grep -q "MR_IID" err && one_error_line
+'
+
+test_expect_success 'an MR_IID that is not a number is a usage error (64)' '
+	MR_IID=1x run watch && expect_rc 64 && grep -q "MR_IID" err &&
+	one_error_line
+'
+
+test_expect_success 'an unknown MR is refused (69) naming it' '
+	MR_IID=42 run watch && expect_rc 69 && grep -q "!42" err &&
+	one_error_line && no_secrets
+'
+
+test_expect_success 'a running pipeline reads as running (0)' '
+	MR_IID=1 run watch && expect_rc 0 &&
+	test "$(dotenv OUTCOME)" = running &&
+	test "$(dotenv PIPELINE_ID)" = "$P1" &&
+	test "$(dotenv PIPELINE_URL)" = "$SIM/gitlab-org/gitlab/-/pipelines/$P1" &&
+	test -z "$(dotenv FAILED_JOBS)" && no_secrets
+'
+
+test_expect_success 'a head_pipeline of another SHA is not the outcome' '
+	P2=$(mr_pipeline failed) &&
+	sim PATCH /pipelines/$P2 "{\"sha\": \"$(printf %040d 0)\"}" >/dev/null &&
+	test "$(mr head_pipeline.id)" = "$P2" &&
+	MR_IID=1 run watch && expect_rc 0 &&
+	test "$(dotenv OUTCOME)" = running && test "$(dotenv PIPELINE_ID)" = "$P1"
+'
+
+test_expect_success 'failed: exit 1, failed jobs with child pipelines, allowed failures left out' '
+	CHILD=$(sim POST /pipelines "{\"project\": \"gitlab-org/gitlab\", \"ref\": \"master\", \"source\": \"parent_pipeline\", \"status\": \"failed\", \"jobs\": [{\"name\": \"qa-smoke\", \"status\": \"failed\"}, {\"name\": \"qa-full\", \"status\": \"success\"}]}" | jq -r .id) &&
+	P3=$(mr_pipeline failed "[{\"name\": \"rspec unit 1/2\", \"status\": \"failed\"}, {\"name\": \"lint\", \"status\": \"failed\", \"allow_failure\": true}, {\"name\": \"build\", \"status\": \"success\"}, {\"name\": \"trigger-qa\", \"bridge\": true, \"status\": \"failed\", \"downstream\": $CHILD}]") &&
+	MR_IID=1 run watch && expect_rc 1 &&
+	test "$(dotenv OUTCOME)" = failed && test "$(dotenv PIPELINE_ID)" = "$P3" &&
+	test "$(dotenv FAILED_JOBS)" = "rspec unit 1/2,trigger-qa/qa-smoke" &&
+	grep -q "failed jobs: rspec unit 1/2,trigger-qa/qa-smoke" err
+'
+
+test_expect_success 'a canceled pipeline reads as canceled' '
+	mr_pipeline canceled >/dev/null && MR_IID=1 run watch && expect_rc 0 &&
+	test "$(dotenv OUTCOME)" = canceled
+'
+
+test_expect_success 'bounded waiting sees a pipeline finish' '
+	P4=$(mr_pipeline running "[{\"name\": \"rspec\", \"status\": \"running\"}]") &&
+	sim PATCH /mrs/gitlab-org%2Fgitlab/1 "{\"auto_merge\": true}" >/dev/null &&
+	later 1.5 set_jobs "$P4" "{\"rspec\": \"failed\"}" &&
+	MR_IID=1 RELAY_WATCH_WAIT_S=20 RELAY_POLL_S=1 run watch && wait $LATER &&
+	expect_rc 1 && test "$(dotenv OUTCOME)" = failed &&
+	test "$(dotenv FAILED_JOBS)" = rspec &&
+	test "$(grep -c "checking again" err)" -ge 1
+'
+
+test_expect_success 'success with auto-merge set: GitLab merges, watch does not' '
+	sim PATCH /mrs/gitlab-org%2Fgitlab/1 "{\"approved_by\": []}" >/dev/null &&
+	P5=$(mr_pipeline running "[{\"name\": \"rspec\", \"status\": \"running\"}]") &&
+	sim PATCH /mrs/gitlab-org%2Fgitlab/1 "{\"auto_merge\": true}" >/dev/null &&
+	set_jobs "$P5" "{\"rspec\": \"success\"}" &&
+	sim DELETE /requests >/dev/null &&
+	MR_IID=1 run watch && expect_rc 0 &&
+	test "$(dotenv OUTCOME)" = success && test "$(merges)" -eq 0 &&
+	test "$(mr state)" = opened && grep -q "auto-merge" err
+'
+
+test_expect_success 'success without approver token: left for a person' '
+	sim PATCH /mrs/gitlab-org%2Fgitlab/1 "{\"auto_merge\": false}" >/dev/null &&
+	sim DELETE /requests >/dev/null &&
+	MR_IID=1 run_unset RELAY_APPROVER_TOKEN watch && expect_rc 0 &&
+	test "$(dotenv OUTCOME)" = success && test "$(merges)" -eq 0
+'
+
+test_expect_success 'a refused merge is one clear line (69), outcome still reported' '
+	sim POST /faults "{\"method\": \"PUT\", \"path\": \"/merge\$\", \"kind\": \"status\", \"status\": 405, \"body\": {\"message\": \"405 Method Not Allowed\"}}" >/dev/null &&
+	MR_IID=1 run watch && expect_rc 69 && one_error_line &&
+	grep -q "refused to merge !1 (HTTP 405)" err &&
+	test "$(dotenv OUTCOME)" = success && test "$(mr state)" = opened && no_secrets
+'
+
+test_expect_success 'dry run: says it would merge, merges nothing' '
+	sim DELETE /requests >/dev/null &&
+	MR_IID=1 run watch --dry-run && expect_rc 0 && grep -q "would merge !1" err &&
+	test "$(merges)" -eq 0 && test "$(mr state)" = opened
+'
+
+test_expect_success 'success, approved, no auto-merge: watch merges that SHA with the approver' '
+	sim PATCH /mrs/gitlab-org%2Fgitlab/1 "{\"approved_by\": [2]}" >/dev/null &&
+	HEAD=$(mr sha) && sim DELETE /requests >/dev/null &&
+	MR_IID=1 run watch && expect_rc 0 &&
+	test "$(dotenv OUTCOME)" = merged && test "$(mr state)" = merged &&
+	test "$(requests "[.[] | select(.method == \"PUT\" and (.path | endswith(\"/merge\")))][0].auth")" = approver-bot &&
+	test "$(state "$T.branches.master") " != " " &&
+	test "$(state "$T.branch_commits.master.parent_ids[1]")" = "$HEAD" && no_secrets
+'
+
+test_expect_success 'a merged MR reads as merged; running again merges nothing' '
+	sim DELETE /requests >/dev/null &&
+	MR_IID=1 run watch && expect_rc 0 && test "$(dotenv OUTCOME)" = merged &&
+	test "$(merges)" -eq 0
+'
+
+test_expect_success 'a closed MR reads as closed' '
+	GREEN_SHA=$G1 CURRENT_SHA=$SRC_ROOT run open-mr && expect_rc 0 &&
+	IID=$(dotenv MR_IID) &&
+	sim PATCH /mrs/gitlab-org%2Fgitlab/$IID "{\"state\": \"closed\"}" >/dev/null &&
+	MR_IID=$IID run watch && expect_rc 0 && test "$(dotenv OUTCOME)" = closed
+'
+
+test_expect_success 'an MR without any pipeline reads as none' '
+	GREEN_SHA=$G1 CURRENT_SHA=$SRC_ROOT run open-mr && IID=$(dotenv MR_IID) &&
+	sim PATCH /mrs/gitlab-org%2Fgitlab/$IID "{\"head_pipeline_id\": null}" >/dev/null &&
+	for p in $(state "[$T.pipelines[] | select(.ref == \"refs/merge-requests/$IID/head\") | .id] | join(\" \")"); do
+		sim PATCH /pipelines/$p "{\"sha\": \"$(printf %040d 1)\"}" >/dev/null; done &&
+	MR_IID=$IID run watch && expect_rc 0 && test "$(dotenv OUTCOME)" = none &&
+	test -z "$(dotenv PIPELINE_ID)"
+'
+
+test_expect_success 'GitLab down: temporary failure (75), one line, no token' '
+	sim POST /faults "{\"path\": \"/merge_requests/\", \"kind\": \"status\", \"status\": 503, \"times\": -1}" >/dev/null &&
+	MR_IID=1 run watch && expect_rc 75 && one_error_line && no_secrets &&
+	sim DELETE /faults >/dev/null
+'
+
+test_done

@@ -1,0 +1,179 @@
+#!/bin/sh
+# relay-triage against the simulator: flake (retry once, issue opened then
+# updated), regression (range note), broken master (wait, then one close).
+. "$(dirname "$0")/lib.sh"
+sim_start
+seed_default
+T='.projects["gitlab-org/gitlab"]'
+S='.projects["gitlab-org/security/gitaly"]'
+mr() { state "$T.mrs[0].$1"; }
+retries() { requests '[.[] | select(.method == "POST" and (.path | endswith("/retry")))] | length'; }
+# notes_with MARKER: notes of MR 1 carrying MARKER
+notes_with() { state "[$T.mrs[0].notes[] | select(.body | contains(\"$1\"))] | length"; }
+issues() { state "$S.issues | length"; }
+# failing PIPELINE JOB...: run triage as relay-watch would hand over
+triage() {
+	MR_IID=1 OUTCOME=$1 PIPELINE_ID=$2 FAILED_JOBS=${3:-} run triage "$@"
+}
+
+# the source project has a Flaky Test issue template
+sim POST /commits '{"project": "gitlab-org/security/gitaly", "commits": [{"message": "Issue templates", "files": {".gitlab/issue_templates/Flaky Test.md": "## Flaky test\n\n- [ ] quarantine it\n"}}]}' >/dev/null
+src_commits '[{"message": "Add cache", "merge": 2}, {"message": "Fix leak", "merge": 1}]'
+G2=$(nth 2)
+open_bump "$G2"
+# GitLab's auto-merge would merge the MR on the first green pipeline
+sim PATCH /mrs/gitlab-org%2Fgitlab/1 '{"auto_merge": false}' >/dev/null
+M1=$(target_pipeline success)
+
+test_expect_success 'missing MR_IID is a configuration error (78)' '
+	run triage && expect_rc 78 && grep -q MR_IID err && one_error_line
+'
+
+test_expect_success 'a bad OUTCOME is a usage error (64)' '
+	MR_IID=1 OUTCOME=exploded run triage && expect_rc 64 &&
+	grep -q "OUTCOME: expected" err && one_error_line
+'
+
+test_expect_success 'a running pipeline needs nothing' '
+	P=$(mr head_pipeline.id) && sim DELETE /requests >/dev/null &&
+	MR_IID=1 OUTCOME=running PIPELINE_ID=$P run triage && expect_rc 0 &&
+	test "$(dotenv TRIAGE)" = none && test "$(retries)" -eq 0
+'
+
+test_expect_success 'a canceled pipeline needs nothing' '
+	P=$(mr_pipeline canceled) &&
+	MR_IID=1 OUTCOME=canceled PIPELINE_ID=$P run triage && expect_rc 0 &&
+	test "$(dotenv TRIAGE)" = none
+'
+
+test_expect_success 'first failure: the failed jobs are retried once' '
+	P1=$(mr_pipeline failed "[{\"name\": \"rspec 3/4\", \"status\": \"failed\"}, {\"name\": \"build\", \"status\": \"success\"}]") &&
+	sim DELETE /requests >/dev/null &&
+	MR_IID=1 OUTCOME=failed PIPELINE_ID=$P1 FAILED_JOBS="rspec 3/4" run triage &&
+	expect_rc 0 && test "$(dotenv TRIAGE)" = flake-retried &&
+	test "$(retries)" -eq 1 && test "$(notes_with "relay:retried pipeline=$P1 jobs=rspec 3/4")" -eq 1 &&
+	test "$(state "$T.pipelines[] | select(.id == $P1) | .status")" = running &&
+	no_secrets
+'
+
+test_expect_success 'while the retry runs, nothing more happens' '
+	sim DELETE /requests >/dev/null &&
+	MR_IID=1 OUTCOME=running PIPELINE_ID=$P1 run triage && expect_rc 0 &&
+	test "$(dotenv TRIAGE)" = flake-retried && test "$(retries)" -eq 0 &&
+	test "$(notes_with "relay:retried pipeline=$P1")" -eq 1
+'
+
+test_expect_success 'the retry passed: flake, one issue from the template' '
+	set_jobs "$P1" "{\"rspec 3/4\": \"success\"}" &&
+	MR_IID=1 OUTCOME=success PIPELINE_ID=$P1 run triage && expect_rc 0 &&
+	test "$(dotenv TRIAGE)" = flake && test "$(issues)" -eq 1 &&
+	test "$(state "$S.issues[0].title")" = "Flaky job: rspec 3/4" &&
+	state "$S.issues[0].description" | grep -q "quarantine it" &&
+	state "$S.issues[0].description" | grep -q "pipelines/$P1" &&
+	test "$(state "$S.issues[0].labels | join(\",\")")" = failure::flaky-test &&
+	test "$(notes_with "relay:flake pipeline=$P1")" -eq 1
+'
+
+test_expect_success 'the flake verdict is not repeated' '
+	MR_IID=1 OUTCOME=success PIPELINE_ID=$P1 run triage && expect_rc 0 &&
+	test "$(dotenv TRIAGE)" = flake && test "$(issues)" -eq 1 &&
+	test "$(state "$S.issues[0].notes | length")" -eq 0 &&
+	test "$(notes_with "relay:flake pipeline=$P1")" -eq 1
+'
+
+test_expect_success 'a second flake of the same job notes the open issue' '
+	P2=$(mr_pipeline failed "[{\"name\": \"rspec 3/4\", \"status\": \"failed\"}]") &&
+	MR_IID=1 OUTCOME=failed PIPELINE_ID=$P2 FAILED_JOBS="rspec 3/4" run triage &&
+	test "$(dotenv TRIAGE)" = flake-retried &&
+	set_jobs "$P2" "{\"rspec 3/4\": \"success\"}" &&
+	MR_IID=1 OUTCOME=success PIPELINE_ID=$P2 run triage && expect_rc 0 &&
+	MR_IID=1 OUTCOME=success PIPELINE_ID=$P2 run triage && expect_rc 0 &&
+	test "$(dotenv TRIAGE)" = flake && test "$(issues)" -eq 1 &&
+	test "$(state "$S.issues[0].notes | length")" -eq 1 &&
+	state "$S.issues[0].notes[0].body" | grep -q "pipelines/$P2"
+'
+
+test_expect_success 'failed again after the retry, master green: regression with the range' '
+	P3=$(mr_pipeline failed "[{\"name\": \"gitaly-integration\", \"status\": \"failed\"}]") &&
+	MR_IID=1 OUTCOME=failed PIPELINE_ID=$P3 FAILED_JOBS=gitaly-integration run triage &&
+	test "$(dotenv TRIAGE)" = flake-retried &&
+	set_jobs "$P3" "{\"gitaly-integration\": \"failed\"}" &&
+	MR_IID=1 OUTCOME=failed PIPELINE_ID=$P3 FAILED_JOBS=gitaly-integration run triage &&
+	expect_rc 0 && test "$(dotenv TRIAGE)" = regression &&
+	test "$(dotenv SUSPECT_RANGE)" = "$SIM/gitlab-org/security/gitaly/-/compare/$SRC_ROOT...$G2" &&
+	test "$(notes_with "relay:regression pipeline=$P3")" -eq 1 &&
+	N=$(state "[$T.mrs[0].notes[] | select(.body | contains(\"relay:regression\"))][0].body") &&
+	echo "$N" | grep -q "gitlab-org/security/gitaly!2 Fix leak" &&
+	echo "$N" | grep -q "gitlab-org/security/gitaly!1 Add cache" &&
+	echo "$N" | grep -q "Issue templates" && ! echo "$N" | grep -q "Initial commit" &&
+	test "$(retries)" -ge 1
+'
+
+test_expect_success 'the regression is noted once, never retried twice' '
+	sim DELETE /requests >/dev/null &&
+	MR_IID=1 OUTCOME=failed PIPELINE_ID=$P3 FAILED_JOBS=gitaly-integration run triage &&
+	expect_rc 0 && test "$(dotenv TRIAGE)" = regression && test "$(retries)" -eq 0 &&
+	test "$(notes_with "relay:regression pipeline=$P3")" -eq 1 &&
+	test -n "$(dotenv SUSPECT_RANGE)"
+'
+
+test_expect_success 'a retry whose note was lost is not retried again' '
+	P4=$(mr_pipeline failed "[{\"name\": \"lint\", \"status\": \"failed\"}]") &&
+	sim POST /faults "{\"method\": \"POST\", \"path\": \"/notes\$\", \"kind\": \"status\", \"status\": 500, \"times\": -1}" >/dev/null &&
+	MR_IID=1 OUTCOME=failed PIPELINE_ID=$P4 FAILED_JOBS=lint run triage &&
+	expect_rc 75 && one_error_line && sim DELETE /faults >/dev/null; sim DELETE /faults >/dev/null &&
+	test "$(state "$T.pipelines[] | select(.id == $P4) | .retries")" -eq 1 &&
+	set_jobs "$P4" "{\"lint\": \"failed\"}" &&
+	MR_IID=1 OUTCOME=failed PIPELINE_ID=$P4 FAILED_JOBS=lint run triage &&
+	expect_rc 0 && test "$(dotenv TRIAGE)" = flake-retried &&
+	test "$(state "$T.pipelines[] | select(.id == $P4) | .retries")" -eq 1 &&
+	test "$(notes_with "relay:retried pipeline=$P4")" -eq 1
+'
+
+test_expect_success 'the same jobs fail on master: broken-master, labelled, no retry' '
+	target_pipeline failed "[{\"name\": \"rspec 1/4\", \"status\": \"failed\"}, {\"name\": \"lint\", \"status\": \"failed\"}]" >/dev/null &&
+	P5=$(mr_pipeline failed "[{\"name\": \"rspec 1/4\", \"status\": \"failed\"}]") &&
+	sim DELETE /requests >/dev/null &&
+	MR_IID=1 OUTCOME=failed PIPELINE_ID=$P5 FAILED_JOBS="rspec 1/4" run triage &&
+	expect_rc 0 && test "$(dotenv TRIAGE)" = broken-master && test "$(retries)" -eq 0 &&
+	mr labels | grep -q "relay::waiting-for-master" &&
+	test "$(notes_with "relay:broken-master pipeline=$P5")" -eq 1 &&
+	test -z "$(dotenv SUSPECT_RANGE)"
+'
+
+test_expect_success 'master still red: the MR keeps waiting' '
+	target_pipeline running >/dev/null &&
+	MR_IID=1 OUTCOME=failed PIPELINE_ID=$P5 FAILED_JOBS="rspec 1/4" run triage &&
+	expect_rc 0 && test "$(dotenv TRIAGE)" = broken-master &&
+	test "$(mr state)" = opened && test "$(notes_with "relay:broken-master")" -eq 1
+'
+
+test_expect_success 'master green again: the MR is closed once, with a note' '
+	target_pipeline success >/dev/null && sim DELETE /requests >/dev/null &&
+	MR_IID=1 OUTCOME=failed PIPELINE_ID=$P5 FAILED_JOBS="rspec 1/4" run triage &&
+	expect_rc 0 && test "$(dotenv TRIAGE)" = broken-master &&
+	test "$(mr state)" = closed && test "$(notes_with "relay:closed")" -eq 1 &&
+	MR_IID=1 OUTCOME=closed PIPELINE_ID=$P5 run triage && expect_rc 0 &&
+	test "$(notes_with "relay:closed")" -eq 1 &&
+	test "$(requests "[.[] | select(.method == \"PUT\")] | length")" -eq 1
+'
+
+test_expect_success 'the next open-mr run opens a fresh MR against the fixed master' '
+	GREEN_SHA=$G2 CURRENT_SHA=$SRC_ROOT run open-mr && expect_rc 0 &&
+	test "$(dotenv MR_ACTION)" = created && test "$(dotenv MR_IID)" = 2
+'
+
+test_expect_success 'dry run on a first failure retries nothing and writes nothing' '
+	P6=$(mr_pipeline failed "[{\"name\": \"x\", \"status\": \"failed\"}]" 2) &&
+	sim DELETE /requests >/dev/null &&
+	MR_IID=2 OUTCOME=failed PIPELINE_ID=$P6 FAILED_JOBS=x run triage --dry-run &&
+	expect_rc 0 && test "$(dotenv TRIAGE)" = flake-retried &&
+	test "$(requests "[.[] | select(.method != \"GET\")] | length")" -eq 0
+'
+
+test_expect_success 'run by hand: outcome and failed jobs read from GitLab' '
+	MR_IID=2 run triage && expect_rc 0 && test "$(dotenv TRIAGE)" = flake-retried &&
+	test "$(state "$T.pipelines[] | select(.id == $P6) | .retries")" -eq 1 && no_secrets
+'
+
+test_done
