@@ -7,7 +7,7 @@ COMMON_SRC = common/buf.c common/dotenv.c common/env.c common/err.c \
 	common/slack.c common/util.c
 
 # stages that speak HTTP only; relay-mirror alone links libgit2
-HTTP_JOBS = find-green open-mr watch triage notify
+HTTP_JOBS = find-green open-mr watch triage notify track-deploy
 JOBS = $(HTTP_JOBS)
 UNIT = buf dotenv env gitlab http json log stage util
 

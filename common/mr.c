@@ -155,11 +155,20 @@ mr_labels(
 }
 
 void
-mr_pipeline_url(char *out, size_t n, const struct mr *m, long long id)
+mr_project_url(char *out, size_t n, const struct mr *m, const char *suffix)
 {
 	const char *u = m->web_url ? m->web_url : "";
 	const char *cut = strstr(u, "/-/merge_requests/");
 	int len = cut ? (int)(cut - u) : (int)strlen(u);
 
-	snprintf(out, n, "%.*s/-/pipelines/%lld", len, u, id);
+	snprintf(out, n, "%.*s%s", len, u, suffix ? suffix : "");
+}
+
+void
+mr_pipeline_url(char *out, size_t n, const struct mr *m, long long id)
+{
+	char sfx[48];
+
+	snprintf(sfx, sizeof(sfx), "/-/pipelines/%lld", id);
+	mr_project_url(out, n, m, sfx);
 }

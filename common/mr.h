@@ -43,6 +43,9 @@ int mr_has_label(const struct mr *m, const char *label);
  * found, 0 none yet, < 0 error */
 int mr_pipeline_for_head(
     struct mr_pipeline *out, struct mr *m, struct gitlab *g);
+/* mr_project_url: the web page of the MR's project, then suffix */
+void mr_project_url(
+    char *out, size_t n, const struct mr *m, const char *suffix);
 /* mr_pipeline_url: the web page of pipeline id of the MR's project */
 void mr_pipeline_url(char *out, size_t n, const struct mr *m, long long id);
 /* mr_labels: PUT add_labels / remove_labels (comma lists, either NULL) */

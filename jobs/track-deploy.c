@@ -1,0 +1,587 @@
+/* relay-track-deploy: follow a merged bump MR's merge commit through the
+ * target's environments (RELAY_ENVIRONMENTS, in rollout order), set the
+ * environment's scoped label on the MR and post one Slack message per
+ * environment reached (RELAY_SLACK_ALERTS_URL, #gitaly_alerts).
+ *
+ * An environment is reached when one of its successful deployments, made
+ * after the merge, deployed the merge commit or a descendant of it (merge
+ * base API). Environments are checked furthest first, so a run that finds
+ * several new ones announces only the furthest, and a later deployment of
+ * an earlier environment never moves the MR back.
+ *
+ * The labels say how far the MR got; a note per environment reached
+ * (<!-- relay:deployed env=gstg slack=pending -->) says whether Slack got
+ * the message. Order: note, label, Slack, note flipped to slack=sent; a
+ * run that finds slack=pending posts again, so a Slack outage delays the
+ * message without losing the label step or repeating the message.
+ *
+ * Variables: common ones, MR_IID (unset: every merged bump MR not yet at
+ * the last environment, newest first), RELAY_ENVIRONMENTS,
+ * RELAY_DEPLOY_MAX_MRS, RELAY_DEPLOY_MAX_DAYS.
+ * Outputs: DEPLOY_STAGE (furthest environment reached by MR_IID, or by the
+ * newest merged bump MR; "none").
+ * Exit: 0 done; 64 bad variable; 69 refused; 75 temporary (the next run
+ * resumes); 78 missing. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "buf.h"
+#include "err.h"
+#include "gitlab.h"
+#include "job.h"
+#include "json.h"
+#include "log.h"
+#include "mr.h"
+#include "notes.h"
+#include "slack.h"
+#include "util.h"
+
+#define MAX_ENVS 16
+#define MAX_SEEN 64
+
+static const struct env_var stage_vars[] = {
+	{ "MR_IID", 0, NULL,
+	    "the merged bump MR (unset: every merged bump MR not yet at the "
+	    "last environment)",
+	    NULL },
+	{ "RELAY_ENVIRONMENTS", 0,
+	    "gstg-cny:workflow::staging-canary,gstg:workflow::staging,"
+	    "gprd-cny:workflow::canary,gprd:workflow::production",
+	    "environment:label pairs in rollout order", NULL },
+	{ "RELAY_DEPLOY_MAX_MRS", 0, "5",
+	    "merged bump MRs followed when MR_IID is unset", NULL },
+	{ "RELAY_DEPLOY_MAX_DAYS", 0, "14",
+	    "MRs merged longer ago than this are no longer followed", NULL },
+};
+
+struct env {
+	char name[128];
+	char label[256];
+	struct json *deps; /* its latest successful deployments, lazily */
+};
+
+/* what was found deployed: links for the message */
+struct hit {
+	long long env_id;
+	char sha[41];
+	char url[512]; /* the deploying job, or empty */
+};
+
+struct ctx {
+	struct job *job;
+	char *tgt; /* "/projects/<target>" */
+	const char *hook;
+	struct env env[MAX_ENVS];
+	size_t nenv;
+	/* merge-base answers: is b the merge commit a or one of its
+	 * descendants (one request per distinct pair and run) */
+	struct {
+		char a[41], b[41];
+		int in;
+	} seen[MAX_SEEN];
+	size_t nseen;
+};
+
+static int
+parse_envs(struct ctx *c, const char *spec)
+{
+	const char *p = spec;
+
+	while (*p) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		char item[400];
+		char *colon, *name, *label;
+
+		if (len >= sizeof(item))
+			return err_set(E_USAGE,
+			    "RELAY_ENVIRONMENTS: entry too long: %.40s...", p);
+		memcpy(item, p, len);
+		item[len] = 0;
+		p += len + (end ? 1 : 0);
+		if (!*str_trim(item))
+			continue;
+		colon = strchr(item, ':');
+		if (!colon)
+			return err_set(E_USAGE,
+			    "RELAY_ENVIRONMENTS: \"%s\" is not "
+			    "environment:label",
+			    item);
+		*colon = 0;
+		name = str_trim(item);
+		label = str_trim(colon + 1);
+		if (!*name || !*label || strlen(name) >= sizeof(c->env[0].name))
+			return err_set(E_USAGE,
+			    "RELAY_ENVIRONMENTS: \"%s:%s\" needs an "
+			    "environment "
+			    "and a label",
+			    name, label);
+		if (c->nenv == MAX_ENVS)
+			return err_set(E_USAGE,
+			    "RELAY_ENVIRONMENTS: more than %d environments",
+			    MAX_ENVS);
+		snprintf(
+		    c->env[c->nenv].name, sizeof(c->env[0].name), "%s", name);
+		snprintf(c->env[c->nenv].label, sizeof(c->env[0].label), "%s",
+		    label);
+		c->nenv++;
+	}
+	if (c->nenv == 0)
+		return err_set(
+		    E_USAGE, "RELAY_ENVIRONMENTS: no environment listed");
+	return 0;
+}
+
+static int
+load_deps(struct ctx *c, struct env *e)
+{
+	struct buf path;
+	char *name;
+	int rc;
+
+	if (e->deps)
+		return 0;
+	name = url_escape(e->name);
+	if (!name)
+		return err_set(E_NOMEM, "out of memory");
+	buf_init(&path, 0);
+	/* newest first; 20 covers days of deployments of one environment */
+	rc = buf_printf(&path,
+	    "%s/deployments?environment=%s&status=success&order_by=id"
+	    "&sort=desc&per_page=20",
+	    c->tgt, name);
+	if (rc == 0)
+		rc = gitlab_call(c->job->gl, &e->deps, "GET", path.data, NULL);
+	buf_free(&path);
+	free(name);
+	return rc < 0
+	    ? err_prefix(rc, "cannot list deployments to %s: ", e->name)
+	    : 0;
+}
+
+/* contains: *in = 1 when sha is the merge commit or descends from it */
+static int
+contains(struct ctx *c, int *in, const char *merge, const char *sha)
+{
+	struct buf path;
+	struct json *d = NULL;
+	const char *base;
+	size_t i;
+	int rc;
+
+	if (strcasecmp(merge, sha) == 0) {
+		*in = 1;
+		return 0;
+	}
+	for (i = 0; i < c->nseen; i++)
+		if (strcasecmp(c->seen[i].a, merge) == 0 &&
+		    strcasecmp(c->seen[i].b, sha) == 0) {
+			*in = c->seen[i].in;
+			return 0;
+		}
+	buf_init(&path, 0);
+	rc = buf_printf(&path,
+	    "%s/repository/merge_base?refs%%5B%%5D=%s&refs%%5B%%5D=%s", c->tgt,
+	    merge, sha);
+	if (rc == 0)
+		rc = gitlab_call(c->job->gl, &d, "GET", path.data, NULL);
+	buf_free(&path);
+	*in = 0;
+	if (rc == E_NOTFOUND || (rc == E_PERM && c->job->gl->status == 400))
+		rc = 0; /* unrelated or unknown SHA: not this change */
+	else if (rc < 0)
+		rc = err_prefix(
+		    rc, "cannot compare %.12s with %.12s: ", merge, sha);
+	else if (!(base = json_strp(json_root(d), "id")))
+		rc = err_set(E_PARSE, "merge base answer has no id");
+	else
+		*in = strcasecmp(base, merge) == 0;
+	json_free(d);
+	if (rc == 0 && c->nseen < MAX_SEEN) {
+		snprintf(c->seen[c->nseen].a, 41, "%s", merge);
+		snprintf(c->seen[c->nseen].b, 41, "%s", sha);
+		c->seen[c->nseen++].in = *in;
+	}
+	return rc;
+}
+
+/* reached: 1 when environment e got the MR's merge commit (*h says by
+ * which deployment), 0 when not yet, < 0 error */
+static int
+reached(struct ctx *c, const struct mr *m, const char *merge, struct env *e,
+    struct hit *h)
+{
+	struct json_iter it;
+	struct jv d;
+	int rc = load_deps(c, e);
+
+	if (rc < 0)
+		return rc;
+	json_iter_init(&it, json_root(e->deps));
+	while (json_iter_next(&it, &d, NULL)) {
+		const char *sha = json_strp(d, "sha");
+		const char *at = json_strp(d, "created_at");
+		long long ts = 0;
+		int in = 0;
+
+		if (!sha || !is_sha(sha))
+			continue;
+		/* started before the merge: cannot hold the merge commit */
+		if (m->merged_ts && at && iso8601_parse(&ts, at) == 0 &&
+		    ts + 60 < m->merged_ts)
+			continue;
+		rc = contains(c, &in, merge, sha);
+		if (rc < 0)
+			return rc;
+		if (in) {
+			memset(h, 0, sizeof(*h));
+			h->env_id = json_intp(d, "environment.id", 0);
+			snprintf(h->sha, sizeof(h->sha), "%s", sha);
+			snprintf(h->url, sizeof(h->url), "%s",
+			    json_strp(d, "deployable.web_url")
+				? json_strp(d, "deployable.web_url")
+				: "");
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void
+env_url(char *out, size_t n, const struct mr *m, const struct hit *h)
+{
+	char sfx[64];
+
+	if (h->env_id > 0)
+		snprintf(sfx, sizeof(sfx), "/-/environments/%lld", h->env_id);
+	else
+		snprintf(sfx, sizeof(sfx), "/-/environments");
+	mr_project_url(out, n, m, sfx);
+}
+
+static int
+slack_text(struct ctx *c, struct buf *b, const struct mr *m, const char *merge,
+    const struct env *e, const struct hit *h)
+{
+	char url[700];
+
+	env_url(url, sizeof(url), m, h);
+	buf_puts(b, ":rocket: ");
+	slack_escape(b, job_var(c->job, "RELAY_COMPONENT"));
+	buf_printf(b, " update <%s|!%lld> (`%.12s`) reached *", m->web_url,
+	    m->iid, merge);
+	slack_escape(b, e->name);
+	buf_puts(b, "* (");
+	slack_escape(b, e->label);
+	buf_printf(b, ").\n<%s|environment>", url);
+	if (h->url[0])
+		buf_printf(b, " · <%s|deployment job>", h->url);
+	return buf_puts(b, "\n");
+}
+
+static int
+note_text(struct ctx *c, struct buf *b, const struct mr *m, const char *merge,
+    const struct env *e, const struct hit *h, const char *slack)
+{
+	char url[700];
+
+	env_url(url, sizeof(url), m, h);
+	buf_printf(b,
+	    "This %s update (`%.12s`) reached **%s**: [environment](%s)",
+	    job_var(c->job, "RELAY_COMPONENT"), merge, e->name, url);
+	if (h->url[0])
+		buf_printf(b, ", [deployment job](%s)", h->url);
+	buf_puts(b, ".\n");
+	if (job_var(c->job, "CI_JOB_URL"))
+		buf_printf(b, "\n_relay-track-deploy, [job](%s)_\n",
+		    job_var(c->job, "CI_JOB_URL"));
+	return buf_printf(
+	    b, "\n<!-- relay:deployed env=%s slack=%s -->", e->name, slack);
+}
+
+/* relabel: set e's label, removing the MR's other labels of its scope
+ * ("workflow::" for "workflow::staging"), as scoped labels behave */
+static int
+relabel(struct ctx *c, const struct mr *m, const struct env *e)
+{
+	const char *scope_end = strstr(e->label, "::");
+	const char *last = scope_end;
+	struct json_iter it;
+	struct jv v;
+	struct buf rm;
+	int rc = 0;
+
+	if (mr_has_label(m, e->label))
+		return 0;
+	while (last && strstr(last + 2, "::"))
+		last = strstr(last + 2, "::");
+	buf_init(&rm, 0);
+	json_iter_init(&it, json_get(json_root(m->doc), "labels"));
+	while (last && rc == 0 && json_iter_next(&it, &v, NULL)) {
+		const char *l = json_str(v);
+		size_t n = (size_t)(last - e->label) + 2;
+
+		if (l && strncmp(l, e->label, n) == 0 && !strstr(l + n, "::"))
+			rc = buf_printf(&rm, "%s%s", rm.len ? "," : "", l);
+	}
+	if (rc == 0)
+		rc =
+		    mr_labels(c->job->gl, m, e->label, rm.len ? rm.data : NULL);
+	buf_free(&rm);
+	if (rc == 0)
+		log_info("!%lld labelled %s", m->iid, e->label);
+	return rc;
+}
+
+/* announce: record, label and post that m reached e; with resume, e is
+ * the MR's label already and only a pending Slack message is delivered */
+static int
+announce(struct ctx *c, const struct mr *m, const char *merge, struct env *e,
+    const struct hit *h, int resume)
+{
+	struct note n;
+	struct buf mk, text, body;
+	long long id = 0;
+	int rc, found, post = 0;
+
+	buf_init(&mk, 0);
+	buf_init(&text, 0);
+	buf_init(&body, 0);
+	rc = buf_printf(&mk, "<!-- relay:deployed env=%s ", e->name);
+	if (rc == 0)
+		rc = slack_text(c, &text, m, merge, e, h);
+	if (rc < 0)
+		goto out;
+	found = notes_find(&n, c->job->gl, m->path, mk.data);
+	if (found < 0) {
+		rc = found;
+		goto out;
+	}
+	if (found) {
+		id = n.id;
+		post = strstr(n.body, "slack=pending") != NULL;
+		note_free(&n);
+	}
+	if (resume && !post)
+		goto out;
+	if (c->job->dry_run) {
+		log_info("dry run: would %s !%lld at %s%s",
+		    resume ? "announce" : "label", m->iid, e->label,
+		    found && !post ? "" : " and post to Slack");
+		fprintf(stdout, "%s", text.data);
+		goto out;
+	}
+	if (!found) {
+		/* the note first: the record the next run reads */
+		post = c->hook != NULL;
+		rc = note_text(
+		    c, &body, m, merge, e, h, post ? "pending" : "none");
+		if (rc == 0)
+			rc = notes_post(&id, c->job->gl, m->path, body.data);
+		if (rc < 0)
+			goto out;
+	}
+	rc = relabel(c, m, e);
+	if (rc < 0 || !post || !c->hook)
+		goto out;
+	rc = slack_post(c->job->http, c->hook, text.data, NULL);
+	if (rc < 0)
+		goto out;
+	log_info("posted !%lld at %s to Slack", m->iid, e->name);
+	if (id > 0) {
+		buf_reset(&body);
+		rc = note_text(c, &body, m, merge, e, h, "sent");
+		if (rc == 0)
+			rc = notes_update(c->job->gl, m->path, id, body.data);
+	}
+out:
+	buf_free(&mk);
+	buf_free(&text);
+	buf_free(&body);
+	return rc;
+}
+
+/* track: one merged MR; *stage is the index of the furthest environment
+ * it reached (-1: none) */
+static int
+track(struct ctx *c, const struct mr *m, int *stage)
+{
+	const char *merge = m->merge_sha[0] ? m->merge_sha : m->sha;
+	struct hit h;
+	int cur = -1, i, rc;
+
+	for (i = 0; i < (int)c->nenv; i++)
+		if (mr_has_label(m, c->env[i].label))
+			cur = i;
+	*stage = cur;
+	if (strcmp(m->state, "merged") != 0) {
+		log_info("!%lld is %s, not merged: nothing deployed", m->iid,
+		    m->state);
+		return 0;
+	}
+	if (!is_sha(merge))
+		return err_set(
+		    E_PARSE, "merged !%lld has no merge commit SHA", m->iid);
+	for (i = (int)c->nenv - 1; i > cur; i--) {
+		rc = reached(c, m, merge, &c->env[i], &h);
+		if (rc < 0)
+			return rc;
+		if (rc == 1) {
+			*stage = i;
+			log_info("!%lld (%.12s) reached %s", m->iid, merge,
+			    c->env[i].name);
+			return announce(c, m, merge, &c->env[i], &h, 0);
+		}
+	}
+	if (cur < 0) {
+		log_info("!%lld (%.12s) is not deployed yet", m->iid, merge);
+		return 0;
+	}
+	log_info("!%lld (%.12s) is at %s", m->iid, merge, c->env[cur].name);
+	if (!c->hook)
+		return 0;
+	/* a message that Slack did not take last time */
+	memset(&h, 0, sizeof(h));
+	return announce(c, m, merge, &c->env[cur], &h, 1);
+}
+
+static int
+track_iid(struct ctx *c, long long iid, int *stage)
+{
+	struct mr m = { 0 };
+	int rc = mr_read(&m, c->job->gl, c->tgt, iid);
+
+	if (rc == 0)
+		rc = track(c, &m, stage);
+	mr_free(&m);
+	return rc;
+}
+
+/* track_all: the newest merged bump MRs not yet at the last environment;
+ * a failure on one MR does not stop the others */
+static int
+track_all(struct ctx *c, int *stage)
+{
+	const char *last = c->env[c->nenv - 1].label;
+	const char *labels = job_var(c->job, "RELAY_MR_LABELS");
+	char *branch = url_escape(job_var(c->job, "RELAY_MR_BRANCH"));
+	struct json *list = NULL;
+	struct json_iter it;
+	struct jv v;
+	struct buf path;
+	long max = 5, days = 14;
+	long long now = (long long)time(NULL);
+	char why[512] = "";
+	int rc, first = 1, worst = 0, n = 0;
+
+	*stage = -1;
+	rc = env_long(
+	    &max, c->job->vars, c->job->nvars, "RELAY_DEPLOY_MAX_MRS", 1, 50);
+	if (rc == 0)
+		rc = env_long(&days, c->job->vars, c->job->nvars,
+		    "RELAY_DEPLOY_MAX_DAYS", 1, 3650);
+	buf_init(&path, 0);
+	if (rc == 0 && !branch)
+		rc = err_set(E_NOMEM, "out of memory");
+	if (rc == 0)
+		rc = buf_printf(&path,
+		    "%s/merge_requests?state=merged&source_branch=%s"
+		    "&order_by=created_at&sort=desc&per_page=%ld",
+		    c->tgt, branch, max);
+	if (rc == 0)
+		rc = gitlab_call(c->job->gl, &list, "GET", path.data, NULL);
+	if (rc < 0)
+		rc = err_prefix(rc, "cannot list merged bump MRs: ");
+	buf_free(&path);
+	free(branch);
+	json_iter_init(&it, json_root(list));
+	while (rc == 0 && json_iter_next(&it, &v, NULL)) {
+		long long iid = json_intp(v, "iid", 0), ts = 0;
+		const char *at = json_strp(v, "merged_at");
+		struct json_iter li;
+		struct jv l;
+		int done = 0, ours = !labels, st = -1, r;
+
+		/* ours: one of the bump labels is enough, as people edit
+		 * labels; done: at the last environment */
+		json_iter_init(&li, json_get(v, "labels"));
+		while (json_iter_next(&li, &l, NULL) && json_str(l)) {
+			done |= strcmp(json_str(l), last) == 0;
+			ours |= list_has(labels, json_str(l));
+		}
+		if (!ours)
+			continue;
+		if (at && iso8601_parse(&ts, at) == 0 &&
+		    now - ts > (long long)days * 86400)
+			break; /* newest first: the rest are older still */
+		if (iid <= 0 || done) {
+			if (first && done)
+				*stage = (int)c->nenv - 1;
+			first = 0;
+			continue;
+		}
+		r = track_iid(c, iid, &st);
+		n++;
+		if (r < 0) {
+			log_warn("%s", err_msg());
+			if (!worst) {
+				worst = r;
+				snprintf(why, sizeof(why), "%s", err_msg());
+			}
+		}
+		if (first)
+			*stage = st;
+		first = 0;
+	}
+	json_free(list);
+	if (rc == 0 && n == 0)
+		log_info("no merged bump MR to follow");
+	if (rc == 0 && worst)
+		rc = err_set(worst, "%s", why);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct job job;
+	struct ctx c;
+	long iid = 0;
+	int rc, stage = -1;
+	size_t i;
+
+	rc = job_start(&job, "track-deploy",
+	    "Follow merged bump MRs through the environments: labels and "
+	    "Slack.",
+	    argc, argv, stage_vars, sizeof(stage_vars) / sizeof(stage_vars[0]),
+	    getenv);
+	if (rc)
+		return rc & 0xff;
+	memset(&c, 0, sizeof(c));
+	c.job = &job;
+	c.hook = job_var(&job, "RELAY_SLACK_ALERTS_URL");
+	rc = parse_envs(&c, job_var(&job, "RELAY_ENVIRONMENTS"));
+	if (rc == 0 && job_var(&job, "MR_IID"))
+		rc = env_long(
+		    &iid, job.vars, job.nvars, "MR_IID", 1, 1000000000L);
+	if (rc == 0 && !job.dry_run)
+		rc = job_need(&job, "RELAY_TOKEN", (char *)NULL);
+	if (rc == 0) {
+		c.tgt =
+		    gitlab_project_path(job_var(&job, "RELAY_TARGET_PROJECT"));
+		if (!c.tgt)
+			rc = err_set(E_NOMEM, "out of memory");
+	}
+	if (rc == 0)
+		rc = iid ? track_iid(&c, iid, &stage) : track_all(&c, &stage);
+	if (rc == 0 || stage >= 0)
+		job_out(&job, "DEPLOY_STAGE",
+		    stage >= 0 ? c.env[stage].name : "none");
+	for (i = 0; i < c.nenv; i++)
+		json_free(c.env[i].deps);
+	free(c.tgt);
+	return job_finish(&job, rc);
+}
