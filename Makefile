@@ -2,7 +2,7 @@
 include config.mk
 
 COMMON_SRC = common/buf.c common/dotenv.c common/env.c common/err.c \
-	common/gitlab.c common/http.c common/job.c common/json.c common/log.c common/mr.c \
+	common/gitlab.c common/http.c common/job.c common/job_api.c common/json.c common/log.c common/mr.c \
 	common/notes.c common/pipeline.c common/range.c \
 	common/slack.c common/util.c
 

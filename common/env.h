@@ -8,6 +8,7 @@
 enum {
 	ENV_REQUIRED = 1 << 0,
 	ENV_SECRET = 1 << 1, /* value is masked in logs and never printed */
+	ENV_API = 1 << 2, /* only for stages that talk to the GitLab API */
 };
 
 struct env_var {

@@ -5,10 +5,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "dotenv.h"
 #include "err.h"
-#include "gitlab.h"
-#include "http.h"
 #include "job.h"
 #include "log.h"
 #include "util.h"
@@ -17,44 +16,47 @@
 #define RELAY_VERSION "0.0.0"
 #endif
 
-/* CONTRACT.md's common variables */
+/* CONTRACT.md's common variables; ENV_API ones only for stages that talk
+ * to the GitLab API (relay-mirror speaks git only) */
 static const struct env_var common_vars[] = {
-	{ "CI_API_V4_URL", ENV_REQUIRED, NULL, "GitLab API root", NULL },
-	{ "RELAY_TOKEN", ENV_SECRET, NULL,
+	{ "CI_API_V4_URL", ENV_REQUIRED | ENV_API, NULL, "GitLab API root",
+	    NULL },
+	{ "RELAY_TOKEN", ENV_SECRET | ENV_API, NULL,
 	    "bot token (PRIVATE-TOKEN) that opens and updates MRs", NULL },
 	{ "CI_JOB_TOKEN", ENV_SECRET, NULL,
 	    "job token, used for reads when RELAY_TOKEN is unset", NULL },
-	{ "RELAY_APPROVER_TOKEN", ENV_SECRET, NULL,
+	{ "RELAY_APPROVER_TOKEN", ENV_SECRET | ENV_API, NULL,
 	    "second identity that approves and sets auto-merge", NULL },
-	{ "RELAY_SOURCE_PROJECT", 0, "gitlab-org/security/gitaly",
+	{ "RELAY_SOURCE_PROJECT", ENV_API, "gitlab-org/security/gitaly",
 	    "project whose green commits are pinned", NULL },
-	{ "RELAY_SOURCE_BRANCH", 0, NULL,
+	{ "RELAY_SOURCE_BRANCH", ENV_API, NULL,
 	    "branch scanned for green commits (default: source default)",
 	    NULL },
-	{ "RELAY_TARGET_PROJECT", 0, "gitlab-org/gitlab",
+	{ "RELAY_TARGET_PROJECT", ENV_API, "gitlab-org/gitlab",
 	    "project that pins the component", NULL },
-	{ "RELAY_TARGET_BRANCH", 0, NULL,
+	{ "RELAY_TARGET_BRANCH", ENV_API, NULL,
 	    "MR target branch (default: target default branch)", NULL },
-	{ "RELAY_VERSION_FILE", 0, "GITALY_SERVER_VERSION",
+	{ "RELAY_VERSION_FILE", ENV_API, "GITALY_SERVER_VERSION",
 	    "file in the target holding the pinned SHA", NULL },
-	{ "RELAY_COMPONENT", 0, "Gitaly", "component name in titles", NULL },
-	{ "RELAY_MR_BRANCH", 0, "release-tools/update-gitaly",
+	{ "RELAY_COMPONENT", ENV_API, "Gitaly", "component name in titles",
+	    NULL },
+	{ "RELAY_MR_BRANCH", ENV_API, "release-tools/update-gitaly",
 	    "source branch of the bump MR", NULL },
-	{ "RELAY_MR_LABELS", 0,
+	{ "RELAY_MR_LABELS", ENV_API,
 	    "team::Delivery,dependency update,group::gitaly,"
 	    "feature::maintenance",
 	    "labels of the bump MR", NULL },
-	{ "RELAY_STALE_HOURS", 0, "24",
+	{ "RELAY_STALE_HOURS", ENV_API, "24",
 	    "an open bump MR older than this is "
 	    "stale",
 	    NULL },
-	{ "RELAY_SLACK_ALERTS_URL", ENV_SECRET, NULL,
+	{ "RELAY_SLACK_ALERTS_URL", ENV_SECRET | ENV_API, NULL,
 	    "Slack webhook for deployments and stale MRs (#gitaly_alerts)",
 	    NULL },
-	{ "RELAY_SLACK_FAILURES_URL", ENV_SECRET, NULL,
+	{ "RELAY_SLACK_FAILURES_URL", ENV_SECRET | ENV_API, NULL,
 	    "Slack webhook for pipeline failures (#g_gitaly)", NULL },
-	{ "RELAY_TEAM_HANDLE", 0, "@gl-gitaly", "tagged on failed pipelines",
-	    NULL },
+	{ "RELAY_TEAM_HANDLE", ENV_API, "@gl-gitaly",
+	    "tagged on failed pipelines", NULL },
 	{ "RELAY_DOTENV", 0, "relay.env", "dotenv report path", NULL },
 	{ "RELAY_CA_BUNDLE", 0, NULL, "CA file for TLS (default: system)",
 	    NULL },
@@ -79,16 +81,14 @@ usage(FILE *f, struct job *j)
 }
 
 int
-job_start(struct job *j, const char *name, const char *synopsis, int argc,
+job_init(struct job *j, const char *name, const char *synopsis, int argc,
     char **argv, const struct env_var *stage, size_t nstage,
-    char *(*get)(const char *))
+    char *(*get)(const char *), unsigned flags)
 {
 	static char prog[64];
-	size_t ncommon = sizeof(common_vars) / sizeof(common_vars[0]);
-	struct http_opts ho;
-	const char *token;
+	size_t i, ncommon = sizeof(common_vars) / sizeof(common_vars[0]);
 	long timeout, tries, base;
-	int i, rc, debug = 0, dry = 0, color;
+	int a, rc, debug = 0, dry = 0, color;
 
 	memset(j, 0, sizeof(*j));
 	j->name = name;
@@ -100,24 +100,26 @@ job_start(struct job *j, const char *name, const char *synopsis, int argc,
 		log_error("too many variables declared");
 		return JOB_STOP | EXIT_SOFTWARE;
 	}
-	memcpy(j->vars, common_vars, sizeof(common_vars));
-	memcpy(j->vars + ncommon, stage, nstage * sizeof(*stage));
-	j->nvars = ncommon + nstage;
+	for (i = 0; i < ncommon; i++)
+		if ((flags & JOB_API) || !(common_vars[i].flags & ENV_API))
+			j->vars[j->nvars++] = common_vars[i];
+	memcpy(j->vars + j->nvars, stage, nstage * sizeof(*stage));
+	j->nvars += nstage;
 
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 ||
-		    strcmp(argv[i], "-h") == 0) {
+	for (a = 1; a < argc; a++) {
+		if (strcmp(argv[a], "--help") == 0 ||
+		    strcmp(argv[a], "-h") == 0) {
 			usage(stdout, j);
 			env_help(stdout, j->vars, j->nvars);
 			return JOB_STOP | EXIT_DONE;
-		} else if (strcmp(argv[i], "--version") == 0) {
+		} else if (strcmp(argv[a], "--version") == 0) {
 			printf("relay-%s %s\n", name, RELAY_VERSION);
 			return JOB_STOP | EXIT_DONE;
-		} else if (strcmp(argv[i], "--dry-run") == 0 ||
-		    strcmp(argv[i], "-n") == 0) {
+		} else if (strcmp(argv[a], "--dry-run") == 0 ||
+		    strcmp(argv[a], "-n") == 0) {
 			j->dry_run = 1;
 		} else {
-			log_error("unknown argument '%.40s'", argv[i]);
+			log_error("unknown argument '%.40s'", argv[a]);
 			usage(stderr, j);
 			return JOB_STOP | EXIT_USAGE;
 		}
@@ -146,26 +148,10 @@ job_start(struct job *j, const char *name, const char *synopsis, int argc,
 	if (debug)
 		log_init(prog, LOG_DEBUG, color);
 	j->dry_run |= dry;
-
-	http_opts_default(&ho);
-	ho.timeout_s = timeout;
-	ho.tries = (int)tries;
-	ho.backoff_ms = base;
-	ho.ca_bundle = job_var(j, "RELAY_CA_BUNDLE");
-	ho.user_agent = "relay/" RELAY_VERSION;
-	rc = http_new(&j->http, &ho);
-	if (rc == 0)
-		rc = dotenv_new(&j->out);
-	token = job_var(j, "RELAY_TOKEN");
-	j->wrote_token = token != NULL;
-	if (rc == 0)
-		rc = gitlab_new(&j->gl, j->http, job_var(j, "CI_API_V4_URL"),
-		    token ? token : job_var(j, "CI_JOB_TOKEN"),
-		    token ? HTTP_AUTH_PRIVATE : HTTP_AUTH_JOB);
-	if (rc == 0 && job_var(j, "RELAY_APPROVER_TOKEN"))
-		rc = gitlab_new(&j->approver, j->http,
-		    job_var(j, "CI_API_V4_URL"),
-		    job_var(j, "RELAY_APPROVER_TOKEN"), HTTP_AUTH_PRIVATE);
+	j->timeout_s = timeout;
+	j->tries = (int)tries;
+	j->backoff_ms = base;
+	rc = dotenv_new(&j->out);
 	if (rc < 0)
 		return JOB_STOP | job_finish(j, rc);
 	if (j->dry_run)
@@ -232,15 +218,11 @@ job_finish(struct job *j, int rc)
 				code = err_exit(wrc);
 		}
 	}
-	if (j->http)
-		log_debug("%ld HTTP requests", http_requests(j->http));
 	fflush(stdout);
-	gitlab_free(j->gl);
-	gitlab_free(j->approver);
-	http_free(j->http);
+	if (j->cleanup)
+		j->cleanup(j);
+	j->cleanup = NULL;
 	dotenv_free(j->out);
-	j->gl = j->approver = NULL;
-	j->http = NULL;
 	j->out = NULL;
 	log_forget_secrets();
 	return code;

@@ -23,12 +23,23 @@ struct job {
 	struct gitlab *approver; /* RELAY_APPROVER_TOKEN, or NULL */
 	struct dotenv *out; /* the report written by job_finish */
 	int wrote_token; /* gl carries RELAY_TOKEN (writes possible) */
+	long timeout_s; /* RELAY_TIMEOUT_S */
+	int tries; /* RELAY_TRIES */
+	long backoff_ms; /* RELAY_RETRY_BASE_MS */
+	void (*cleanup)(struct job *); /* frees what job_start added */
 };
 
 #define JOB_STOP 0x100
+#define JOB_API 0x1 /* job_init: declare the GitLab API variables too */
 
-/* job_start: parse flags, read the common and stage variables (get is
- * getenv, passed from main), set up logging, HTTP and GitLab clients.
+/* job_init: parse flags, read the common variables (API ones with JOB_API)
+ * and the stage's, set up logging and the dotenv report. Returns 0 or
+ * JOB_STOP | exit code, as job_start. */
+int job_init(struct job *j, const char *name, const char *synopsis, int argc,
+    char **argv, const struct env_var *stage, size_t nstage,
+    char *(*get)(const char *), unsigned flags);
+/* job_start (job_api.c): job_init with JOB_API (get is getenv, passed
+ * from main), then the HTTP and GitLab clients.
  * Returns 0 to go on, or JOB_STOP | exit code to exit with at once (after
  * --help/--version, or a usage/configuration error already reported).
  * *stage is copied. */

@@ -1,0 +1,60 @@
+/* job_api: the GitLab API clients of the stages that talk to GitLab, kept
+ * apart from job.c so relay-mirror links no HTTP library */
+#include <stdio.h>
+
+#include "err.h"
+#include "gitlab.h"
+#include "http.h"
+#include "job.h"
+#include "log.h"
+
+#ifndef RELAY_VERSION
+#define RELAY_VERSION "0.0.0"
+#endif
+
+static void
+api_cleanup(struct job *j)
+{
+	if (j->http)
+		log_debug("%ld HTTP requests", http_requests(j->http));
+	gitlab_free(j->gl);
+	gitlab_free(j->approver);
+	http_free(j->http);
+	j->gl = j->approver = NULL;
+	j->http = NULL;
+}
+
+int
+job_start(struct job *j, const char *name, const char *synopsis, int argc,
+    char **argv, const struct env_var *stage, size_t nstage,
+    char *(*get)(const char *))
+{
+	struct http_opts ho;
+	const char *token;
+	int rc = job_init(
+	    j, name, synopsis, argc, argv, stage, nstage, get, JOB_API);
+
+	if (rc)
+		return rc;
+	j->cleanup = api_cleanup;
+	http_opts_default(&ho);
+	ho.timeout_s = j->timeout_s;
+	ho.tries = j->tries;
+	ho.backoff_ms = j->backoff_ms;
+	ho.ca_bundle = job_var(j, "RELAY_CA_BUNDLE");
+	ho.user_agent = "relay/" RELAY_VERSION;
+	rc = http_new(&j->http, &ho);
+	token = job_var(j, "RELAY_TOKEN");
+	j->wrote_token = token != NULL;
+	if (rc == 0)
+		rc = gitlab_new(&j->gl, j->http, job_var(j, "CI_API_V4_URL"),
+		    token ? token : job_var(j, "CI_JOB_TOKEN"),
+		    token ? HTTP_AUTH_PRIVATE : HTTP_AUTH_JOB);
+	if (rc == 0 && job_var(j, "RELAY_APPROVER_TOKEN"))
+		rc = gitlab_new(&j->approver, j->http,
+		    job_var(j, "CI_API_V4_URL"),
+		    job_var(j, "RELAY_APPROVER_TOKEN"), HTTP_AUTH_PRIVATE);
+	if (rc < 0)
+		return JOB_STOP | job_finish(j, rc);
+	return 0;
+}
