@@ -3,12 +3,12 @@ include config.mk
 
 COMMON_SRC = common/buf.c common/dotenv.c common/env.c common/err.c \
 	common/gitlab.c common/http.c common/job.c common/job_api.c common/json.c common/log.c common/mr.c \
-	common/notes.c common/pipeline.c common/range.c \
-	common/slack.c common/util.c
+	common/notes.c common/pipeline.c common/range.c common/repo.c \
+	common/slack.c common/url.c common/util.c
 
 # stages that speak HTTP only; relay-mirror alone links libgit2
 HTTP_JOBS = find-green open-mr watch triage notify track-deploy
-JOBS = $(HTTP_JOBS)
+JOBS = $(HTTP_JOBS) mirror
 UNIT = buf dotenv env gitlab http json log stage util
 
 # O: output folder of this build flavour (objects, library, tests);
@@ -71,6 +71,11 @@ $(HTTP_JOBS:%=$(BIN)/relay-%): $(BIN)/relay-%: $(O)/obj/jobs/%.o \
 	@mkdir -p $(@D)
 	$(LINK) -o $@ $< $(O)/libcommon.a $(HTTP_LIBS)
 
+# git only: no HTTP library (job.c holds no API code, see job_api.c)
+$(BIN)/relay-mirror: $(O)/obj/jobs/mirror.o $(O)/libcommon.a
+	@mkdir -p $(@D)
+	$(LINK) -o $@ $< $(O)/libcommon.a $(GIT_LIBS)
+
 $(O)/test/unit-%: $(O)/obj/tests/unit/%.o $(O)/obj/tests/unit/tap.o \
 		$(O)/libcommon.a
 	@mkdir -p $(@D)
@@ -89,6 +94,7 @@ check: all unit
 check-asan:
 	$(MAKE) $(ASAN_VARS) all unit
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	RELAY_BIN=build/asan/bin RELAY_UNIT=build/asan/test \
 		./tests/run.sh

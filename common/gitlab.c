@@ -8,6 +8,7 @@
 #include "err.h"
 #include "gitlab.h"
 #include "http.h"
+#include "url.h"
 #include "json.h"
 #include "util.h"
 
@@ -20,7 +21,7 @@ gitlab_new(struct gitlab **out, struct http *h, const char *api,
 	int rc;
 
 	*out = NULL;
-	rc = http_url_allowed(api);
+	rc = url_allowed(api);
 	if (rc < 0)
 		return err_prefix(rc, "CI_API_V4_URL: ");
 	g = calloc(1, sizeof(*g));
@@ -355,7 +356,7 @@ gitlab_pager_next(struct gitlab_pager *p, struct json **out)
 	if (rc == 0) {
 		p->pages++;
 		if (r.next_url) {
-			if (!http_url_same_origin(r.next_url, p->g->api)) {
+			if (!url_same_origin(r.next_url, p->g->api)) {
 				rc = err_set(E_PERM,
 				    "GET %.*s: next-page link "
 				    "points to another host, refused",

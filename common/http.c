@@ -14,6 +14,7 @@
 
 #include "err.h"
 #include "http.h"
+#include "url.h"
 #include "log.h"
 #include "util.h"
 
@@ -205,75 +206,6 @@ http_retry_after(long *out, const char *value, time_t now)
 	t = timegm(&tm);
 	*out = t > now ? (long)(t - now) : 0;
 	return 0;
-}
-
-/* host_of: copy the host part of url (no brackets, no port) */
-static int
-host_of(char *out, size_t n, const char *url, const char **rest)
-{
-	const char *p = strstr(url, "://"), *end;
-	size_t len;
-
-	if (!p)
-		return -1;
-	p += 3;
-	end = p + strcspn(p, "/?#");
-	if (memchr(p, '@', (size_t)(end - p)))
-		return -1; /* credentials in URLs are refused */
-	if (*p == '[') {
-		const char *rb = memchr(p, ']', (size_t)(end - p));
-
-		if (!rb)
-			return -1;
-		len = (size_t)(rb - p - 1);
-		p++;
-	} else {
-		len = strcspn(p, ":/?#");
-	}
-	if (len == 0 || len >= n)
-		return -1;
-	memcpy(out, p, len);
-	out[len] = '\0';
-	if (rest)
-		*rest = end;
-	return 0;
-}
-
-int
-http_url_allowed(const char *url)
-{
-	char host[256];
-
-	if (host_of(host, sizeof(host), url, NULL) < 0)
-		return err_set(E_USAGE, "not a valid http(s) URL");
-	if (strncasecmp(url, "https://", 8) == 0)
-		return 0;
-	if (strncasecmp(url, "http://", 7) != 0)
-		return err_set(E_USAGE, "only http and https URLs are allowed");
-	if (strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0)
-		return 0;
-	{
-		/* a real IPv4 literal in 127/8, not "127.0.0.1.evil.com" */
-		struct in_addr a;
-
-		if (inet_pton(AF_INET, host, &a) == 1 &&
-		    (ntohl(a.s_addr) >> 24) == 127)
-			return 0;
-	}
-	return err_set(
-	    E_USAGE, "plain http is allowed only to loopback; use https");
-}
-
-int
-http_url_same_origin(const char *a, const char *b)
-{
-	const char *ra, *rb;
-	char ha[256], hb[256];
-
-	if (host_of(ha, sizeof(ha), a, &ra) < 0 ||
-	    host_of(hb, sizeof(hb), b, &rb) < 0)
-		return 0;
-	return ra - a == rb - b && strncasecmp(a, b, (size_t)(ra - a)) == 0;
 }
 
 /* ---- transfer ---- */
@@ -477,7 +409,7 @@ http_do(struct http *h, struct http_resp *r, const struct http_req *req)
 	memset(r, 0, sizeof(*r));
 	buf_init(&r->body, h->o.max_body + 1);
 	r->retry_after_s = -1;
-	rc = http_url_allowed(req->url);
+	rc = url_allowed(req->url);
 	if (rc < 0)
 		return err_prefix(rc, "%s %s: ", req->method, where(req));
 	for (attempt = 1; attempt <= h->o.tries; attempt++) {

@@ -69,9 +69,5 @@ long http_requests(const struct http *h);
 int http_link_next(char **out, const char *link);
 /* http_retry_after: delta-seconds or an IMF-fixdate relative to now */
 int http_retry_after(long *out, const char *value, time_t now);
-/* http_url_allowed: https anywhere; plain http only to loopback */
-int http_url_allowed(const char *url);
-/* http_url_origin_eq: same scheme://host:port prefix (pagination links) */
-int http_url_same_origin(const char *a, const char *b);
 
 #endif

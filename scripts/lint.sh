@@ -16,7 +16,7 @@ for f in sprintf vsprintf strcpy strcat strtok gets system popen; do
 done
 # one module owns one dependency
 for pair in "curl/curl.h:common/http.c" "jsmn.h:common/json.c" \
-	"git2.h:common/git.c"; do
+	"git2.h:common/repo.c"; do
 	h=${pair%%:*} owner=${pair#*:}
 	grep -ln "#include <$h>" $src 2>/dev/null | grep -vx "$owner" |
 		while IFS= read -r l; do finding "$l includes <$h>, owned by $owner"; done

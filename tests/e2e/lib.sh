@@ -41,6 +41,7 @@ sim_start() {
 cleanup() {
 	[ -n "${KEEP:-}" ] && return
 	[ -n "${SIM_PID:-}" ] && kill "$SIM_PID" 2>/dev/null
+	[ -n "${HTTPD_PID:-}" ] && kill "$HTTPD_PID" 2>/dev/null
 	cd / && rm -rf "$TRASH"
 }
 trap cleanup EXIT
@@ -179,4 +180,38 @@ test_done() {
 	echo "1..$test_count"
 	[ "$test_failed" -eq 0 ]
 	exit $?
+}
+
+# git_http_start ROOT: serve the bare repositories under ROOT over git's
+# smart HTTP protocol (lighttpd running git http-backend as CGI, basic auth
+# against $TRASH/git-users, "user:password" lines); sets GIT_HTTP to the
+# base URL (GIT_HTTP/<repo>.git)
+git_http_start() {
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	touch "$TRASH/git-users"
+	cat >"$TRASH/lighttpd.conf" <<CONF
+server.modules = ("mod_alias", "mod_cgi", "mod_setenv", "mod_auth", "mod_authn_file", "mod_accesslog")
+accesslog.filename = "$TRASH/access.log"
+server.document-root = "$1"
+server.bind = "127.0.0.1"
+server.port = $port
+server.errorlog = "$TRASH/lighttpd.log"
+alias.url = ("/git" => "$(git --exec-path)/git-http-backend")
+\$HTTP["url"] =~ "^/git" {
+	cgi.assign = ("" => "")
+	setenv.set-environment = ("GIT_PROJECT_ROOT" => "$1", "GIT_HTTP_EXPORT_ALL" => "1")
+	auth.backend = "plain"
+	auth.backend.plain.userfile = "$TRASH/git-users"
+	auth.require = ("" => ("method" => "basic", "realm" => "git", "require" => "valid-user"))
+}
+CONF
+	lighttpd -D -f "$TRASH/lighttpd.conf" >"$TRASH/lighttpd.out" 2>&1 &
+	HTTPD_PID=$!
+	GIT_HTTP="http://127.0.0.1:$port/git"
+	i=0
+	until curl -s -o /dev/null "http://127.0.0.1:$port/"; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && { cat "$TRASH/lighttpd.out" "$TRASH/lighttpd.log"; echo "lighttpd did not start"; exit 70; }
+		sleep 0.05
+	done
 }

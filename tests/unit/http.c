@@ -4,6 +4,7 @@
 
 #include "err.h"
 #include "http.h"
+#include "url.h"
 #include "tap.h"
 
 static char *
@@ -70,27 +71,26 @@ main(void)
 	OK(http_retry_after(&v, "soon", 0) == E_PARSE);
 	OK(http_retry_after(&v, "", 0) == E_PARSE);
 
-	OK(http_url_allowed("https://gitlab.com/api/v4") == 0);
-	OK(http_url_allowed("http://127.0.0.1:8080/api/v4") == 0);
-	OK(http_url_allowed("http://127.9.9.9/x") == 0);
-	OK(http_url_allowed("http://localhost:3000/api/v4") == 0);
-	OK(http_url_allowed("http://[::1]:3000/api/v4") == 0);
-	OK(http_url_allowed("http://gitlab.com/api/v4") == E_USAGE);
-	OK(http_url_allowed("http://127.0.0.1.evil.com/") == E_USAGE);
-	OK(http_url_allowed("http://127.1/") == E_USAGE);
-	OK(http_url_allowed("http://localhost.evil.com/") == E_USAGE);
-	OK(http_url_allowed("http://user:pw@127.0.0.1/") == E_USAGE);
-	OK(http_url_allowed("ftp://127.0.0.1/") == E_USAGE);
-	OK(http_url_allowed("file:///etc/passwd") == E_USAGE);
-	OK(http_url_allowed("not a url") == E_USAGE);
+	OK(url_allowed("https://gitlab.com/api/v4") == 0);
+	OK(url_allowed("http://127.0.0.1:8080/api/v4") == 0);
+	OK(url_allowed("http://127.9.9.9/x") == 0);
+	OK(url_allowed("http://localhost:3000/api/v4") == 0);
+	OK(url_allowed("http://[::1]:3000/api/v4") == 0);
+	OK(url_allowed("http://gitlab.com/api/v4") == E_USAGE);
+	OK(url_allowed("http://127.0.0.1.evil.com/") == E_USAGE);
+	OK(url_allowed("http://127.1/") == E_USAGE);
+	OK(url_allowed("http://localhost.evil.com/") == E_USAGE);
+	OK(url_allowed("http://user:pw@127.0.0.1/") == E_USAGE);
+	OK(url_allowed("ftp://127.0.0.1/") == E_USAGE);
+	OK(url_allowed("file:///etc/passwd") == E_USAGE);
+	OK(url_allowed("not a url") == E_USAGE);
 
-	OK(http_url_same_origin(
+	OK(url_same_origin(
 	    "https://g.com/api/v4/x?page=2", "https://g.com/api/v4"));
-	OK(!http_url_same_origin(
+	OK(!url_same_origin(
 	    "https://evil.com/api/v4/x", "https://g.com/api/v4"));
-	OK(!http_url_same_origin(
-	    "http://g.com/api/v4/x", "https://g.com/api/v4"));
-	OK(!http_url_same_origin(
+	OK(!url_same_origin("http://g.com/api/v4/x", "https://g.com/api/v4"));
+	OK(!url_same_origin(
 	    "https://g.com:444/api/v4/x", "https://g.com/api/v4"));
 	return tap_done();
 }

@@ -1,0 +1,79 @@
+/* url: which URLs a token may be sent to; shared by the HTTP and git
+ * transports */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "err.h"
+#include "url.h"
+
+/* host_of: copy the host part of url (no brackets, no port) */
+static int
+host_of(char *out, size_t n, const char *url, const char **rest)
+{
+	const char *p = strstr(url, "://"), *end;
+	size_t len;
+
+	if (!p)
+		return -1;
+	p += 3;
+	end = p + strcspn(p, "/?#");
+	if (memchr(p, '@', (size_t)(end - p)))
+		return -1; /* credentials in URLs are refused */
+	if (*p == '[') {
+		const char *rb = memchr(p, ']', (size_t)(end - p));
+
+		if (!rb)
+			return -1;
+		len = (size_t)(rb - p - 1);
+		p++;
+	} else {
+		len = strcspn(p, ":/?#");
+	}
+	if (len == 0 || len >= n)
+		return -1;
+	memcpy(out, p, len);
+	out[len] = '\0';
+	if (rest)
+		*rest = end;
+	return 0;
+}
+
+int
+url_allowed(const char *url)
+{
+	char host[256];
+
+	if (host_of(host, sizeof(host), url, NULL) < 0)
+		return err_set(E_USAGE, "not a valid http(s) URL");
+	if (strncasecmp(url, "https://", 8) == 0)
+		return 0;
+	if (strncasecmp(url, "http://", 7) != 0)
+		return err_set(E_USAGE, "only http and https URLs are allowed");
+	if (strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0)
+		return 0;
+	{
+		/* a real IPv4 literal in 127/8, not "127.0.0.1.evil.com" */
+		struct in_addr a;
+
+		if (inet_pton(AF_INET, host, &a) == 1 &&
+		    (ntohl(a.s_addr) >> 24) == 127)
+			return 0;
+	}
+	return err_set(
+	    E_USAGE, "plain http is allowed only to loopback; use https");
+}
+
+int
+url_same_origin(const char *a, const char *b)
+{
+	const char *ra, *rb;
+	char ha[256], hb[256];
+
+	if (host_of(ha, sizeof(ha), a, &ra) < 0 ||
+	    host_of(hb, sizeof(hb), b, &rb) < 0)
+		return 0;
+	return ra - a == rb - b && strncasecmp(a, b, (size_t)(ra - a)) == 0;
+}

@@ -1,0 +1,11 @@
+/* url: which URLs a token may be sent to */
+#ifndef RELAY_URL_H
+#define RELAY_URL_H
+
+/* url_allowed: https anywhere; plain http only to loopback; no
+ * credentials in the URL */
+int url_allowed(const char *url);
+/* url_same_origin: same scheme, host and port */
+int url_same_origin(const char *a, const char *b);
+
+#endif
