@@ -482,6 +482,12 @@ http_do(struct http *h, struct http_resp *r, const struct http_req *req)
 				    "failed: %s",
 				    req->method, where(req),
 				    curl_easy_strerror(cc));
+			case CURLE_SSL_CACERT_BADFILE:
+				return err_set(E_CONFIG,
+				    "%s %s: the CA file cannot be used (%s): "
+				    "set RELAY_CA_BUNDLE",
+				    req->method, where(req),
+				    curl_easy_strerror(cc));
 			default:
 				return err_set(E_FAIL, "%s %s: %s", req->method,
 				    where(req), curl_easy_strerror(cc));

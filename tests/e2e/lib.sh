@@ -182,15 +182,25 @@ test_done() {
 	exit $?
 }
 
-# git_http_start ROOT: serve the bare repositories under ROOT over git's
-# smart HTTP protocol (lighttpd running git http-backend as CGI, basic auth
-# against $TRASH/git-users, "user:password" lines); sets GIT_HTTP to the
-# base URL (GIT_HTTP/<repo>.git)
+# git_http_start ROOT [CERT KEY NAME]: serve the bare repositories under
+# ROOT over git's smart HTTP protocol (lighttpd running git http-backend as
+# CGI, basic auth against $TRASH/git-users, "user:password" lines), over
+# HTTPS as NAME when given a certificate; sets GIT_HTTP to the base URL
+# (GIT_HTTP/<repo>.git)
 git_http_start() {
 	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	touch "$TRASH/git-users"
+	tls="" scheme=http host=127.0.0.1
+	if [ $# -ge 4 ]; then
+		tls="server.modules += (\"mod_openssl\")
+ssl.engine = \"enable\"
+ssl.pemfile = \"$2\"
+ssl.privkey = \"$3\""
+		scheme=https host=$4
+	fi
 	cat >"$TRASH/lighttpd.conf" <<CONF
 server.modules = ("mod_alias", "mod_cgi", "mod_setenv", "mod_auth", "mod_authn_file", "mod_accesslog")
+$tls
 accesslog.filename = "$TRASH/access.log"
 server.document-root = "$1"
 server.bind = "127.0.0.1"
@@ -207,9 +217,9 @@ alias.url = ("/git" => "$(git --exec-path)/git-http-backend")
 CONF
 	lighttpd -D -f "$TRASH/lighttpd.conf" >"$TRASH/lighttpd.out" 2>&1 &
 	HTTPD_PID=$!
-	GIT_HTTP="http://127.0.0.1:$port/git"
+	GIT_HTTP="$scheme://$host:$port/git"
 	i=0
-	until curl -s -o /dev/null "http://127.0.0.1:$port/"; do
+	until curl -sk -o /dev/null "$scheme://127.0.0.1:$port/"; do
 		i=$((i + 1))
 		[ $i -gt 100 ] && { cat "$TRASH/lighttpd.out" "$TRASH/lighttpd.log"; echo "lighttpd did not start"; exit 70; }
 		sleep 0.05

@@ -1711,12 +1711,22 @@ def main():
     ap.add_argument("--port-file", help="write the chosen port here")
     ap.add_argument("--seed", help="JSON file to POST to /-/sim/seed")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"),
+                    help="serve HTTPS with this certificate chain and key")
+    ap.add_argument("--name", help="host name in URLs (default: --host)")
     a = ap.parse_args()
     if a.host not in ("127.0.0.1", "localhost", "::1"):
         ap.error("the simulator listens on loopback only")
     srv = Server((a.host, a.port), Handler)
     port = srv.server_address[1]
-    srv.state = State(f"http://{a.host}:{port}")
+    scheme = "http"
+    if a.tls:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(a.tls[0], a.tls[1])
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+        scheme = "https"
+    srv.state = State(f"{scheme}://{a.name or a.host}:{port}")
     srv.verbose = a.verbose
     if a.seed:
         with open(a.seed) as f:
