@@ -1,6 +1,7 @@
 /* job_api: the GitLab API clients of the stages that talk to GitLab, kept
  * apart from job.c so relay-mirror links no HTTP library */
 #include <stdio.h>
+#include <string.h>
 
 #include "err.h"
 #include "gitlab.h"
@@ -24,6 +25,31 @@ api_cleanup(struct job *j)
 	j->http = NULL;
 }
 
+/* by_name: a webhook given as the name of the CI variable that holds it
+ * (components take variable names, never secrets, as inputs) */
+static int
+by_name(struct job *j, const char *key, const char *var,
+    char *(*get)(const char *))
+{
+	struct env_var *v = env_find(j->vars, j->nvars, key);
+	const char *name = job_var(j, var), *val;
+
+	if (!v || v->value || !name)
+		return 0;
+	val = get(name);
+	if (!val || !*val) {
+		/* Slack is optional; a renamed variable that is unset is
+		 * worth a line */
+		if (strcmp(name, key) != 0)
+			log_warn("%s names %s, which is unset: no Slack message",
+			    var, name);
+		return 0;
+	}
+	log_secret(val);
+	v->value = val;
+	return 0;
+}
+
 int
 job_start(struct job *j, const char *name, const char *synopsis, int argc,
     char **argv, const struct env_var *stage, size_t nstage,
@@ -37,6 +63,12 @@ job_start(struct job *j, const char *name, const char *synopsis, int argc,
 	if (rc)
 		return rc;
 	j->cleanup = api_cleanup;
+	rc = by_name(j, "RELAY_SLACK_ALERTS_URL", "RELAY_SLACK_ALERTS_VAR", get);
+	if (rc == 0)
+		rc = by_name(j, "RELAY_SLACK_FAILURES_URL",
+		    "RELAY_SLACK_FAILURES_VAR", get);
+	if (rc < 0)
+		return JOB_STOP | job_finish(j, rc);
 	http_opts_default(&ho);
 	ho.timeout_s = j->timeout_s;
 	ho.tries = j->tries;

@@ -6,7 +6,9 @@ set -eu
 pkgs="build-essential cmake dpkg-dev pkg-config
 	ca-certificates debian-archive-keyring git curl jq python3
 	libjsmn-dev libmbedtls-dev libhttp-parser-dev zlib1g-dev
-	libcurl4-openssl-dev libgit2-dev lighttpd lighttpd-mod-openssl openssl time bc"
+	libcurl4-openssl-dev libgit2-dev lighttpd lighttpd-mod-openssl openssl rsync time bc"
+# gitlab-ci-local (tests) runs on Node.js: Debian's, unless one is there
+command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
