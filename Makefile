@@ -41,7 +41,7 @@ SAN = -fsanitize=address,undefined -fno-sanitize-recover=all
 ASAN_VARS = DYNAMIC=1 O=build/asan BIN=build/asan/bin \
 	OPT="-O1 -g -fno-omit-frame-pointer $(SAN)" LDFLAGS="$(SAN)"
 
-.PHONY: all deps setup check check-asan unit lint fmt bench install clean \
+.PHONY: all deps setup check check-asan unit lint lint-ci fmt bench install clean \
 	distclean demo
 
 all: $(BINS)
@@ -98,6 +98,10 @@ check-asan:
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	RELAY_BIN=build/asan/bin RELAY_UNIT=build/asan/test \
 		./tests/run.sh
+
+# every YAML file against GitLab's CI schema (gitlab-ci-local from npm)
+lint-ci:
+	./scripts/ci-lint.sh
 
 lint:
 	./scripts/lint.sh

@@ -28,8 +28,8 @@ api_cleanup(struct job *j)
 /* by_name: a webhook given as the name of the CI variable that holds it
  * (components take variable names, never secrets, as inputs) */
 static int
-by_name(struct job *j, const char *key, const char *var,
-    char *(*get)(const char *))
+by_name(
+    struct job *j, const char *key, const char *var, char *(*get)(const char *))
 {
 	struct env_var *v = env_find(j->vars, j->nvars, key);
 	const char *name = job_var(j, var), *val;
@@ -41,7 +41,8 @@ by_name(struct job *j, const char *key, const char *var,
 		/* Slack is optional; a renamed variable that is unset is
 		 * worth a line */
 		if (strcmp(name, key) != 0)
-			log_warn("%s names %s, which is unset: no Slack message",
+			log_warn(
+			    "%s names %s, which is unset: no Slack message",
 			    var, name);
 		return 0;
 	}
@@ -63,7 +64,8 @@ job_start(struct job *j, const char *name, const char *synopsis, int argc,
 	if (rc)
 		return rc;
 	j->cleanup = api_cleanup;
-	rc = by_name(j, "RELAY_SLACK_ALERTS_URL", "RELAY_SLACK_ALERTS_VAR", get);
+	rc =
+	    by_name(j, "RELAY_SLACK_ALERTS_URL", "RELAY_SLACK_ALERTS_VAR", get);
 	if (rc == 0)
 		rc = by_name(j, "RELAY_SLACK_FAILURES_URL",
 		    "RELAY_SLACK_FAILURES_VAR", get);

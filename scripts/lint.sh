@@ -35,6 +35,8 @@ for f in common/*.[ch] jobs/*.c tests/unit/*.[ch]; do
 	clang-format --dry-run -Werror "$f" >/dev/null 2>&1 ||
 		finding "$f is not clang-formatted (make fmt)"
 done
+# the chain component is generated from the per-stage ones
+python3 scripts/chain.py --check 2>&1 | while IFS= read -r l; do finding "$l"; done
 # static analysis
 if command -v cppcheck >/dev/null; then
 	cppcheck -q --enable=warning,portability --error-exitcode=1 \
