@@ -18,4 +18,8 @@ if ! (cd "$dir" && timeout 300 npm install --no-audit --no-fund --prefix "$dir" 
 	echo "gcl: npm install gitlab-ci-local@$version failed (see $dir/install.log)" >&2
 	exit 69
 fi
+if ! "$bin" --version >/dev/null 2>&1; then
+	echo "gcl: gitlab-ci-local $version does not run on $(node --version 2>&1)" >&2
+	exit 69
+fi
 echo "$bin"
