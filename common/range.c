@@ -101,3 +101,34 @@ range_list(struct buf *b, struct gitlab *g, const char *src, const char *from,
 		    "not reached)\n");
 	return 0;
 }
+
+int
+range_merge_base(
+    char *out, struct gitlab *g, const char *proj, const char *a, const char *b)
+{
+	struct buf path;
+	struct json *d = NULL;
+	const char *base;
+	int rc;
+
+	out[0] = '\0';
+	buf_init(&path, 0);
+	rc = buf_printf(&path,
+	    "%s/repository/merge_base?refs%%5B%%5D=%s&refs%%5B%%5D=%s", proj, a,
+	    b);
+	if (rc == 0)
+		rc = gitlab_call(g, &d, "GET", path.data, NULL);
+	buf_free(&path);
+	if (rc == E_NOTFOUND || (rc == E_PERM && g->status == 400))
+		rc = 0;
+	else if (rc < 0)
+		rc = err_prefix(rc, "cannot compare %.12s with %.12s: ", a, b);
+	else if (!(base = json_strp(json_root(d), "id")))
+		rc = err_set(E_PARSE, "merge base answer has no id");
+	else {
+		snprintf(out, 41, "%s", base);
+		rc = 1;
+	}
+	json_free(d);
+	return rc;
+}

@@ -14,6 +14,12 @@ struct gitlab;
 int range_list(struct buf *b, struct gitlab *g, const char *src,
     const char *from, const char *to, long max);
 
+/* range_merge_base: the merge base of commits a and b in project path proj
+ * ("/projects/x") into out (41 bytes); 1 found, 0 when they share no
+ * history or one is unknown (GitLab's 404 or 400), < 0 error */
+int range_merge_base(char *out, struct gitlab *g, const char *proj,
+    const char *a, const char *b);
+
 /* range_mr_ref: "group/project!123" from a merge commit message into out;
  * 1 when found, else 0 */
 int range_mr_ref(char *out, size_t n, const char *msg);

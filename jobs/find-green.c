@@ -27,6 +27,7 @@
 #include "job.h"
 #include "json.h"
 #include "log.h"
+#include "range.h"
 #include "util.h"
 
 static const struct env_var stage_vars[] = {
@@ -255,42 +256,25 @@ greens_find(struct ctx *c, struct greens *g, struct jv *out, const char *sha,
 static int
 descends(struct ctx *c, int *out, const char *sha)
 {
-	struct buf path;
-	struct json *d = NULL;
-	const char *base;
+	char base[41];
 	int rc;
 
 	if (strcasecmp(sha, c->current) == 0) {
 		*out = 1;
 		return 0;
 	}
-	buf_init(&path, 0);
-	rc = buf_printf(&path,
-	    "%s/repository/merge_base?refs%%5B%%5D=%s"
-	    "&refs%%5B%%5D=%s",
-	    c->src, c->current, sha);
-	if (rc == 0)
-		rc = gitlab_call(c->gl, &d, "GET", path.data, NULL);
-	buf_free(&path);
-	if (rc == E_NOTFOUND || (rc == E_PERM && c->gl->status == 400)) {
-		*out = -2;
-		json_free(d);
-		return 0;
-	}
+	rc = range_merge_base(base, c->gl, c->src, c->current, sha);
 	if (rc < 0)
-		return err_prefix(
-		    rc, "cannot compare %.12s with %.12s: ", c->current, sha);
-	base = json_strp(json_root(d), "id");
-	if (!base)
-		rc = err_set(E_PARSE, "merge base answer has no id");
+		return rc;
+	if (rc == 0)
+		*out = -2;
 	else if (strcasecmp(base, c->current) == 0)
 		*out = 1;
 	else if (strcasecmp(base, sha) == 0)
 		*out = 0;
 	else
 		*out = -2;
-	json_free(d);
-	return rc;
+	return 0;
 }
 
 static int

@@ -36,6 +36,7 @@
 #include "log.h"
 #include "mr.h"
 #include "notes.h"
+#include "range.h"
 #include "slack.h"
 #include "util.h"
 
@@ -166,9 +167,7 @@ load_deps(struct ctx *c, struct env *e)
 static int
 contains(struct ctx *c, int *in, const char *merge, const char *sha)
 {
-	struct buf path;
-	struct json *d = NULL;
-	const char *base;
+	char base[41];
 	size_t i;
 	int rc;
 
@@ -182,30 +181,17 @@ contains(struct ctx *c, int *in, const char *merge, const char *sha)
 			*in = c->seen[i].in;
 			return 0;
 		}
-	buf_init(&path, 0);
-	rc = buf_printf(&path,
-	    "%s/repository/merge_base?refs%%5B%%5D=%s&refs%%5B%%5D=%s", c->tgt,
-	    merge, sha);
-	if (rc == 0)
-		rc = gitlab_call(c->job->gl, &d, "GET", path.data, NULL);
-	buf_free(&path);
-	*in = 0;
-	if (rc == E_NOTFOUND || (rc == E_PERM && c->job->gl->status == 400))
-		rc = 0; /* unrelated or unknown SHA: not this change */
-	else if (rc < 0)
-		rc = err_prefix(
-		    rc, "cannot compare %.12s with %.12s: ", merge, sha);
-	else if (!(base = json_strp(json_root(d), "id")))
-		rc = err_set(E_PARSE, "merge base answer has no id");
-	else
-		*in = strcasecmp(base, merge) == 0;
-	json_free(d);
-	if (rc == 0 && c->nseen < MAX_SEEN) {
+	/* unrelated or unknown SHA (0): not this change */
+	rc = range_merge_base(base, c->job->gl, c->tgt, merge, sha);
+	if (rc < 0)
+		return rc;
+	*in = rc == 1 && strcasecmp(base, merge) == 0;
+	if (c->nseen < MAX_SEEN) {
 		snprintf(c->seen[c->nseen].a, 41, "%s", merge);
 		snprintf(c->seen[c->nseen].b, 41, "%s", sha);
 		c->seen[c->nseen++].in = *in;
 	}
-	return rc;
+	return 0;
 }
 
 /* reached: 1 when environment e got the MR's merge commit (*h says by
