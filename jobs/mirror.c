@@ -385,7 +385,7 @@ push(struct ctx *c)
 	struct repo_conn *conn = NULL;
 	struct repo_refs mir = { 0 }, acts = { 0 }, rej = { 0 };
 	const struct repo_ref *h;
-	char **specs = NULL, *mhead = NULL, why[400] = "";
+	char **specs = NULL, why[400] = "";
 	size_t i, n = 0;
 	int rc, pushed = 0;
 
@@ -395,7 +395,7 @@ push(struct ctx *c)
 	c->refused = 0;
 	rc = repo_connect(&conn, c->repo, &c->to, 1);
 	if (rc == 0)
-		rc = repo_conn_ls(conn, &mir, &mhead);
+		rc = repo_conn_ls(conn, &mir, NULL);
 	if (rc == 0)
 		rc = plan(c, &mir, &specs, &n, &acts);
 	h = c->head ? repo_refs_find(&mir, c->head) : NULL;
@@ -445,7 +445,6 @@ push(struct ctx *c)
 	repo_refs_free(&mir);
 	repo_refs_free(&acts);
 	repo_refs_free(&rej);
-	free(mhead);
 	repo_conn_free(conn);
 	return rc;
 }
