@@ -243,9 +243,24 @@ gitlab_raw(struct gitlab *g, char **out, const char *path)
 		rc = request(g, &r, "GET", url.data, path, NULL);
 	buf_free(&url);
 	if (rc == 0) {
-		if (memchr(r.body.data ? r.body.data : "", '\0', r.body.len))
-			rc = err_set(E_PARSE, "GET %.*s: binary content",
-			    (int)strcspn(path, "?"), path);
+		int n = (int)strcspn(path, "?");
+		const char *ct = r.content_type ? r.content_type : "";
+
+		/* a proxy's error page or a JSON answer is not the file; a
+		 * body shorter than the declared size was cut on the way */
+		if (strncmp(ct, "application/json", 16) == 0 ||
+		    strncmp(ct, "text/html", 9) == 0)
+			rc = err_set(E_PARSE, "GET %.*s: %s answer, not a file",
+			    n, path, ct);
+		else if (r.declared_size >= 0 &&
+		    (size_t)r.declared_size != r.body.len)
+			rc = err_set(E_PARSE,
+			    "GET %.*s: answer cut short (%zu of %ld bytes)", n,
+			    path, r.body.len, r.declared_size);
+		else if (memchr(r.body.data ? r.body.data : "", '\0',
+			     r.body.len))
+			rc = err_set(
+			    E_PARSE, "GET %.*s: binary content", n, path);
 		else
 			*out = buf_detach(&r.body);
 	}

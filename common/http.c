@@ -255,6 +255,7 @@ on_header(char *p, size_t sz, size_t n, void *arg)
 		x->r->next_url = NULL;
 		x->r->next_page = 0;
 		x->r->retry_after_s = -1;
+		x->r->declared_size = -1;
 		return len;
 	}
 	v = header_value(p, len, "link");
@@ -283,6 +284,15 @@ on_header(char *p, size_t sz, size_t n, void *arg)
 
 		if (http_retry_after(&s, v, time(NULL)) == 0)
 			x->r->retry_after_s = s;
+		free(v);
+		return len;
+	}
+	v = header_value(p, len, "x-gitlab-size");
+	if (v) {
+		long size;
+
+		if (parse_long(&size, v, 0, 2147483647L) == 0)
+			x->r->declared_size = size;
 		free(v);
 		return len;
 	}
@@ -409,6 +419,7 @@ http_do(struct http *h, struct http_resp *r, const struct http_req *req)
 	memset(r, 0, sizeof(*r));
 	buf_init(&r->body, h->o.max_body + 1);
 	r->retry_after_s = -1;
+	r->declared_size = -1;
 	rc = url_allowed(req->url);
 	if (rc < 0)
 		return err_prefix(rc, "%s %s: ", req->method, where(req));

@@ -46,6 +46,9 @@ struct http_resp {
 	long retry_after_s;
 	int tries; /* attempts made */
 	char *content_type;
+	/* X-Gitlab-Size, -1 when absent: GitLab's raw file answers declare
+	 * the blob's size, which tells a cut answer from a short file */
+	long declared_size;
 };
 
 void http_opts_default(struct http_opts *o);

@@ -15,7 +15,7 @@ slack_post(struct http *h, const char *webhook, const char *text,
 {
 	struct http_resp r;
 	struct http_req req = { "POST", webhook, HTTP_AUTH_NONE, NULL, NULL,
-		NULL, "slack webhook" };
+		NULL, "Slack webhook" };
 	struct buf body;
 	struct jw w;
 	int rc;
@@ -51,7 +51,7 @@ slack_post(struct http *h, const char *webhook, const char *text,
 
 		rc = err_set(
 		    r.status == 429 || r.status >= 500 ? E_TEMP : E_PERM,
-		    "slack webhook: HTTP %ld%s%s", r.status, *line ? ": " : "",
+		    "POST Slack webhook: HTTP %ld%s%s", r.status, *line ? ": " : "",
 		    line);
 		free(line);
 	}

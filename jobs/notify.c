@@ -7,7 +7,8 @@
  * slack=pending -->). It is written first, then Slack is posted, then the
  * marker flips to slack=sent; a run that finds slack=pending posts again,
  * so a Slack outage delays the message but never loses or repeats it. A
- * Slack failure never blocks the note, nor a note failure the Slack post.
+ * note GitLab does not take holds the Slack post back: without the record
+ * every later run would post again.
  *
  * Nothing is reported while triage retries the failed jobs
  * (TRIAGE=flake-retried): if the retry fails, the same pipeline is reported
@@ -119,7 +120,7 @@ run(struct ctx *c, int *notified)
 	struct note n;
 	struct buf mk, text, body;
 	long long id = 0;
-	int rc, found, note_rc = 0, slack_rc = 0;
+	int rc, found = 0;
 
 	buf_init(&mk, 0);
 	buf_init(&text, 0);
@@ -132,66 +133,49 @@ run(struct ctx *c, int *notified)
 	found = notes_find(&n, c->job->gl, c->mr.path, mk.data);
 	if (found < 0) {
 		rc = found;
+		found = 0;
 		goto out;
 	}
 	if (found && !strstr(n.body, "slack=pending")) {
 		log_info("pipeline %lld of !%lld was reported already", c->pl,
 		    c->mr.iid);
-		note_free(&n);
 		goto out;
 	}
 	if (c->job->dry_run) {
 		log_info("dry run: would report pipeline %lld of !%lld%s",
 		    c->pl, c->mr.iid, found ? " to Slack" : "");
 		fprintf(stdout, "%s", text.data);
-		if (found)
-			note_free(&n);
 		goto out;
 	}
-	*notified = 1;
 	if (found)
 		id = n.id;
 	else {
-		/* the note first: it is the record the next run reads */
+		/* the note first: it is the record the next run reads. Without
+		 * it a Slack post now would be repeated by every later run, so
+		 * nothing is posted until GitLab takes the note. */
 		rc = note_text(c, &body, c->hook ? "pending" : "none");
 		if (rc == 0)
-			note_rc =
-			    notes_post(&id, c->job->gl, c->mr.path, body.data);
-		if (note_rc == 0)
-			log_info("reported pipeline %lld on !%lld", c->pl,
-			    c->mr.iid);
-		else
-			log_warn("%s", err_msg());
+			rc = notes_post(&id, c->job->gl, c->mr.path, body.data);
+		if (rc < 0)
+			goto out;
+		log_info("reported pipeline %lld on !%lld", c->pl, c->mr.iid);
 	}
-	if (found)
-		note_free(&n);
+	*notified = 1;
 	if (!c->hook) {
 		log_info("RELAY_SLACK_FAILURES_URL unset: no Slack message");
-		rc = note_rc;
 		goto out;
 	}
-	slack_rc = slack_post(c->job->http, c->hook, text.data, NULL);
-	if (slack_rc < 0) {
-		log_warn("%s", err_msg());
-		rc = slack_rc;
+	rc = slack_post(c->job->http, c->hook, text.data, NULL);
+	if (rc < 0)
 		goto out;
-	}
 	log_info("posted pipeline %lld of !%lld to Slack", c->pl, c->mr.iid);
-	if (note_rc == 0 && id > 0) {
-		buf_reset(&body);
-		rc = note_text(c, &body, "sent");
-		if (rc == 0)
-			rc =
-			    notes_update(c->job->gl, c->mr.path, id, body.data);
-	}
+	buf_reset(&body);
+	rc = note_text(c, &body, "sent");
 	if (rc == 0)
-		rc = note_rc;
+		rc = notes_update(c->job->gl, c->mr.path, id, body.data);
 out:
-	if (rc < 0 && note_rc < 0 && slack_rc < 0)
-		err_set(E_TEMP,
-		    "neither the MR note nor Slack got the report "
-		    "of pipeline %lld: the next run retries both",
-		    c->pl);
+	if (found)
+		note_free(&n);
 	buf_free(&mk);
 	buf_free(&text);
 	buf_free(&body);

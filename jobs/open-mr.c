@@ -545,10 +545,10 @@ approve(struct ctx *c, const char *head)
 		log_info("approved !%lld", c->iid);
 	else if (c->job->approver->status == 401)
 		rc = err_set(E_PERM,
-		    "the approver may not approve !%lld "
-		    "(HTTP 401): check that RELAY_APPROVER_TOKEN belongs to an "
-		    "eligible approver",
-		    c->iid);
+		    "POST %s: HTTP 401: the approver may not approve !%lld: "
+		    "check that RELAY_APPROVER_TOKEN belongs to an eligible "
+		    "approver",
+		    path.data, c->iid);
 	else
 		err_prefix(rc, "cannot approve !%lld: ", c->iid);
 out:

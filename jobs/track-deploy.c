@@ -329,6 +329,7 @@ announce(struct ctx *c, const struct mr *m, const char *merge, struct env *e,
     const struct hit *h, int resume)
 {
 	struct note n;
+	struct hit again;
 	struct buf mk, text, body;
 	long long id = 0;
 	int rc, found, post = 0;
@@ -353,6 +354,22 @@ announce(struct ctx *c, const struct mr *m, const char *merge, struct env *e,
 	}
 	if (resume && !post)
 		goto out;
+	if (resume) {
+		/* the message and note as first written: the environment
+		 * and deployment links come from the deployment */
+		memset(&again, 0, sizeof(again));
+		rc = reached(c, m, merge, e, &again);
+		if (rc < 0)
+			goto out;
+		rc = 0;
+		if (again.env_id > 0 || again.url[0]) {
+			h = &again;
+			buf_reset(&text);
+			rc = slack_text(c, &text, m, merge, e, h);
+			if (rc < 0)
+				goto out;
+		}
+	}
 	if (c->job->dry_run) {
 		log_info("dry run: would %s !%lld at %s%s",
 		    resume ? "announce" : "label", m->iid, e->label,

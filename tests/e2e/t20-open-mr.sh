@@ -214,7 +214,7 @@ test_expect_success 'the stale warning survives a Slack outage and is sent once'
 	sim POST /slack/hooks "{\"name\": \"alerts-$SLACK_SECRET\", \"status\": 500, \"body\": \"internal_error\"}" >/dev/null &&
 	BEFORE=$(state ".slack | length") &&
 	GREEN_SHA=$G3 CURRENT_SHA=$G1 run open-mr && expect_rc 75 &&
-	grep -q "cannot post the stale warning: slack webhook: HTTP 500" err &&
+	grep -q "cannot post the stale warning: POST Slack webhook: HTTP 500" err &&
 	one_error_line && no_secrets &&
 	mr_labels=$(state "[$T.mrs[] | select(.iid == $IID)][0].labels | join(\",\")") &&
 	echo "$mr_labels" | grep -q "auto updated" &&

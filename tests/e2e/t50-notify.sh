@@ -88,11 +88,19 @@ test_expect_success 'Slack rate limit (429 + Retry-After) is retried within the 
 	sim DELETE /faults >/dev/null
 '
 
-test_expect_success 'GitLab refusing the note does not block Slack; exit says so' '
+test_expect_success 'GitLab refusing the note holds the Slack post back (69), one line' '
 	P6=$(mr_pipeline failed) && N=$(posts) &&
-	sim POST /faults "{\"method\": \"POST\", \"path\": \"/notes\$\", \"kind\": \"status\", \"status\": 403, \"body\": {\"message\": \"403 Forbidden\"}}" >/dev/null &&
-	notify "$P6" && expect_rc 69 && one_error_line && grep -q "cannot add a note" err &&
-	test "$(posts)" -eq $((N + 1)) && sim DELETE /faults >/dev/null
+	sim POST /faults "{\"method\": \"POST\", \"path\": \"/notes\$\", \"kind\": \"status\", \"status\": 403, \"times\": -1, \"body\": {\"message\": \"403 Forbidden\"}}" >/dev/null &&
+	notify "$P6" && expect_rc 69 && one_error_line && grep -q "POST .*/notes: HTTP 403" err &&
+	test "$(posts)" -eq "$N" &&
+	notify "$P6" && expect_rc 69 && test "$(posts)" -eq "$N" &&
+	sim DELETE /faults >/dev/null
+'
+
+test_expect_success 'once GitLab takes the note, the report goes out exactly once' '
+	notify "$P6" && expect_rc 0 && test "$(posts)" -eq $((N + 1)) &&
+	test "$(notes_with "relay:notified pipeline=$P6 slack=sent")" -eq 1 &&
+	notify "$P6" && expect_rc 0 && test "$(posts)" -eq $((N + 1))
 '
 
 test_expect_success 'broken master is reported without tagging the team' '

@@ -643,9 +643,14 @@ def file_at(req, pid, path):
 
 @route("GET", r"/projects/([^/]+)/repository/files/([^/]+)/raw")
 def raw_file(req, pid, path):
-    _, _, _, content = file_at(req, pid, path)
-    return 200, content.encode(), {"Content-Type": "text/plain; "
-                                                   "charset=utf-8"}
+    _, sha, _, content = file_at(req, pid, path)
+    raw = content.encode()
+    # GitLab sets the blob's headers on raw answers too (lib/api/files.rb)
+    return 200, raw, {"Content-Type": "text/plain; charset=utf-8",
+                      "X-Gitlab-Size": str(len(raw)),
+                      "X-Gitlab-Content-Sha256":
+                          hashlib.sha256(raw).hexdigest(),
+                      "X-Gitlab-Commit-Id": sha}
 
 
 @route("GET", r"/projects/([^/]+)/repository/files/([^/]+)")
@@ -1414,6 +1419,15 @@ def add_commits(st, body):
     return {"shas": shas, "head": head}
 
 
+def first_parent_depth(st, sha):
+    n = 0
+    while sha:
+        n += 1
+        parents = st.commits[sha]["parent_ids"]
+        sha = parents[0] if parents else None
+    return n
+
+
 def dump(st):
     out = {"projects": {}, "slack": st.slack}
     for p in st.projects.values():
@@ -1424,6 +1438,10 @@ def dump(st):
                       for b, s in p["branches"].items()},
             "branch_commits": {b: st.commit_json(s)
                                for b, s in p["branches"].items()},
+            # first-parent length: a duplicate commit shows here even when
+            # its tree is the same
+            "branch_depth": {b: first_parent_depth(st, s)
+                             for b, s in p["branches"].items()},
             "mrs": [dict(st.mr_json(p, m, True),
                          notes=[note_json(st, n) for n in m["notes"]],
                          approved_by=[st.users[u]["username"]
@@ -1553,8 +1571,8 @@ class Handler(BaseHTTPRequestHandler):
         elif fault and fault.get("kind") == "truncated":
             raw = self.encode(body)
             body = raw[:max(1, len(raw) // 2)]
-            headers = dict(headers or {}, **{"Content-Type":
-                                             "application/json"})
+            headers = dict(headers or {})
+            headers.setdefault("Content-Type", "application/json")
         elif fault and fault.get("kind") == "cut":
             # Content-Length promises more than is sent, then close
             raw = self.encode(body)
