@@ -294,8 +294,12 @@ description(struct ctx *c, struct buf *b)
 
 /* ---- writes ---- */
 
+/* commit: the MR branch := target + one commit setting the file. With
+ * create_only (the branch was absent) no force is sent: when runs race,
+ * GitLab lets exactly one create the branch and answers the others 400
+ * "already exists". */
 static int
-commit(struct ctx *c)
+commit(struct ctx *c, int create_only)
 {
 	struct buf body, path, content, msg;
 	struct jw w;
@@ -312,7 +316,8 @@ commit(struct ctx *c)
 	jw_kstr(&w, "branch", c->branch);
 	/* start from the target every time: target + exactly one commit */
 	jw_kstr(&w, "start_branch", c->target_branch);
-	jw_kbool(&w, "force", 1);
+	if (!create_only)
+		jw_kbool(&w, "force", 1);
 	jw_kstr(&w, "commit_message", msg.data);
 	jw_key(&w, "actions");
 	jw_arr(&w);
@@ -504,13 +509,34 @@ user_id(struct gitlab *g, long long *out)
 	return rc < 0 ? err_prefix(rc, "cannot read the approver: ") : 0;
 }
 
+/* approved_by: 1 when user me approved the MR, 0 not, < 0 error */
+static int
+approved_by(struct ctx *c, long long me)
+{
+	struct buf path;
+	struct json *d = NULL;
+	struct json_iter it;
+	struct jv e;
+	int rc, yes = 0;
+
+	buf_init(&path, 0);
+	rc = buf_printf(&path, "%s/approvals", c->mr);
+	if (rc == 0)
+		rc = gitlab_call(c->gl, &d, "GET", path.data, NULL);
+	if (rc < 0)
+		err_prefix(rc, "cannot read approvals of !%lld: ", c->iid);
+	json_iter_init(&it, json_get(json_root(d), "approved_by"));
+	while (rc == 0 && !yes && json_iter_next(&it, &e, NULL))
+		yes = json_intp(e, "user.id", -1) == me;
+	json_free(d);
+	buf_free(&path);
+	return rc < 0 ? rc : yes;
+}
+
 static int
 approve(struct ctx *c, const char *head)
 {
 	struct buf path, body;
-	struct json *d = NULL;
-	struct json_iter it;
-	struct jv e;
 	long long me = 0;
 	int rc;
 
@@ -521,18 +547,11 @@ approve(struct ctx *c, const char *head)
 		log_info("the approver is the MR author: approval skipped");
 		return 0;
 	}
+	rc = approved_by(c, me);
+	if (rc != 0)
+		return rc < 0 ? rc : 0; /* approved already */
 	buf_init(&path, 0);
 	buf_init(&body, 0);
-	buf_printf(&path, "%s/approvals", c->mr);
-	rc = gitlab_call(c->gl, &d, "GET", path.data, NULL);
-	if (rc < 0) {
-		err_prefix(rc, "cannot read approvals of !%lld: ", c->iid);
-		goto out;
-	}
-	json_iter_init(&it, json_get(json_root(d), "approved_by"));
-	while (json_iter_next(&it, &e, NULL))
-		if (json_intp(e, "user.id", -1) == me)
-			goto out; /* approved already */
 	if (c->job->dry_run) {
 		log_info("dry run: would approve !%lld", c->iid);
 		goto out;
@@ -541,6 +560,18 @@ approve(struct ctx *c, const char *head)
 	buf_printf(&path, "%s/approve", c->mr);
 	buf_printf(&body, "{\"sha\":\"%s\"}", head);
 	rc = gitlab_call(c->job->approver, NULL, "POST", path.data, body.data);
+	if (rc < 0 && c->job->approver->status == 401) {
+		/* GitLab answers 401 to a second approval too: a racing run
+		 * may have approved between the read and the POST */
+		int by = approved_by(c, me);
+
+		if (by == 1) {
+			err_clear();
+			rc = 0;
+			log_info("!%lld was approved by another run", c->iid);
+			goto out;
+		}
+	}
 	if (rc == 0)
 		log_info("approved !%lld", c->iid);
 	else if (c->job->approver->status == 401)
@@ -552,7 +583,6 @@ approve(struct ctx *c, const char *head)
 	else
 		err_prefix(rc, "cannot approve !%lld: ", c->iid);
 out:
-	json_free(d);
 	buf_free(&path);
 	buf_free(&body);
 	return rc;
@@ -757,7 +787,20 @@ run(struct ctx *c, const char **action)
 		    rc, "cannot read %s on %s: ", c->file, c->branch);
 	c->branch_ok = strcasecmp(onbranch, c->green) == 0;
 	if (!c->branch_ok) {
-		rc = commit(c);
+		int absent = rc == E_NOTFOUND;
+
+		err_clear();
+		rc = commit(c, absent);
+		if (rc == E_PERM && absent && c->gl->status == 400) {
+			/* a racing run created the branch first: its commit
+			 * may be ours already */
+			rc = file_on(c, onbranch, c->branch);
+			if (rc == 0 && strcasecmp(onbranch, c->green) == 0)
+				log_info("another run committed %.12s to %s",
+				    c->green, c->branch);
+			else if (rc == 0 || rc == E_NOTFOUND)
+				rc = commit(c, 0);
+		}
 		if (rc < 0)
 			return rc;
 		changed = 1;

@@ -76,6 +76,7 @@ class State:
         self.slack_hooks = {}      # name -> {"status": 200|410...}
         self.faults = []
         self.requests = []
+        self.latency_ms = 0
 
     # ---- helpers ----
     def now(self):
@@ -1288,6 +1289,9 @@ def admin(st, method, path, body, query):
         return 200, {"ok": True}
     if path == "/faults" and method == "GET":
         return 200, st.faults
+    if path == "/latency" and method == "POST":
+        st.latency_ms = float(body.get("ms", 0))
+        return 200, {"ok": True, "ms": st.latency_ms}
     if path == "/slack" and method == "GET":
         return 200, st.slack
     if path == "/slack/hooks" and method == "POST":
@@ -1542,6 +1546,9 @@ class Handler(BaseHTTPRequestHandler):
                      "query": parsed.query, "status": None,
                      "auth": self.auth_name()}
             st.requests.append(entry)
+        if st.latency_ms and not parsed.path.startswith("/-/sim"):
+            # every API and Slack answer waits, as over a WAN
+            time.sleep(st.latency_ms / 1000.0)
         if fault and fault.get("delay_s"):
             time.sleep(float(fault["delay_s"]))
         if fault and fault.get("kind") == "drop" and not fault.get("apply"):
