@@ -27,11 +27,12 @@ LINK = $(CC) $(LDFLAGS)
 DEPS_STAMP =
 INC =
 else
+CC = $(MUSL_CC)
 HTTP_LIBS = $(HTTP_LIBS_STATIC)
 GIT_LIBS = $(GIT_LIBS_STATIC)
 LINK = $(CC) $(STATIC_LDFLAGS) $(LDFLAGS)
 DEPS_STAMP = $(DEPS)/.curl-done $(DEPS)/.libgit2-done
-INC = -I$(DEPS)/include
+INC = -isystem $(DEPS)/include
 endif
 
 ALL_CFLAGS = $(CFLAGS_BASE) $(OPT) $(WERROR) -Icommon $(INC) -DCURL_STATICLIB \
@@ -41,8 +42,8 @@ SAN = -fsanitize=address,undefined -fno-sanitize-recover=all
 ASAN_VARS = DYNAMIC=1 O=build/asan BIN=build/asan/bin \
 	OPT="-O1 -g -fno-omit-frame-pointer $(SAN)" LDFLAGS="$(SAN)"
 
-.PHONY: all deps setup check check-asan unit lint lint-ci fmt bench install clean \
-	distclean demo
+.PHONY: all deps setup check check-asan check-valgrind unit lint lint-ci fmt \
+	bench install clean distclean demo fuzz
 
 all: $(BINS)
 
@@ -99,6 +100,42 @@ check-asan:
 	RELAY_BIN=build/asan/bin RELAY_UNIT=build/asan/test \
 		./tests/run.sh
 
+# libFuzzer harnesses (Debian's clang) over the parsers and validators,
+# with ASan+UBSan; FUZZ_SECONDS each, two at a time with make -j2. New
+# inputs go to build/fuzz/corpus-*; the seeds in tests/fuzz/corpus stay.
+FUZZ = json dotenv link retry_after vars
+FUZZ_SECONDS ?= 60
+FUZZ_SRC = common/buf.c common/dotenv.c common/env.c common/err.c \
+	common/http.c common/json.c common/log.c common/url.c common/util.c
+FUZZ_CC = clang -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Icommon
+
+build/fuzz/fuzz-%: tests/fuzz/%.c $(FUZZ_SRC) $(wildcard common/*.h) \
+		| build/.setup-done
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -o $@ $< $(FUZZ_SRC) -lcurl
+
+fuzz-%: build/fuzz/fuzz-%
+	@mkdir -p build/fuzz/corpus-$*
+	@echo "fuzz $*: $(FUZZ_SECONDS) s"
+	@cd build/fuzz && ./fuzz-$* -max_total_time=$(FUZZ_SECONDS) \
+		-timeout=10 -rss_limit_mb=1024 -print_final_stats=1 \
+		corpus-$* $(CURDIR)/tests/fuzz/corpus/$* >log-$* 2>&1 || \
+		{ tail -n 40 log-$*; echo "fuzz $*: FAILED (input in build/fuzz)"; \
+		exit 1; }
+	@grep -E '^stat::number_of_executed_units|^stat::peak_rss' \
+		build/fuzz/log-$* | sed 's/^/fuzz $*: /'
+
+.PRECIOUS: build/fuzz/fuzz-%
+fuzz: $(FUZZ:%=fuzz-%)
+
+# the end-to-end suite with every relay-* binary run under valgrind
+# (memcheck, leak check, dynamic build: valgrind cannot follow a static
+# glibc's allocator); any error or leak fails the run
+check-valgrind:
+	$(MAKE) DYNAMIC=1 O=build/vg BIN=build/vg/bin OPT="-O1 -g" all unit
+	./scripts/valgrind.sh build/vg/bin build/vg/test
+
 # every YAML file against GitLab's CI schema (gitlab-ci-local from npm)
 lint-ci:
 	./scripts/ci-lint.sh
@@ -107,9 +144,10 @@ lint:
 	./scripts/lint.sh
 
 fmt:
-	clang-format -i common/*.[ch] jobs/*.c tests/unit/*.[ch]
+	clang-format -i common/*.[ch] jobs/*.c tests/unit/*.[ch] tests/fuzz/*.c
 
 bench: all
+	./scripts/setup.sh bench
 	./scripts/bench.sh
 
 demo: all

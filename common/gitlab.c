@@ -257,8 +257,8 @@ gitlab_raw(struct gitlab *g, char **out, const char *path)
 			rc = err_set(E_PARSE,
 			    "GET %.*s: answer cut short (%zu of %ld bytes)", n,
 			    path, r.body.len, r.declared_size);
-		else if (memchr(r.body.data ? r.body.data : "", '\0',
-			     r.body.len))
+		else if (memchr(
+			     r.body.data ? r.body.data : "", '\0', r.body.len))
 			rc = err_set(
 			    E_PARSE, "GET %.*s: binary content", n, path);
 		else

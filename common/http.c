@@ -133,6 +133,14 @@ http_link_next(char **out, const char *link)
 					if (gt - lt - 1 <= 0)
 						return err_set(E_PARSE,
 						    "empty Link target");
+					/* a URI-reference has no '<' and no
+					 * white space (RFC 8288) */
+					if (memchr(lt + 1, '<',
+						(size_t)(gt - lt - 1)) ||
+					    strcspn(lt + 1, " \t\r\n") <
+						(size_t)(gt - lt - 1))
+						return err_set(E_PARSE,
+						    "malformed Link target");
 					*out = str_ndup(
 					    lt + 1, (size_t)(gt - lt - 1));
 					return *out ? 0 : E_NOMEM;

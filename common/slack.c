@@ -51,8 +51,8 @@ slack_post(struct http *h, const char *webhook, const char *text,
 
 		rc = err_set(
 		    r.status == 429 || r.status >= 500 ? E_TEMP : E_PERM,
-		    "POST Slack webhook: HTTP %ld%s%s", r.status, *line ? ": " : "",
-		    line);
+		    "POST Slack webhook: HTTP %ld%s%s", r.status,
+		    *line ? ": " : "", line);
 		free(line);
 	}
 	http_resp_free(&r);

@@ -689,11 +689,11 @@ after_retry(struct ctx *c, const char *retried)
 	if (rc == 0)
 		now = pipeline_outcome(json_strp(json_root(d), "status"));
 	if (rc == 0 && !now)
-		rc = err_set(E_PARSE, "GET %s: unknown pipeline status",
-		    path.data);
+		rc = err_set(
+		    E_PARSE, "GET %s: unknown pipeline status", path.data);
 	if (rc == 0 && strcmp(now, "running") == 0) {
-		log_info("pipeline %lld: the retried jobs are still running",
-		    c->pl);
+		log_info(
+		    "pipeline %lld: the retried jobs are still running", c->pl);
 		c->verdict = "flake-retried";
 	} else if (rc == 0 && strcmp(now, "success") == 0)
 		rc = flake(c, retried);

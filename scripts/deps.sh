@@ -1,21 +1,32 @@
 #!/bin/sh
-# Build minimal static curl and libgit2 from Debian's source packages into
-# $DEPS (default build/deps). Nothing outside Debian is fetched: a private apt
-# configuration under build/apt adds deb-src entries for bookworm, so the
-# machine's own apt setup is left alone. Re-running is a no-op once built.
+# Build the static libraries of the release binaries from Debian's source
+# packages into $DEPS (default build/deps-musl), all with Debian's musl-gcc:
+# zlib, a trimmed mbedTLS (client-side TLS 1.2 with the suites and curves
+# public GitLab and Slack offer, no self-tests, no server, no DTLS, no
+# legacy ciphers), http-parser, then minimal curl and libgit2 over them.
+# glibc cannot link statically below ~900 KB (NSS, iconv, locales); musl
+# costs ~60 KB, which is what brings an HTTP stage under 1 MiB.
+# Nothing outside Debian is fetched: a private apt configuration under
+# build/apt adds deb-src entries for bookworm, so the machine's own apt
+# setup is left alone. Re-running is a no-op once built.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-DEPS=${DEPS:-$top/build/deps}
+DEPS=${DEPS:-$top/build/deps-musl}
+CC=${MUSL_CC:-musl-gcc}
+CFLAGS_DEPS="-Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables"
 APT=$top/build/apt
 SRC=$top/build/src
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 say() { printf 'deps: %s\n' "$*" >&2; }
 
-if [ -f "$DEPS/.curl-done" ] && [ -f "$DEPS/.libgit2-done" ]; then
-	exit 0
-fi
+done=1
+for l in zlib mbedtls http-parser curl libgit2; do
+	[ -f "$DEPS/.$l-done" ] || done=0
+done
+[ $done -eq 1 ] && exit 0
+command -v "$CC" >/dev/null || { say "$CC missing (Debian's musl-tools)"; exit 78; }
 
 mkdir -p "$APT/lists/partial" "$APT/cache/archives/partial" "$SRC" "$DEPS"
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
@@ -44,7 +55,7 @@ fi
 # versions listed by the index are tried in turn.
 fetch() {
 	pkg=$1
-	dir=$(find "$SRC" -maxdepth 1 -type d -name "$pkg-*" | head -n 1)
+	dir=$(find "$SRC" -maxdepth 1 -type d -name "$pkg-[0-9]*" | head -n 1)
 	if [ -n "$dir" ]; then
 		echo "$dir"
 		return 0
@@ -58,7 +69,7 @@ fetch() {
 		    "$pkg=$v" >&2); then
 			dsc=$(ls "$SRC/${pkg}_"*.dsc | head -n 1)
 			(cd "$SRC" && dpkg-source --no-check -x "$dsc" >&2)
-			find "$SRC" -maxdepth 1 -type d -name "$pkg-*" | head -n 1
+			find "$SRC" -maxdepth 1 -type d -name "$pkg-[0-9]*" | head -n 1
 			return 0
 		fi
 		say "$pkg $v did not download, trying an older version"
@@ -68,14 +79,95 @@ fetch() {
 	return 1
 }
 
+mkdir -p "$DEPS/include" "$DEPS/lib"
+# jsmn is header-only (Debian's libjsmn-dev); musl-gcc does not search
+# /usr/include, so the one header is copied next to the others
+cp /usr/include/jsmn.h "$DEPS/include/"
+
+if [ ! -f "$DEPS/.zlib-done" ]; then
+	d=$(fetch zlib)
+	say "building static zlib with $CC from $d"
+	(cd "$d" && CC=$CC CFLAGS="$CFLAGS_DEPS" ./configure --static \
+	    --prefix="$DEPS" >&2 && make -j"$JOBS" libz.a >&2 &&
+	    cp libz.a "$DEPS/lib/" && cp zlib.h zconf.h "$DEPS/include/")
+	touch "$DEPS/.zlib-done"
+fi
+
+if [ ! -f "$DEPS/.mbedtls-done" ]; then
+	d=$(fetch mbedtls)
+	say "building a trimmed static mbedTLS with $CC from $d"
+	cfg="$d/include/mbedtls/config.h"
+	[ -f "$cfg.orig" ] || cp "$cfg" "$cfg.orig"
+	cp "$cfg.orig" "$cfg"
+	# what a TLS 1.2 client of GitLab, Slack and git hosts does not use
+	# (PK_WRITE stays: curl writes the peer key for CURLOPT_PINNEDPUBLICKEY)
+	for opt in MBEDTLS_SELF_TEST MBEDTLS_SSL_SRV_C MBEDTLS_SSL_CACHE_C \
+	    MBEDTLS_SSL_TICKET_C MBEDTLS_SSL_COOKIE_C MBEDTLS_SSL_PROTO_DTLS \
+	    MBEDTLS_SSL_DTLS_ANTI_REPLAY MBEDTLS_SSL_DTLS_HELLO_VERIFY \
+	    MBEDTLS_SSL_DTLS_CLIENT_PORT_REUSE MBEDTLS_SSL_DTLS_BADMAC_LIMIT \
+	    MBEDTLS_SSL_DTLS_CONNECTION_ID MBEDTLS_SSL_DTLS_SRTP \
+	    MBEDTLS_TIMING_C MBEDTLS_NET_C MBEDTLS_DES_C MBEDTLS_CAMELLIA_C \
+	    MBEDTLS_ARIA_C MBEDTLS_BLOWFISH_C MBEDTLS_XTEA_C MBEDTLS_ARC4_C \
+	    MBEDTLS_RIPEMD160_C MBEDTLS_CCM_C MBEDTLS_CMAC_C MBEDTLS_NIST_KW_C \
+	    MBEDTLS_ECJPAKE_C MBEDTLS_KEY_EXCHANGE_ECJPAKE_ENABLED \
+	    MBEDTLS_KEY_EXCHANGE_PSK_ENABLED MBEDTLS_KEY_EXCHANGE_DHE_PSK_ENABLED \
+	    MBEDTLS_KEY_EXCHANGE_ECDHE_PSK_ENABLED \
+	    MBEDTLS_KEY_EXCHANGE_RSA_PSK_ENABLED \
+	    MBEDTLS_KEY_EXCHANGE_DHE_RSA_ENABLED MBEDTLS_DHM_C \
+	    MBEDTLS_KEY_EXCHANGE_ECDH_ECDSA_ENABLED \
+	    MBEDTLS_KEY_EXCHANGE_ECDH_RSA_ENABLED \
+	    MBEDTLS_X509_CSR_PARSE_C MBEDTLS_X509_CREATE_C \
+	    MBEDTLS_X509_CRT_WRITE_C MBEDTLS_X509_CSR_WRITE_C \
+	    MBEDTLS_PEM_WRITE_C MBEDTLS_PKCS12_C MBEDTLS_PKCS5_C \
+	    MBEDTLS_GENPRIME MBEDTLS_PADLOCK_C MBEDTLS_SSL_CONTEXT_SERIALIZATION \
+	    MBEDTLS_SSL_RENEGOTIATION MBEDTLS_SSL_PROTO_TLS1 \
+	    MBEDTLS_SSL_PROTO_TLS1_1 MBEDTLS_SSL_CBC_RECORD_SPLITTING \
+	    MBEDTLS_ECP_DP_SECP192R1_ENABLED MBEDTLS_ECP_DP_SECP224R1_ENABLED \
+	    MBEDTLS_ECP_DP_SECP192K1_ENABLED MBEDTLS_ECP_DP_SECP224K1_ENABLED \
+	    MBEDTLS_ECP_DP_SECP256K1_ENABLED MBEDTLS_ECP_DP_BP256R1_ENABLED \
+	    MBEDTLS_ECP_DP_BP384R1_ENABLED MBEDTLS_ECP_DP_BP512R1_ENABLED \
+	    MBEDTLS_ECP_DP_CURVE448_ENABLED MBEDTLS_PSA_CRYPTO_C \
+	    MBEDTLS_PSA_CRYPTO_STORAGE_C MBEDTLS_PSA_ITS_FILE_C; do
+		sed -i "s|^#define $opt\$|/* #define $opt */|" "$cfg"
+	done
+	# getrandom(2) is a Linux system call, not a glibc feature: without
+	# it mbedTLS reads /dev/urandom, which an empty image lacks
+	ep="$d/library/entropy_poll.c"
+	[ -f "$ep.orig" ] || cp "$ep" "$ep.orig"
+	sed 's/^#if ((defined(__linux__) \&\& defined(__GLIBC__)) || defined(__midipix__))$/#if defined(__linux__) || defined(__midipix__)/' \
+	    "$ep.orig" >"$ep"
+	grep -q '^#if defined(__linux__) || defined(__midipix__)$' "$ep" ||
+	    { say "entropy_poll.c: the getrandom test was not found"; exit 1; }
+	make -C "$d/library" clean >&2
+	make -C "$d/library" -j"$JOBS" CC="$CC" CFLAGS="$CFLAGS_DEPS" \
+	    libmbedcrypto.a libmbedx509.a libmbedtls.a >&2
+	cp "$d"/library/libmbed*.a "$DEPS/lib/"
+	rm -rf "$DEPS/include/mbedtls" "$DEPS/include/psa"
+	cp -r "$d/include/mbedtls" "$d/include/psa" "$DEPS/include/"
+	touch "$DEPS/.mbedtls-done"
+fi
+
+if [ ! -f "$DEPS/.http-parser-done" ]; then
+	d=$(fetch http-parser)
+	say "building static http-parser with $CC from $d"
+	(cd "$d" && $CC $CFLAGS_DEPS -c -o "$DEPS/http_parser.o" http_parser.c &&
+	    ar rcs "$DEPS/lib/libhttp_parser.a" "$DEPS/http_parser.o" &&
+	    cp http_parser.h "$DEPS/include/")
+	touch "$DEPS/.http-parser-done"
+fi
+
 if [ ! -f "$DEPS/.curl-done" ]; then
 	d=$(fetch curl)
-	say "building static libcurl (HTTP/HTTPS, mbedTLS, zlib) from $d"
+	say "building static libcurl (HTTP/HTTPS, mbedTLS, zlib) with $CC from $d"
 	[ -x "$d/configure" ] || { say "$d has no configure script"; exit 1; }
-	mkdir -p "$SRC/curl-build"
-	(cd "$SRC/curl-build" && "$d/configure" --prefix="$DEPS" \
+	rm -rf "$SRC/curl-build-musl"
+	mkdir -p "$SRC/curl-build-musl"
+	(cd "$SRC/curl-build-musl" && CC=$CC CFLAGS="$CFLAGS_DEPS" \
+	    CPPFLAGS="-I$DEPS/include" LDFLAGS="-L$DEPS/lib" \
+	    PKG_CONFIG_PATH=/nonexistent PKG_CONFIG_LIBDIR=/nonexistent \
+	    "$d/configure" --prefix="$DEPS" \
 	    --disable-shared --enable-static --with-pic \
-	    --with-mbedtls --without-openssl --with-zlib \
+	    --with-mbedtls="$DEPS" --without-openssl --with-zlib="$DEPS" \
 	    --with-ca-bundle=/etc/ssl/certs/ca-certificates.crt \
 	    --without-ca-path \
 	    --disable-ftp --disable-file --disable-ldap --disable-ldaps \
@@ -86,28 +178,41 @@ if [ ! -f "$DEPS/.curl-done" ]; then
 	    --disable-aws --disable-cookies --disable-alt-svc --disable-hsts \
 	    --disable-netrc --disable-dateparse --disable-progress-meter \
 	    --disable-doh --disable-mime --disable-socketpair \
-	    --disable-threaded-resolver \
+	    --disable-threaded-resolver --disable-unix-sockets \
+	    --disable-headers-api --disable-http-auth --disable-websockets \
 	    --without-libpsl --without-libidn2 --without-librtmp \
 	    --without-brotli --without-zstd --without-nghttp2 \
 	    --without-libssh2 --without-libssh --without-gssapi \
 	    >&2 && make -j"$JOBS" -C lib >&2 && make -C lib install >&2 &&
-	    make -C include install >&2 && make install-pkgconfigDATA >&2)
+	    make -C include install >&2)
 	touch "$DEPS/.curl-done"
 fi
 
 if [ ! -f "$DEPS/.libgit2-done" ]; then
 	d=$(fetch libgit2)
-	say "building static libgit2 (no ssh, mbedTLS) from $d"
-	mkdir -p "$SRC/libgit2-build"
-	(cd "$SRC/libgit2-build" && cmake "$d" -DCMAKE_BUILD_TYPE=MinSizeRel \
+	say "building static libgit2 (no ssh, mbedTLS) with $CC from $d"
+	rm -rf "$SRC/libgit2-build-musl"
+	mkdir -p "$SRC/libgit2-build-musl"
+	(cd "$SRC/libgit2-build-musl" && cmake "$d" \
+	    -DCMAKE_C_COMPILER="$(command -v "$CC")" \
+	    -DCMAKE_BUILD_TYPE=MinSizeRel \
 	    -DCMAKE_INSTALL_PREFIX="$DEPS" -DCMAKE_INSTALL_LIBDIR=lib \
+	    -DCMAKE_PREFIX_PATH="$DEPS" -DCMAKE_FIND_ROOT_PATH="$DEPS" \
 	    -DBUILD_SHARED_LIBS=OFF -DBUILD_TESTS=OFF -DBUILD_CLI=OFF \
 	    -DBUILD_EXAMPLES=OFF -DBUILD_FUZZERS=OFF \
 	    -DUSE_SSH=OFF -DUSE_GSSAPI=OFF -DUSE_HTTPS=mbedTLS \
 	    -DUSE_SHA1=CollisionDetection -DUSE_SHA256=mbedTLS \
 	    -DREGEX_BACKEND=regcomp -DUSE_HTTP_PARSER=system \
 	    -DUSE_BUNDLED_ZLIB=OFF -DUSE_NTLMCLIENT=OFF -DUSE_ICONV=OFF \
-	    -DCMAKE_C_FLAGS="-Os -ffunction-sections -fdata-sections" \
+	    -DMBEDTLS_INCLUDE_DIR="$DEPS/include" \
+	    -DMBEDTLS_LIBRARY="$DEPS/lib/libmbedtls.a" \
+	    -DMBEDX509_LIBRARY="$DEPS/lib/libmbedx509.a" \
+	    -DMBEDCRYPTO_LIBRARY="$DEPS/lib/libmbedcrypto.a" \
+	    -DHTTP_PARSER_INCLUDE_DIR="$DEPS/include" \
+	    -DHTTP_PARSER_LIBRARY="$DEPS/lib/libhttp_parser.a" \
+	    -DZLIB_INCLUDE_DIR="$DEPS/include" \
+	    -DZLIB_LIBRARY="$DEPS/lib/libz.a" \
+	    -DCMAKE_C_FLAGS="$CFLAGS_DEPS -isystem $DEPS/include" \
 	    >&2 && cmake --build . -j"$JOBS" >&2 && cmake --install . >&2)
 	touch "$DEPS/.libgit2-done"
 fi

@@ -31,7 +31,7 @@ grep -nE '(^|[^_a-z])(exit|abort)\(' common/*.c | while IFS= read -r l; do
 grep -nE '^\s*(\} else )?if \(\(?[a-z_>.-]+ = [^=]' $src |
 	while IFS= read -r l; do finding "assignment in if: $l"; done
 # formatting
-for f in common/*.[ch] jobs/*.c tests/unit/*.[ch]; do
+for f in common/*.[ch] jobs/*.c tests/unit/*.[ch] tests/fuzz/*.c; do
 	clang-format --dry-run -Werror "$f" >/dev/null 2>&1 ||
 		finding "$f is not clang-formatted (make fmt)"
 done

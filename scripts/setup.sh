@@ -6,7 +6,10 @@ set -eu
 pkgs="build-essential cmake dpkg-dev pkg-config
 	ca-certificates debian-archive-keyring git curl jq python3
 	libjsmn-dev libmbedtls-dev libhttp-parser-dev zlib1g-dev
-	libcurl4-openssl-dev libgit2-dev lighttpd lighttpd-mod-openssl openssl rsync time bc"
+	libcurl4-openssl-dev libgit2-dev lighttpd lighttpd-mod-openssl openssl rsync time bc
+	musl-tools clang libclang-rt-14-dev valgrind"
+# `setup.sh bench` (make bench): the tools the benchmarks compare against
+[ "${1:-}" = bench ] && pkgs="$pkgs hyperfine ruby-gitlab python3-gitlab"
 # gitlab-ci-local (tests) runs on Node.js: Debian's, unless one is there
 command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 missing=""

@@ -435,7 +435,8 @@ def clean_run(c, sc):
     c.sim.call("DELETE", "/requests")
     rc, _, err, report = c.run(stage, v)
     reqs = []
-    for r in api_requests(c.sim.call("GET", "/requests")):
+    log = api_requests(c.sim.call("GET", "/requests"))
+    for r in log:
         key = (r["method"], r["path"])
         if key not in [(q["method"], q["path"]) for q in reqs]:
             reqs.append(r)
@@ -451,7 +452,7 @@ def clean_run(c, sc):
         raise RuntimeError("%s: a second clean run differs: exit %d: %s" %
                            (name, rc2, diff(normalize(
                                c.state(), c.sim.base), state)))
-    return {"rc": rc, "state": state,
+    return {"rc": rc, "state": state, "total": len(log),
             "report": stable_report(report, c.sim.base),
             "requests": reqs}
 
@@ -516,7 +517,25 @@ def cell(c, sc, clean, req, fault):
     return None
 
 
+def count_requests():
+    """make bench: requests each scenario's clean run makes."""
+    sim = Sim()
+    try:
+        c = Ctx(sim)
+        print("%-22s %8s %8s %5s" % ("scenario", "requests", "distinct",
+                                     "exit"))
+        for sc in SCENARIOS:
+            cl = clean_run(c, sc)
+            print("%-22s %8d %8d %5d" % (sc[0], cl["total"],
+                                         len(cl["requests"]), cl["rc"]))
+    finally:
+        sim.close()
+    return 0
+
+
 def main():
+    if sys.argv[1:] == ["--requests"]:
+        return count_requests()
     for sc in SCENARIOS:
         if not os.access(os.path.join(BIN, "relay-" + sc[1]), os.X_OK):
             print("# skipped: no relay-%s in %s" % (sc[1], BIN))

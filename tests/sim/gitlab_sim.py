@@ -1544,7 +1544,11 @@ class Handler(BaseHTTPRequestHandler):
             fault = self.match_fault(method, parsed.path)
             entry = {"method": method, "path": parsed.path,
                      "query": parsed.query, "status": None,
-                     "auth": self.auth_name()}
+                     "auth": self.auth_name(),
+                     # kept for replays (make bench); never a token
+                     "body": self.raw_body[:65536].decode("utf-8",
+                                                          "replace"),
+                     "content_type": self.headers.get("Content-Type")}
             st.requests.append(entry)
         if st.latency_ms and not parsed.path.startswith("/-/sim"):
             # every API and Slack answer waits, as over a WAN

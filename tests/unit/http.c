@@ -53,6 +53,13 @@ main(void)
 	free(s);
 	s = next("garbage without brackets rel=next");
 	OK(s == NULL);
+	/* found by make fuzz: a target is a URI-reference, no '<' or space */
+	s = next("<<https://g/p?page=2>; rel=\"next\"");
+	STREQ(s, "ERROR");
+	free(s);
+	s = next("<https://g/p page=2>; rel=\"next\"");
+	STREQ(s, "ERROR");
+	free(s);
 
 	OK(http_retry_after(&v, "120", 0) == 0 && v == 120);
 	OK(http_retry_after(&v, " 7 ", 0) == 0 && v == 7);
