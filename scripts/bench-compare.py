@@ -81,12 +81,19 @@ def setup(c):
     c.sim.call("POST", "/latency", {"ms": LATENCY_MS})
 
 
-def timed(fn):
+def timed(c, fn, n):
+    """best wall time of fn over ROUNDS, each on a freshly seeded
+    simulator (seeding not timed); every round must make n requests"""
     best = None
     for _ in range(ROUNDS):
+        setup(c)
         t0 = time.monotonic()
         fn()
         t = time.monotonic() - t0
+        made = len([r for r in c.sim.call("GET", "/requests")
+                    if r["path"].startswith("/api/v4/")])
+        if made != n:
+            raise SystemExit("a round made %d requests, not %d" % (made, n))
         best = t if best is None or t < best else best
     return best
 
@@ -110,12 +117,10 @@ def main():
             json.dump(seq, f)
 
         def relay():
-            setup(c)
             chain(c)
 
         def client(argv):
             def go():
-                setup(c)
                 p = subprocess.run(argv + [sim.base, faults.BOT,
                                            faults.APPROVER,
                                            os.path.join(work, "seq.json")],
@@ -124,14 +129,14 @@ def main():
                     raise SystemExit("%s: %s" % (argv[0], p.stderr[-2000:]))
             return go
 
-        rows = [("relay (C, libcurl)", timed(relay))]
+        rows = [("relay (C, libcurl)", timed(c, relay, n))]
         py = "/usr/bin/python3"
         if subprocess.run([py, "-c", "import gitlab"],
                           capture_output=True).returncode == 0:
             with open(os.path.join(work, "b.py"), "w") as f:
                 f.write(PY)
             rows.append(("python3-gitlab", timed(
-                client([py, os.path.join(work, "b.py")]))))
+                c, client([py, os.path.join(work, "b.py")]), n)))
         else:
             rows.append(("python3-gitlab", None))
         if shutil.which("ruby") and subprocess.run(
@@ -140,7 +145,7 @@ def main():
             with open(os.path.join(work, "b.rb"), "w") as f:
                 f.write(RB)
             rows.append(("ruby-gitlab", timed(
-                client(["ruby", os.path.join(work, "b.rb")]))))
+                c, client(["ruby", os.path.join(work, "b.rb")]), n)))
         else:
             rows.append(("ruby-gitlab", None))
         print("find-green + open-mr: %d requests, %g ms latency each, "

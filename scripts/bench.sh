@@ -75,10 +75,10 @@ green_at() { # depth: commits above the green one
 	return 0
 }
 green_at 0
-/usr/bin/time -f "relay-find-green: %e s, peak RSS %M KiB" \
+/usr/bin/time -f "relay-find-green: exit %x, %e s, peak RSS %M KiB" \
 	"$bin/relay-find-green" 2>&1 >/dev/null | tail -n 1
 set -a; . "$work/relay.env"; set +a
-/usr/bin/time -f "relay-open-mr: %e s, peak RSS %M KiB" \
+/usr/bin/time -f "relay-open-mr: exit %x, %e s, peak RSS %M KiB" \
 	"$bin/relay-open-mr" 2>&1 >/dev/null | tail -n 1
 
 echo
@@ -100,6 +100,9 @@ sim_pid=
 echo
 echo "## find-green + open-mr at 50 ms per request: relay vs GitLab clients"
 RELAY_BIN=$bin python3 "$top/scripts/bench-compare.py"
+echo
+echo "## the same with no added latency (process start-up and client overhead)"
+RELAY_BIN=$bin RELAY_BENCH_LATENCY_MS=0 python3 "$top/scripts/bench-compare.py"
 
 echo
 echo "## relay-mirror vs git push --mirror ($MIRROR_COMMITS commits, $MIRROR_TAGS tags)"
