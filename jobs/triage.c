@@ -436,9 +436,8 @@ flaky_issue(struct ctx *c, const char *proj, const char *job, struct buf *links)
 		 * holds this pipeline already */
 		if (rc == 0 && idesc && strstr(idesc, mk.data))
 			rc = 1;
-		else if (rc == 0)
-			rc = notes_find(&n, c->gl, ipath.data, mk.data);
-		if (rc == 1 && !(idesc && strstr(idesc, mk.data)))
+		else if (rc == 0 &&
+		    (rc = notes_find(&n, c->gl, ipath.data, mk.data)) == 1)
 			note_free(&n);
 		if (rc == 1) {
 			rc = 0;
@@ -684,10 +683,15 @@ after_retry(struct ctx *c, const char *retried)
 
 	buf_init(&path, 0);
 	rc = buf_printf(&path, "%s/pipelines/%lld", c->tgt, c->pl);
-	if (rc == 0)
+	/* the MR read at set-up carries its head pipeline's status */
+	if (rc == 0 && c->mr.head.id == c->pl)
+		now = pipeline_outcome(c->mr.head.status);
+	else if (rc == 0) {
 		rc = gitlab_call(c->gl, &d, "GET", path.data, NULL);
-	if (rc == 0)
-		now = pipeline_outcome(json_strp(json_root(d), "status"));
+		if (rc == 0)
+			now =
+			    pipeline_outcome(json_strp(json_root(d), "status"));
+	}
 	if (rc == 0 && !now)
 		rc = err_set(
 		    E_PARSE, "GET %s: unknown pipeline status", path.data);
