@@ -49,9 +49,11 @@ static const struct env_var stage_vars[] = {
 	    "last environment)",
 	    NULL },
 	{ "RELAY_ENVIRONMENTS", 0,
-	    "gstg-cny:workflow::staging-canary,gstg:workflow::staging,"
-	    "gprd-cny:workflow::canary,gprd:workflow::production",
-	    "environment:label pairs in rollout order", NULL },
+	    "gstg-cny:workflow::staging-canary,gprd-cny:workflow::canary,"
+	    "gstg:workflow::staging,gprd:workflow::production",
+	    "environment:label pairs in rollout order (gitlab.com: both "
+	    "canaries, then promotion to gstg and gprd)",
+	    NULL },
 	{ "RELAY_DEPLOY_MAX_MRS", 0, "5",
 	    "merged bump MRs followed when MR_IID is unset", NULL },
 	{ "RELAY_DEPLOY_MAX_DAYS", 0, "14",

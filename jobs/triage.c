@@ -48,8 +48,10 @@ static const struct env_var stage_vars[] = {
 	{ "FAILED_JOBS", 0, NULL, "its failed jobs (from relay-watch)", NULL },
 	{ "RELAY_WAIT_LABEL", 0, "relay::waiting-for-master",
 	    "label of an MR waiting for a broken target branch", NULL },
-	{ "RELAY_FLAKY_PROJECT", 0, NULL,
-	    "where flaky-job issues go (default: RELAY_SOURCE_PROJECT)", NULL },
+	/* the seed files flaky tests with the canonical project's "Flaky
+	 * Test" template, not in the security mirror */
+	{ "RELAY_FLAKY_PROJECT", 0, "gitlab-org/gitaly",
+	    "where flaky-job issues go (the canonical project)", NULL },
 	{ "RELAY_FLAKY_LABELS", 0, "failure::flaky-test",
 	    "labels of flaky-job issues", NULL },
 	{ "RELAY_FLAKY_TEMPLATE", 0, "Flaky Test",
@@ -134,8 +136,9 @@ struct master {
 	struct buf failed;
 };
 
-/* master_latest: the newest finished pipeline of the MR's target branch;
- * m->id stays 0 when there is none */
+/* master_latest: the newest finished push pipeline of the MR's target
+ * branch (scheduled ones run other jobs and say nothing about whether a
+ * change broke it); m->id stays 0 when there is none */
 static int
 master_latest(struct ctx *c, struct master *m)
 {
@@ -148,8 +151,8 @@ master_latest(struct ctx *c, struct master *m)
 
 	buf_init(&path, 0);
 	rc = ref ? buf_printf(&path,
-		       "%s/pipelines?ref=%s&order_by=id&sort=desc"
-		       "&per_page=20",
+		       "%s/pipelines?ref=%s&source=push&order_by=id"
+		       "&sort=desc&per_page=20",
 		       c->tgt, ref)
 		 : err_set(E_NOMEM, "out of memory");
 	if (rc == 0)
@@ -530,10 +533,9 @@ out:
 static int
 flake(struct ctx *c, const char *retried_note)
 {
-	const char *src = job_var(c->job, "RELAY_FLAKY_PROJECT");
 	const char *p = strstr(retried_note, " jobs="), *end;
-	char *proj = gitlab_project_path(
-	    src ? src : job_var(c->job, "RELAY_SOURCE_PROJECT"));
+	char *proj =
+	    gitlab_project_path(job_var(c->job, "RELAY_FLAKY_PROJECT"));
 	struct buf links, b;
 	int rc;
 

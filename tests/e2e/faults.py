@@ -228,7 +228,10 @@ def sc_watch(c):
 
 def triage_base(c):
     c.seed()
-    c.commits(SOURCE, [{"message": "Issue templates", "files": {
+    # flaky-test issues go to the canonical project, with its template
+    c.sim.call("POST", "/seed", {"projects": [
+        {"path": "gitlab-org/gitaly", "default_branch": "master"}]})
+    c.commits("gitlab-org/gitaly", [{"message": "Issue templates", "files": {
         ".gitlab/issue_templates/Flaky Test.md": "## Flaky\n"}}])
     _, b = c.commits(SOURCE, [{"message": "Add cache", "merge": 1},
                               {"message": "Fix leak", "merge": 2}])

@@ -6,18 +6,22 @@ sim_start
 seed_default
 T='.projects["gitlab-org/gitlab"]'
 S='.projects["gitlab-org/security/gitaly"]'
+C='.projects["gitlab-org/gitaly"]'
 mr() { state "$T.mrs[0].$1"; }
 retries() { requests '[.[] | select(.method == "POST" and (.path | endswith("/retry")))] | length'; }
 # notes_with MARKER: notes of MR 1 carrying MARKER
 notes_with() { state "[$T.mrs[0].notes[] | select(.body | contains(\"$1\"))] | length"; }
-issues() { state "$S.issues | length"; }
+issues() { state "$C.issues | length"; }
 # failing PIPELINE JOB...: run triage as relay-watch would hand over
 triage() {
 	MR_IID=1 OUTCOME=$1 PIPELINE_ID=$2 FAILED_JOBS=${3:-} run triage "$@"
 }
 
-# the source project has a Flaky Test issue template
-sim POST /commits '{"project": "gitlab-org/security/gitaly", "commits": [{"message": "Issue templates", "files": {".gitlab/issue_templates/Flaky Test.md": "## Flaky test\n\n- [ ] quarantine it\n"}}]}' >/dev/null
+# the canonical project, where the seed files flaky tests, has a Flaky
+# Test issue template
+sim POST /seed '{"projects": [{"path": "gitlab-org/gitaly", "default_branch": "master"}]}' >/dev/null
+sim POST /commits '{"project": "gitlab-org/gitaly", "commits": [{"message": "Issue templates", "files": {".gitlab/issue_templates/Flaky Test.md": "## Flaky test\n\n- [ ] quarantine it\n"}}]}' >/dev/null
+src_commits '[{"message": "Update docs"}]'
 src_commits '[{"message": "Add cache", "merge": 2}, {"message": "Fix leak", "merge": 1}]'
 G2=$(nth 2)
 open_bump "$G2"
@@ -63,21 +67,22 @@ test_expect_success 'while the retry runs, nothing more happens' '
 	test "$(notes_with "relay:retried pipeline=$P1")" -eq 1
 '
 
-test_expect_success 'the retry passed: flake, one issue from the template' '
+test_expect_success 'the retry passed: flake, one issue in the canonical project from its template' '
 	set_jobs "$P1" "{\"rspec 3/4\": \"success\"}" &&
 	MR_IID=1 OUTCOME=success PIPELINE_ID=$P1 run triage && expect_rc 0 &&
 	test "$(dotenv TRIAGE)" = flake && test "$(issues)" -eq 1 &&
-	test "$(state "$S.issues[0].title")" = "Flaky job: rspec 3/4" &&
-	state "$S.issues[0].description" | grep -q "quarantine it" &&
-	state "$S.issues[0].description" | grep -q "pipelines/$P1" &&
-	test "$(state "$S.issues[0].labels | join(\",\")")" = failure::flaky-test &&
+	test "$(state "$S.issues | length")" -eq 0 &&
+	test "$(state "$C.issues[0].title")" = "Flaky job: rspec 3/4" &&
+	state "$C.issues[0].description" | grep -q "quarantine it" &&
+	state "$C.issues[0].description" | grep -q "pipelines/$P1" &&
+	test "$(state "$C.issues[0].labels | join(\",\")")" = failure::flaky-test &&
 	test "$(notes_with "relay:flake pipeline=$P1")" -eq 1
 '
 
 test_expect_success 'the flake verdict is not repeated' '
 	MR_IID=1 OUTCOME=success PIPELINE_ID=$P1 run triage && expect_rc 0 &&
 	test "$(dotenv TRIAGE)" = flake && test "$(issues)" -eq 1 &&
-	test "$(state "$S.issues[0].notes | length")" -eq 0 &&
+	test "$(state "$C.issues[0].notes | length")" -eq 0 &&
 	test "$(notes_with "relay:flake pipeline=$P1")" -eq 1
 '
 
@@ -89,8 +94,8 @@ test_expect_success 'a second flake of the same job notes the open issue' '
 	MR_IID=1 OUTCOME=success PIPELINE_ID=$P2 run triage && expect_rc 0 &&
 	MR_IID=1 OUTCOME=success PIPELINE_ID=$P2 run triage && expect_rc 0 &&
 	test "$(dotenv TRIAGE)" = flake && test "$(issues)" -eq 1 &&
-	test "$(state "$S.issues[0].notes | length")" -eq 1 &&
-	state "$S.issues[0].notes[0].body" | grep -q "pipelines/$P2"
+	test "$(state "$C.issues[0].notes | length")" -eq 1 &&
+	state "$C.issues[0].notes[0].body" | grep -q "pipelines/$P2"
 '
 
 test_expect_success 'failed again after the retry, master green: regression with the range' '
@@ -105,7 +110,7 @@ test_expect_success 'failed again after the retry, master green: regression with
 	N=$(state "[$T.mrs[0].notes[] | select(.body | contains(\"relay:regression\"))][0].body") &&
 	echo "$N" | grep -q "gitlab-org/security/gitaly!2 Fix leak" &&
 	echo "$N" | grep -q "gitlab-org/security/gitaly!1 Add cache" &&
-	echo "$N" | grep -q "Issue templates" && ! echo "$N" | grep -q "Initial commit" &&
+	echo "$N" | grep -q "Update docs" && ! echo "$N" | grep -q "Initial commit" &&
 	test "$(retries)" -ge 1
 '
 
@@ -128,6 +133,19 @@ test_expect_success 'a retry whose note was lost is not retried again' '
 	expect_rc 0 && test "$(dotenv TRIAGE)" = flake-retried &&
 	test "$(state "$T.pipelines[] | select(.id == $P4) | .retries")" -eq 1 &&
 	test "$(notes_with "relay:retried pipeline=$P4")" -eq 1
+'
+
+# a scheduled pipeline of master runs other jobs (nightly QA, caches):
+# only push pipelines say whether master itself is broken
+test_expect_success 'a failing scheduled pipeline on master is not a broken master' '
+	sim POST /pipelines "{\"project\": \"gitlab-org/gitlab\", \"ref\": \"master\", \"source\": \"schedule\", \"status\": \"failed\", \"jobs\": [{\"name\": \"rspec 2/4\", \"status\": \"failed\"}]}" >/dev/null &&
+	PS=$(mr_pipeline failed "[{\"name\": \"rspec 2/4\", \"status\": \"failed\"}]") &&
+	sim DELETE /requests >/dev/null &&
+	MR_IID=1 OUTCOME=failed PIPELINE_ID=$PS FAILED_JOBS="rspec 2/4" run triage &&
+	expect_rc 0 && test "$(dotenv TRIAGE)" = flake-retried && test "$(retries)" -eq 1 &&
+	test "$(notes_with "relay:broken-master pipeline=$PS")" -eq 0 &&
+	! mr labels | grep -q "relay::waiting-for-master" &&
+	test "$(requests "[.[] | select(.path | endswith(\"/pipelines\")) | select(.query | test(\"source=push\"))] | length")" -eq 1
 '
 
 test_expect_success 'the same jobs fail on master: broken-master, labelled, no retry' '

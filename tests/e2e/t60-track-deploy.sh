@@ -7,6 +7,7 @@ seed_default
 T='.projects["gitlab-org/gitlab"]'
 mr() { state "$T.mrs[${2:-0}].$1"; }
 labels() { state "$T.mrs[${1:-0}].labels | join(\",\")"; }
+has_label() { labels | tr , "\n" | grep -qx "$1"; }
 posts() { sim GET /slack | jq "[.[] | select(.hook | startswith(\"alerts-\"))] | length"; }
 post() { sim GET /slack | jq -r "[.[] | select(.hook | startswith(\"alerts-\"))][$1].text"; }
 notes_with() { state "[$T.mrs[${2:-0}].notes[] | select(.body | contains(\"$1\"))] | length"; }
@@ -80,7 +81,7 @@ test_expect_success 'running again changes nothing and posts nothing' '
 	test "$(writes)" -eq 0 && test "$(posts)" -eq 1
 '
 
-test_expect_success 'out of order: a descendant on gprd-cny before gstg jumps to canary' '
+test_expect_success 'gprd-cny after gstg-cny: the canary label' '
 	D=$(target_commit) && deploy gprd-cny "$D" &&
 	track && expect_rc 0 && test "$(dotenv DEPLOY_STAGE)" = gprd-cny &&
 	labels | grep -q "workflow::canary" && ! labels | grep -q "workflow::staging-canary" &&
@@ -88,27 +89,36 @@ test_expect_success 'out of order: a descendant on gprd-cny before gstg jumps to
 	test "$(notes_with "relay:deployed env=gprd-cny slack=sent")" -eq 1
 '
 
-test_expect_success 'a late gstg deployment never moves the MR back' '
+# gitlab.com rolls out gstg-cny, gprd-cny, then promotes to gstg and gprd:
+# a canary deployment must not hide the staging one that follows it
+test_expect_success 'promotion: gstg after both canaries moves the MR on to staging' '
 	deploy gstg "$M1" && track && expect_rc 0 &&
-	test "$(dotenv DEPLOY_STAGE)" = gprd-cny && labels | grep -q "workflow::canary" &&
-	! labels | grep -q "workflow::staging" && test "$(posts)" -eq 2
+	test "$(dotenv DEPLOY_STAGE)" = gstg && has_label workflow::staging &&
+	! labels | grep -q "workflow::canary" && test "$(posts)" -eq 3 &&
+	post 2 | grep -q "reached \*gstg\* (workflow::staging)"
+'
+
+test_expect_success 'a late canary deployment never moves the MR back' '
+	deploy gprd-cny "$D" && deploy gstg-cny "$D" && track && expect_rc 0 &&
+	test "$(dotenv DEPLOY_STAGE)" = gstg && has_label workflow::staging &&
+	! labels | grep -q "workflow::canary" && test "$(posts)" -eq 3
 '
 
 test_expect_success 'Slack down when production is reached: label kept, exit 75' '
 	sim POST /slack/hooks "{\"name\": \"alerts-$SLACK_SECRET\", \"status\": 500, \"body\": \"internal_error\"}" >/dev/null &&
 	deploy gprd "$M1" && track && expect_rc 75 && one_error_line &&
-	labels | grep -q "workflow::production" && ! labels | grep -q "workflow::canary" &&
-	test "$(posts)" -eq 2 &&
+	labels | grep -q "workflow::production" && ! labels | grep -q "workflow::staging" &&
+	test "$(posts)" -eq 3 &&
 	test "$(notes_with "relay:deployed env=gprd slack=pending")" -eq 1 && no_secrets
 '
 
 test_expect_success 'the next run delivers the pending message, once' '
 	sim POST /slack/hooks "{\"name\": \"alerts-$SLACK_SECRET\", \"status\": 200}" >/dev/null &&
 	track && expect_rc 0 && test "$(dotenv DEPLOY_STAGE)" = gprd &&
-	test "$(posts)" -eq 3 && post 2 | grep -q "reached \*gprd\* (workflow::production)" &&
+	test "$(posts)" -eq 4 && post 3 | grep -q "reached \*gprd\* (workflow::production)" &&
 	test "$(notes_with "relay:deployed env=gprd slack=sent")" -eq 1 &&
-	track && expect_rc 0 && test "$(posts)" -eq 3 &&
-	test "$(notes_with relay:deployed)" -eq 3
+	track && expect_rc 0 && test "$(posts)" -eq 4 &&
+	test "$(notes_with relay:deployed)" -eq 4
 '
 
 test_expect_success 'other labels stay; another workflow:: label is replaced' '
@@ -123,9 +133,9 @@ test_expect_success 'other labels stay; another workflow:: label is replaced' '
 test_expect_success 'without MR_IID: merged bump MRs not in production, newest first' '
 	deploy gstg "$M2" && sim DELETE /requests >/dev/null &&
 	run track-deploy && expect_rc 0 && test "$(dotenv DEPLOY_STAGE)" = gstg &&
-	labels 1 | grep -q "workflow::staging" && test "$(posts)" -eq 5 &&
+	labels 1 | grep -q "workflow::staging" && test "$(posts)" -eq 6 &&
 	test "$(requests "[.[] | select(.path | endswith(\"/merge_requests/1\"))] | length")" -eq 0 &&
-	run track-deploy && expect_rc 0 && test "$(posts)" -eq 5
+	run track-deploy && expect_rc 0 && test "$(posts)" -eq 6
 '
 
 test_expect_success 'an open MR is not deployed: DEPLOY_STAGE=none' '
