@@ -12,7 +12,9 @@
  * pin this SHA instead), RELAY_ALLOW_DOWNGRADE, RELAY_MAX_COMMITS.
  * Outputs: GREEN_SHA, GREEN_PIPELINE_ID, GREEN_PIPELINE_URL, CURRENT_SHA,
  * UP_TO_DATE. UP_TO_DATE=true carries GREEN_SHA=CURRENT_SHA, so no later
- * stage can pin anything older.
+ * stage can pin anything older. On exit 1 after the pin was read:
+ * GREEN_SHA empty, CURRENT_SHA, UP_TO_DATE=false (relay-open-mr: nothing
+ * to do).
  * Exit: 0 found or up to date; 1 no green commit, or the pin diverged;
  * 64 bad RELAY_PIN_SHA; 69/75/78 as in CONTRACT.md. */
 #include <stdio.h>
@@ -560,6 +562,13 @@ main(int argc, char **argv)
 		rc = read_current(&c);
 	if (rc == 0)
 		rc = pin ? pinned(&c, pin) : search(&c);
+	/* the answer is no, but the pin was read: relay-open-mr then has
+	 * nothing to do (GREEN_SHA empty, CURRENT_SHA set) and says so */
+	if (rc == EXIT_NO && c.current[0]) {
+		job_out(&job, "GREEN_SHA", "");
+		job_out(&job, "CURRENT_SHA", c.current);
+		job_out(&job, "UP_TO_DATE", "false");
+	}
 	free(c.src);
 	free(c.tgt);
 	free(c.branch);

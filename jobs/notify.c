@@ -15,7 +15,8 @@
  * with the final verdict. A broken target branch is reported without
  * tagging the team: it is not the component's fault.
  *
- * Variables: common ones, MR_IID, OUTCOME, PIPELINE_ID, PIPELINE_URL,
+ * Variables: common ones, MR_IID (unset with MR_ACTION=none: nothing to
+ * do, exit 0), OUTCOME, PIPELINE_ID, PIPELINE_URL,
  * FAILED_JOBS, TRIAGE, SUSPECT_RANGE.
  * Outputs: NOTIFIED (true: this run reported; false: nothing to report or
  * reported before).
@@ -36,8 +37,11 @@
 #include "util.h"
 
 static const struct env_var stage_vars[] = {
-	{ "MR_IID", ENV_REQUIRED, NULL, "the bump MR (from relay-open-mr)",
+	{ "MR_IID", 0, NULL,
+	    "the bump MR (from relay-open-mr); required unless MR_ACTION=none",
 	    NULL },
+	{ "MR_ACTION", 0, NULL,
+	    "none: relay-open-mr made no MR, so there is nothing to do", NULL },
 	{ "OUTCOME", 0, NULL, "pipeline outcome (from relay-watch)", NULL },
 	{ "PIPELINE_ID", 0, NULL, "the failed pipeline (from relay-watch)",
 	    NULL },
@@ -205,7 +209,14 @@ main(int argc, char **argv)
 	c.range = job_var(&job, "SUSPECT_RANGE");
 	c.hook = job_var(&job, "RELAY_SLACK_FAILURES_URL");
 	outcome = job_var(&job, "OUTCOME");
-	rc = env_long(&iid, job.vars, job.nvars, "MR_IID", 1, 1000000000L);
+	rc = mr_iid_env(&iid, job.vars, job.nvars);
+	if (rc == 0 && iid == 0) {
+		/* up to date or no green commit: the common hourly case */
+		log_info("MR_ACTION=none and no MR_IID: no bump MR, nothing to "
+			 "do");
+		rc = job_out(&job, "NOTIFIED", "false");
+		return job_finish(&job, rc);
+	}
 	if (rc == 0 && (!outcome || strcmp(outcome, "failed") != 0)) {
 		log_info("OUTCOME=%s: nothing to report",
 		    outcome ? outcome : "(unset)");

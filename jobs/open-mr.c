@@ -13,7 +13,9 @@
  * Variables: common ones, GREEN_SHA, CURRENT_SHA, UP_TO_DATE, CI_JOB_URL,
  * RELAY_PIPELINE_WAIT_S, RELAY_POLL_S.
  * Outputs: MR_IID, MR_URL, MR_ACTION (created, updated, unchanged, stale:
- * open longer than RELAY_STALE_HOURS and not changed by this run, none).
+ * open longer than RELAY_STALE_HOURS and not changed by this run, none:
+ * UP_TO_DATE=true, or no GREEN_SHA but a CURRENT_SHA from relay-find-green,
+ * which found no green commit).
  * Exit: 0 done; 64 bad GREEN_SHA; 69 refused; 75 temporary; 78 missing. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -897,6 +899,15 @@ main(int argc, char **argv)
 	rc = env_bool(&up, job.vars, job.nvars, "UP_TO_DATE");
 	if (rc == 0 && up) {
 		log_info("UP_TO_DATE=true: nothing to do");
+		rc = job_out(&job, "MR_ACTION", "none");
+		return job_finish(&job, rc);
+	}
+	if (rc == 0 && !green && job_var(&job, "CURRENT_SHA")) {
+		/* relay-find-green read the pin but found nothing to pin (no
+		 * green commit, or a diverged pin): its log says why */
+		log_info("no GREEN_SHA from relay-find-green (pinned: %.12s): "
+			 "nothing to do",
+		    job_var(&job, "CURRENT_SHA"));
 		rc = job_out(&job, "MR_ACTION", "none");
 		return job_finish(&job, rc);
 	}

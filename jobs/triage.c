@@ -16,7 +16,8 @@
  * (<!-- relay:retried pipeline=12 jobs=a,b -->), so re-runs and later
  * scheduled pipelines find it done and never act twice.
  *
- * Variables: common ones, MR_IID, OUTCOME, PIPELINE_ID, FAILED_JOBS,
+ * Variables: common ones, MR_IID (unset with MR_ACTION=none: nothing to
+ * do, exit 0), OUTCOME, PIPELINE_ID, FAILED_JOBS,
  * RELAY_WAIT_LABEL, RELAY_FLAKY_PROJECT, RELAY_FLAKY_LABELS,
  * RELAY_FLAKY_TEMPLATE, RELAY_RANGE_MAX, CI_JOB_URL.
  * Outputs: TRIAGE, SUSPECT_RANGE.
@@ -39,8 +40,11 @@
 #include "util.h"
 
 static const struct env_var stage_vars[] = {
-	{ "MR_IID", ENV_REQUIRED, NULL, "the bump MR (from relay-open-mr)",
+	{ "MR_IID", 0, NULL,
+	    "the bump MR (from relay-open-mr); required unless MR_ACTION=none",
 	    NULL },
+	{ "MR_ACTION", 0, NULL,
+	    "none: relay-open-mr made no MR, so there is nothing to do", NULL },
 	{ "OUTCOME", 0, NULL,
 	    "pipeline outcome (from relay-watch); read from GitLab when unset",
 	    NULL },
@@ -849,7 +853,14 @@ main(int argc, char **argv)
 	c.gl = job.gl;
 	c.verdict = "none";
 	buf_init(&c.failed, 0);
-	rc = env_long(&iid, job.vars, job.nvars, "MR_IID", 1, 1000000000L);
+	rc = mr_iid_env(&iid, job.vars, job.nvars);
+	if (rc == 0 && iid == 0) {
+		/* up to date or no green commit: the common hourly case */
+		log_info("MR_ACTION=none and no MR_IID: no bump MR, nothing to "
+			 "do");
+		rc = job_out(&job, "TRIAGE", "none");
+		return job_finish(&job, rc);
+	}
 	if (rc == 0 && !job.dry_run)
 		rc = job_need(&job, "RELAY_TOKEN", (char *)NULL);
 	if (rc == 0) {

@@ -4,7 +4,8 @@
  * merged nor set to auto-merge (a pipeline that succeeded on retry, an
  * auto-merge GitLab dropped).
  *
- * Variables: common ones, MR_IID, RELAY_WATCH_WAIT_S, RELAY_POLL_S.
+ * Variables: common ones, MR_IID (unset with MR_ACTION=none: nothing to
+ * do, exit 0), RELAY_WATCH_WAIT_S, RELAY_POLL_S.
  * Outputs: OUTCOME (success, failed, running, canceled, merged, closed,
  * none), PIPELINE_ID, PIPELINE_URL, FAILED_JOBS.
  * Exit: 0 done; 1 the pipeline failed; 64 bad MR_IID; 69 refused (also a
@@ -23,8 +24,11 @@
 #include "util.h"
 
 static const struct env_var stage_vars[] = {
-	{ "MR_IID", ENV_REQUIRED, NULL, "the bump MR (from relay-open-mr)",
+	{ "MR_IID", 0, NULL,
+	    "the bump MR (from relay-open-mr); required unless MR_ACTION=none",
 	    NULL },
+	{ "MR_ACTION", 0, NULL,
+	    "none: relay-open-mr made no MR, so there is nothing to do", NULL },
 	{ "RELAY_WATCH_WAIT_S", 0, "0",
 	    "wait up to this long for a running pipeline to finish (0: one "
 	    "look)",
@@ -189,7 +193,11 @@ run(struct ctx *c, long long iid)
 			    c->job, "FAILED_JOBS", jobs.len ? jobs.data : "");
 		}
 		buf_free(&jobs);
-		return rc < 0 ? rc : EXIT_NO;
+		if (rc < 0)
+			return rc;
+		/* the answer is no: job_finish logs this as the reason */
+		return err_set(
+		    EXIT_NO, "pipeline %lld of !%lld failed", c->pl.id, iid);
 	}
 	job_out(c->job, "FAILED_JOBS", "");
 	if (strcmp(c->outcome, "success") == 0)
@@ -215,7 +223,14 @@ main(int argc, char **argv)
 	memset(&c, 0, sizeof(c));
 	c.job = &job;
 	c.gl = job.gl;
-	rc = env_long(&iid, job.vars, job.nvars, "MR_IID", 1, 1000000000L);
+	rc = mr_iid_env(&iid, job.vars, job.nvars);
+	if (rc == 0 && iid == 0) {
+		/* up to date or no green commit: the common hourly case */
+		log_info("MR_ACTION=none and no MR_IID: no bump MR, nothing to "
+			 "do");
+		rc = job_out(&job, "OUTCOME", "none");
+		return job_finish(&job, rc);
+	}
 	if (rc == 0) {
 		c.tgt =
 		    gitlab_project_path(job_var(&job, "RELAY_TARGET_PROJECT"));

@@ -15,7 +15,9 @@ test_expect_success 'no green commit at all exits 1 with a clear line' '
 	src_commits "[{\"message\": \"a\", \"merge\": 1}, {\"message\": \"b\"}]" &&
 	pipeline "$(nth 2)" failed >/dev/null &&
 	RELAY_MAX_COMMITS=2 run find-green && expect_rc 1 &&
-	grep -q "no green commit in the last 2 first-parent commits" err
+	grep -q "no green commit in the last 2 first-parent commits" err &&
+	test -z "$(dotenv GREEN_SHA)" && test "$(dotenv UP_TO_DATE)" = false &&
+	test "$(dotenv CURRENT_SHA)" = "$SRC_ROOT"
 '
 
 test_expect_success 'the newest green commit is chosen over a newer red one' '

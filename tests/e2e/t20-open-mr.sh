@@ -33,6 +33,14 @@ test_expect_success 'a GREEN_SHA that is not a SHA is a usage error (64)' '
 	grep -q "GREEN_SHA: expected 40 hex digits" err
 '
 
+test_expect_success 'no green commit (GREEN_SHA empty, CURRENT_SHA set): nothing to do, 0' '
+	sim DELETE /requests >/dev/null &&
+	GREEN_SHA= CURRENT_SHA=$SRC_ROOT UP_TO_DATE=false run open-mr &&
+	expect_rc 0 && test "$(dotenv MR_ACTION)" = none &&
+	grep -q "no GREEN_SHA from relay-find-green.*nothing to do" err &&
+	! grep -q "error:" err && test "$(requests length)" -eq 0
+'
+
 test_expect_success 'UP_TO_DATE=true does nothing and makes no request' '
 	sim DELETE /requests >/dev/null &&
 	UP_TO_DATE=true run open-mr && expect_rc 0 &&

@@ -20,6 +20,17 @@ G1=$(nth 1)
 open_bump "$G1"
 P1=$(state "$T.mrs[0].head_pipeline.id")
 
+test_expect_success 'MR_ACTION=none and no MR_IID: nothing to do, exit 0, no request' '
+	sim DELETE /requests >/dev/null &&
+	MR_ACTION=none MR_IID= run watch && expect_rc 0 &&
+	test "$(dotenv OUTCOME)" = none && grep -q "nothing to do" err &&
+	! grep -q "error:\|warning:" err && test "$(requests length)" -eq 0
+'
+
+test_expect_success 'MR_ACTION=created and no MR_IID is still missing configuration (78)' '
+	MR_ACTION=created run watch && expect_rc 78 && grep -q MR_IID err
+'
+
 test_expect_success 'missing MR_IID is a configuration error (78)' '
 	run watch && expect_rc 78 && grep -q "MR_IID" err && one_error_line
 '
@@ -56,7 +67,9 @@ test_expect_success 'failed: exit 1, failed jobs with child pipelines, allowed f
 	MR_IID=1 run watch && expect_rc 1 &&
 	test "$(dotenv OUTCOME)" = failed && test "$(dotenv PIPELINE_ID)" = "$P3" &&
 	test "$(dotenv FAILED_JOBS)" = "rspec unit 1/2,trigger-qa/qa-smoke" &&
-	grep -q "failed jobs: rspec unit 1/2,trigger-qa/qa-smoke" err
+	grep -q "failed jobs: rspec unit 1/2,trigger-qa/qa-smoke" err &&
+	grep -q "warning: pipeline $P3 of !1 failed$" err &&
+	! grep -q "expected a number" err
 '
 
 test_expect_success 'a canceled pipeline reads as canceled' '

@@ -29,6 +29,17 @@ open_bump "$G2"
 sim PATCH /mrs/gitlab-org%2Fgitlab/1 '{"auto_merge": false}' >/dev/null
 M1=$(target_pipeline success)
 
+test_expect_success 'MR_ACTION=none and no MR_IID: nothing to do, exit 0, no request' '
+	sim DELETE /requests >/dev/null &&
+	MR_ACTION=none MR_IID= run triage && expect_rc 0 &&
+	test "$(dotenv TRIAGE)" = none && grep -q "nothing to do" err &&
+	! grep -q "error:\|warning:" err && test "$(requests length)" -eq 0
+'
+
+test_expect_success 'MR_ACTION=created and no MR_IID is still missing configuration (78)' '
+	MR_ACTION=created run triage && expect_rc 78 && grep -q MR_IID err
+'
+
 test_expect_success 'missing MR_IID is a configuration error (78)' '
 	run triage && expect_rc 78 && grep -q MR_IID err && one_error_line
 '

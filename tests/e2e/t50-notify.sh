@@ -20,6 +20,17 @@ src_commits '[{"message": "Add cache", "merge": 1}]'
 open_bump "$(nth 1)"
 P1=$(mr_pipeline failed)
 
+test_expect_success 'MR_ACTION=none and no MR_IID: nothing to do, exit 0, no request' '
+	sim DELETE /requests >/dev/null &&
+	MR_ACTION=none MR_IID= run notify && expect_rc 0 &&
+	test "$(dotenv NOTIFIED)" = false && grep -q "nothing to do" err &&
+	! grep -q "error:\|warning:" err && test "$(requests length)" -eq 0
+'
+
+test_expect_success 'MR_ACTION=created and no MR_IID is still missing configuration (78)' '
+	MR_ACTION=created run notify && expect_rc 78 && grep -q MR_IID err
+'
+
 test_expect_success 'a pipeline that did not fail is not reported, no request' '
 	sim DELETE /requests >/dev/null &&
 	MR_IID=1 OUTCOME=success PIPELINE_ID=$P1 run notify && expect_rc 0 &&
