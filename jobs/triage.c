@@ -338,6 +338,65 @@ retried_before(struct ctx *c)
 	return all > latest;
 }
 
+/* status_now: the pipeline's outcome now; OUTCOME may predate a retry (a
+ * re-run job, a stale dotenv) */
+static int
+status_now(struct ctx *c, const char **now)
+{
+	struct buf path;
+	struct json *d = NULL;
+	int rc;
+
+	*now = NULL;
+	buf_init(&path, 0);
+	rc = buf_printf(&path, "%s/pipelines/%lld", c->tgt, c->pl);
+	/* the MR read at set-up carries its head pipeline's status */
+	if (rc == 0 && c->mr.head.id == c->pl)
+		*now = pipeline_outcome(c->mr.head.status);
+	else if (rc == 0) {
+		rc = gitlab_call(c->gl, &d, "GET", path.data, NULL);
+		if (rc == 0)
+			*now =
+			    pipeline_outcome(json_strp(json_root(d), "status"));
+	}
+	if (rc == 0 && !*now)
+		rc = err_set(
+		    E_PARSE, "GET %s: unknown pipeline status", path.data);
+	json_free(d);
+	buf_free(&path);
+	return rc;
+}
+
+static int regression(struct ctx *c);
+static int flake(struct ctx *c, const char *retried_note);
+static int after_retry(struct ctx *c, const char *retried);
+
+/* retried_elsewhere: the pipeline was retried without relay's note (by a
+ * person, or by a run whose note was lost). A retry still running gets
+ * relay's note below, so the run after it decides; a retry that failed
+ * again, with the target branch green, is a regression now: never a
+ * second retry, nor a note claiming one. 1: decided, 0: note it. */
+static int
+retried_elsewhere(struct ctx *c)
+{
+	const char *now = NULL;
+	struct buf mk;
+	int rc = status_now(c, &now);
+
+	if (rc < 0)
+		return rc;
+	log_info("pipeline %lld was retried already: it is %s now", c->pl, now);
+	if (strcmp(now, "running") == 0)
+		return 0;
+	buf_init(&mk, 0);
+	rc = buf_printf(&mk, "<!-- relay:retried pipeline=%lld jobs=%s -->",
+	    c->pl, c->failed.data ? c->failed.data : "");
+	if (rc == 0)
+		rc = after_retry(c, mk.data);
+	buf_free(&mk);
+	return rc < 0 ? rc : 1;
+}
+
 static int
 retry(struct ctx *c)
 {
@@ -345,15 +404,20 @@ retry(struct ctx *c)
 	int rc = retried_before(c);
 
 	c->verdict = "flake-retried";
-	if (rc < 0)
-		return rc;
+	if (rc == 1)
+		rc = retried_elsewhere(c);
+	else if (rc == 0)
+		rc = 2; /* retry it */
+	if (rc < 0 || rc == 1)
+		return rc < 0 ? rc : 0;
 	buf_init(&path, 0);
 	buf_init(&b, 0);
-	if (rc == 0 && c->job->dry_run)
+	if (rc == 2 && c->job->dry_run) {
 		log_info("dry run: would retry the failed jobs of pipeline "
 			 "%lld",
 		    c->pl);
-	else if (rc == 0) {
+		rc = 0;
+	} else if (rc == 2) {
 		rc =
 		    buf_printf(&path, "%s/pipelines/%lld/retry", c->tgt, c->pl);
 		if (rc == 0)
@@ -364,10 +428,11 @@ retry(struct ctx *c)
 		}
 		log_info("retried the failed jobs of pipeline %lld (%s)", c->pl,
 		    c->failed.data ? c->failed.data : "");
-	} else
-		log_info("pipeline %lld was retried already", c->pl);
+	}
+	/* the same words whoever started the retry: a run whose note was
+	 * lost must leave what the clean run leaves */
 	rc = buf_printf(&b,
-	    "[Pipeline %lld](%s) failed (`%s`). Retrying the failed jobs "
+	    "[Pipeline %lld](%s) failed (`%s`). Its failed jobs are retried "
 	    "once to tell a flaky test from a real failure.",
 	    c->pl, c->pl_url, c->failed.data ? c->failed.data : "");
 	footer(c, &b);
@@ -675,32 +740,15 @@ out:
 
 /* ---- the decision ---- */
 
-/* after_retry: OUTCOME=failed, and relay retried this pipeline before.
- * OUTCOME may predate the retry (a re-run job, a stale dotenv), so the
+/* after_retry: OUTCOME=failed, and this pipeline was retried before. The
  * pipeline's status now decides: failed again is a regression, a retry
  * still running waits, a pass is a flake. */
 static int
 after_retry(struct ctx *c, const char *retried)
 {
-	struct buf path;
-	struct json *d = NULL;
 	const char *now = NULL;
-	int rc;
+	int rc = status_now(c, &now);
 
-	buf_init(&path, 0);
-	rc = buf_printf(&path, "%s/pipelines/%lld", c->tgt, c->pl);
-	/* the MR read at set-up carries its head pipeline's status */
-	if (rc == 0 && c->mr.head.id == c->pl)
-		now = pipeline_outcome(c->mr.head.status);
-	else if (rc == 0) {
-		rc = gitlab_call(c->gl, &d, "GET", path.data, NULL);
-		if (rc == 0)
-			now =
-			    pipeline_outcome(json_strp(json_root(d), "status"));
-	}
-	if (rc == 0 && !now)
-		rc = err_set(
-		    E_PARSE, "GET %s: unknown pipeline status", path.data);
 	if (rc == 0 && strcmp(now, "running") == 0) {
 		log_info(
 		    "pipeline %lld: the retried jobs are still running", c->pl);
@@ -709,8 +757,6 @@ after_retry(struct ctx *c, const char *retried)
 		rc = flake(c, retried);
 	else if (rc == 0)
 		rc = regression(c);
-	json_free(d);
-	buf_free(&path);
 	return rc;
 }
 

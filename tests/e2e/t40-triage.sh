@@ -133,17 +133,31 @@ test_expect_success 'the regression is noted once, never retried twice' '
 	test -n "$(dotenv SUSPECT_RANGE)"
 '
 
-test_expect_success 'a retry whose note was lost is not retried again' '
+test_expect_success 'a retry whose note was lost is noted while it runs, never retried again' '
 	P4=$(mr_pipeline failed "[{\"name\": \"lint\", \"status\": \"failed\"}]") &&
 	sim POST /faults "{\"method\": \"POST\", \"path\": \"/notes\$\", \"kind\": \"status\", \"status\": 500, \"times\": -1}" >/dev/null &&
 	MR_IID=1 OUTCOME=failed PIPELINE_ID=$P4 FAILED_JOBS=lint run triage &&
 	expect_rc 75 && one_error_line && sim DELETE /faults >/dev/null; sim DELETE /faults >/dev/null &&
 	test "$(state "$T.pipelines[] | select(.id == $P4) | .retries")" -eq 1 &&
-	set_jobs "$P4" "{\"lint\": \"failed\"}" &&
 	MR_IID=1 OUTCOME=failed PIPELINE_ID=$P4 FAILED_JOBS=lint run triage &&
 	expect_rc 0 && test "$(dotenv TRIAGE)" = flake-retried &&
 	test "$(state "$T.pipelines[] | select(.id == $P4) | .retries")" -eq 1 &&
 	test "$(notes_with "relay:retried pipeline=$P4")" -eq 1
+'
+
+# issue 13 item 6: a person retried it (or relay's note was lost) and it
+# failed again while master is green: the verdict is final in this run
+test_expect_success 'retried by a person, failed again, master green: regression in that run' '
+	P7=$(mr_pipeline failed "[{\"name\": \"gitaly-lint\", \"status\": \"failed\"}]") &&
+	curl -sS --fail -X POST -H "PRIVATE-TOKEN: $APPROVER_TOKEN" \
+		"$CI_API_V4_URL/projects/gitlab-org%2Fgitlab/pipelines/$P7/retry" >/dev/null &&
+	set_jobs "$P7" "{\"gitaly-lint\": \"failed\"}" && sim DELETE /requests >/dev/null &&
+	MR_IID=1 OUTCOME=failed PIPELINE_ID=$P7 FAILED_JOBS=gitaly-lint run triage &&
+	expect_rc 0 && test "$(dotenv TRIAGE)" = regression && test "$(retries)" -eq 0 &&
+	test "$(dotenv SUSPECT_RANGE)" = "$SIM/gitlab-org/security/gitaly/-/compare/$SRC_ROOT...$G2" &&
+	test "$(notes_with "relay:retried pipeline=$P7")" -eq 0 &&
+	test "$(notes_with "relay:regression pipeline=$P7")" -eq 1 &&
+	test "$(state "$T.pipelines[] | select(.id == $P7) | .retries")" -eq 1
 '
 
 # a scheduled pipeline of master runs other jobs (nightly QA, caches):
