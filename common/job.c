@@ -19,62 +19,59 @@
 /* CONTRACT.md's common variables; ENV_API ones only for stages that talk
  * to the GitLab API (relay-mirror speaks git only) */
 static const struct env_var common_vars[] = {
-	{ "CI_API_V4_URL", ENV_REQUIRED | ENV_API, NULL, "GitLab API root",
-	    NULL },
-	{ "RELAY_TOKEN", ENV_SECRET | ENV_API, NULL,
-	    "bot token (PRIVATE-TOKEN) that opens and updates MRs", NULL },
-	{ "CI_JOB_TOKEN", ENV_SECRET, NULL,
-	    "job token, used for reads when RELAY_TOKEN is unset", NULL },
-	{ "RELAY_APPROVER_TOKEN", ENV_SECRET | ENV_API, NULL,
-	    "second identity that approves and sets auto-merge", NULL },
-	{ "RELAY_SOURCE_PROJECT", ENV_API, "gitlab-org/security/gitaly",
-	    "project whose green commits are pinned", NULL },
-	{ "RELAY_SOURCE_BRANCH", ENV_API, NULL,
-	    "branch scanned for green commits (default: source default)",
-	    NULL },
-	{ "RELAY_TARGET_PROJECT", ENV_API, "gitlab-org/gitlab",
-	    "project that pins the component", NULL },
-	{ "RELAY_TARGET_BRANCH", ENV_API, NULL,
-	    "MR target branch (default: target default branch)", NULL },
-	{ "RELAY_VERSION_FILE", ENV_API, "GITALY_SERVER_VERSION",
-	    "file in the target holding the pinned SHA", NULL },
-	{ "RELAY_COMPONENT", ENV_API, "Gitaly", "component name in titles",
-	    NULL },
-	{ "RELAY_MR_BRANCH", ENV_API, "release-tools/update-gitaly",
-	    "source branch of the bump MR", NULL },
-	{ "RELAY_MR_LABELS", ENV_API,
+	ENV_STRING(
+	    "CI_API_V4_URL", ENV_REQUIRED | ENV_API, NULL, "GitLab API root"),
+	ENV_STRING("RELAY_TOKEN", ENV_REQUIRED | ENV_SECRET | ENV_API, NULL,
+	    "bot token (PRIVATE-TOKEN) of every API call"),
+	ENV_STRING("RELAY_APPROVER_TOKEN", ENV_SECRET | ENV_API, NULL,
+	    "second identity that approves and sets auto-merge"),
+	ENV_STRING("RELAY_SOURCE_PROJECT", ENV_API,
+	    "gitlab-org/security/gitaly",
+	    "project whose green commits are pinned"),
+	ENV_STRING("RELAY_SOURCE_BRANCH", ENV_API, NULL,
+	    "branch scanned for green commits (default: source default)"),
+	ENV_STRING("RELAY_TARGET_PROJECT", ENV_API, "gitlab-org/gitlab",
+	    "project that pins the component"),
+	ENV_STRING("RELAY_TARGET_BRANCH", ENV_API, NULL,
+	    "MR target branch (default: target default branch)"),
+	ENV_STRING("RELAY_VERSION_FILE", ENV_API, "GITALY_SERVER_VERSION",
+	    "file in the target holding the pinned SHA"),
+	ENV_STRING(
+	    "RELAY_COMPONENT", ENV_API, "Gitaly", "component name in titles"),
+	ENV_STRING("RELAY_MR_BRANCH", ENV_API, "release-tools/update-gitaly",
+	    "source branch of the bump MR"),
+	ENV_STRING("RELAY_MR_LABELS", ENV_API,
 	    "team::Delivery,dependency update,group::gitaly,"
 	    "feature::maintenance",
-	    "labels of the bump MR", NULL },
-	{ "RELAY_STALE_HOURS", ENV_API, "24",
-	    "an open bump MR older than this is "
-	    "stale",
-	    NULL },
-	{ "RELAY_SLACK_ALERTS_URL", ENV_SECRET | ENV_API, NULL,
-	    "Slack webhook for deployments and stale MRs (#gitaly_alerts)",
-	    NULL },
-	{ "RELAY_SLACK_FAILURES_URL", ENV_SECRET | ENV_API, NULL,
-	    "Slack webhook for pipeline failures (#g_gitaly)", NULL },
-	{ "RELAY_SLACK_ALERTS_VAR", ENV_API, NULL,
-	    "name of the variable holding RELAY_SLACK_ALERTS_URL", NULL },
-	{ "RELAY_SLACK_FAILURES_VAR", ENV_API, NULL,
-	    "name of the variable holding RELAY_SLACK_FAILURES_URL", NULL },
-	{ "RELAY_TEAM_HANDLE", ENV_API, "@gl-gitaly",
-	    "tagged on failed pipelines", NULL },
-	{ "RELAY_DOTENV", 0, "relay.env", "dotenv report path", NULL },
-	{ "RELAY_CA_BUNDLE", 0, NULL, "CA file for TLS (default: system)",
-	    NULL },
-	{ "RELAY_TIMEOUT_S", 0, "30", "per-request timeout in seconds", NULL },
-	{ "RELAY_TRIES", 0, "4", "attempts for transient failures", NULL },
-	{ "RELAY_RETRY_BASE_MS", 0, "1000", "first retry backoff (doubles)",
-	    NULL },
-	{ "RELAY_DRY_RUN", 0, NULL, "true: read everything, write nothing",
-	    NULL },
-	{ "RELAY_DEBUG", 0, NULL, "true: debug logging (requests, timings)",
-	    NULL },
-	{ "NO_COLOR", 0, NULL, "set: no colour in logs", NULL },
-	{ "CI", 0, NULL, "set by GitLab: logs are coloured for the job log",
-	    NULL },
+	    "labels of the bump MR"),
+	ENV_LONG("RELAY_STALE_HOURS", ENV_API, "24", 1, 24 * 365,
+	    "an open bump MR older than this is stale"),
+	ENV_STRING("RELAY_SLACK_ALERTS_URL", ENV_SECRET | ENV_API, NULL,
+	    "Slack webhook for deployments and stale MRs (#gitaly_alerts)"),
+	ENV_STRING("RELAY_SLACK_FAILURES_URL", ENV_SECRET | ENV_API, NULL,
+	    "Slack webhook for pipeline failures (#g_gitaly)"),
+	ENV_STRING("RELAY_SLACK_ALERTS_VAR", ENV_API, NULL,
+	    "name of the variable holding RELAY_SLACK_ALERTS_URL"),
+	ENV_STRING("RELAY_SLACK_FAILURES_VAR", ENV_API, NULL,
+	    "name of the variable holding RELAY_SLACK_FAILURES_URL"),
+	ENV_STRING("RELAY_TEAM_HANDLE", ENV_API, "@gl-gitaly",
+	    "tagged on failed pipelines"),
+	ENV_STRING("RELAY_DOTENV", 0, "relay.env", "dotenv report path"),
+	ENV_STRING(
+	    "RELAY_CA_BUNDLE", 0, NULL, "CA file for TLS (default: system)"),
+	ENV_LONG("RELAY_TIMEOUT_S", 0, "30", 1, 3600,
+	    "per-request timeout in seconds"),
+	ENV_LONG(
+	    "RELAY_TRIES", 0, "4", 1, 20, "attempts for transient failures"),
+	ENV_LONG("RELAY_RETRY_BASE_MS", 0, "1000", 0, 60000,
+	    "first retry backoff (doubles)"),
+	ENV_BOOL(
+	    "RELAY_DRY_RUN", 0, NULL, "true: read everything, write nothing"),
+	ENV_BOOL(
+	    "RELAY_DEBUG", 0, NULL, "true: debug logging (requests, timings)"),
+	ENV_STRING("NO_COLOR", 0, NULL, "set: no colour in logs"),
+	ENV_STRING(
+	    "CI", 0, NULL, "set by GitLab: logs are coloured for the job log"),
 };
 
 static void
@@ -91,8 +88,7 @@ job_init(struct job *j, const char *name, const char *synopsis, int argc,
 {
 	static char prog[64];
 	size_t i, ncommon = sizeof(common_vars) / sizeof(common_vars[0]);
-	long timeout, tries, base;
-	int a, rc, debug = 0, dry = 0, color;
+	int a, rc, color;
 
 	memset(j, 0, sizeof(*j));
 	j->name = name;
@@ -129,19 +125,8 @@ job_init(struct job *j, const char *name, const char *synopsis, int argc,
 		}
 	}
 
+	/* every variable is checked before the stage makes a request */
 	rc = env_read(j->vars, j->nvars, get);
-	if (rc == 0)
-		rc = env_bool(&debug, j->vars, j->nvars, "RELAY_DEBUG");
-	if (rc == 0)
-		rc = env_bool(&dry, j->vars, j->nvars, "RELAY_DRY_RUN");
-	if (rc == 0)
-		rc = env_long(
-		    &timeout, j->vars, j->nvars, "RELAY_TIMEOUT_S", 1, 3600);
-	if (rc == 0)
-		rc = env_long(&tries, j->vars, j->nvars, "RELAY_TRIES", 1, 20);
-	if (rc == 0)
-		rc = env_long(
-		    &base, j->vars, j->nvars, "RELAY_RETRY_BASE_MS", 0, 60000);
 	if (rc < 0) {
 		log_error("%s", err_msg());
 		if (rc == E_USAGE)
@@ -149,12 +134,12 @@ job_init(struct job *j, const char *name, const char *synopsis, int argc,
 		log_forget_secrets();
 		return JOB_STOP | err_exit(rc);
 	}
-	if (debug)
+	if (job_bool(j, "RELAY_DEBUG"))
 		log_init(prog, LOG_DEBUG, color);
-	j->dry_run |= dry;
-	j->timeout_s = timeout;
-	j->tries = (int)tries;
-	j->backoff_ms = base;
+	j->dry_run |= job_bool(j, "RELAY_DRY_RUN");
+	j->timeout_s = job_long(j, "RELAY_TIMEOUT_S");
+	j->tries = (int)job_long(j, "RELAY_TRIES");
+	j->backoff_ms = job_long(j, "RELAY_RETRY_BASE_MS");
 	rc = dotenv_new(&j->out);
 	if (rc < 0)
 		return JOB_STOP | job_finish(j, rc);
@@ -167,6 +152,18 @@ const char *
 job_var(struct job *j, const char *name)
 {
 	return env_get(j->vars, j->nvars, name);
+}
+
+long
+job_long(struct job *j, const char *name)
+{
+	return env_num(j->vars, j->nvars, name);
+}
+
+int
+job_bool(struct job *j, const char *name)
+{
+	return env_num(j->vars, j->nvars, name) != 0;
 }
 
 int

@@ -19,10 +19,9 @@ struct job {
 	struct env_var vars[JOB_MAX_VARS]; /* common + stage variables */
 	size_t nvars;
 	struct http *http;
-	struct gitlab *gl; /* RELAY_TOKEN, else CI_JOB_TOKEN (reads) */
+	struct gitlab *gl; /* RELAY_TOKEN */
 	struct gitlab *approver; /* RELAY_APPROVER_TOKEN, or NULL */
 	struct dotenv *out; /* the report written by job_finish */
-	int wrote_token; /* gl carries RELAY_TOKEN (writes possible) */
 	long timeout_s; /* RELAY_TIMEOUT_S */
 	int tries; /* RELAY_TRIES */
 	long backoff_ms; /* RELAY_RETRY_BASE_MS */
@@ -33,7 +32,8 @@ struct job {
 #define JOB_API 0x1 /* job_init: declare the GitLab API variables too */
 
 /* job_init: parse flags, read the common variables (API ones with JOB_API)
- * and the stage's, set up logging and the dotenv report. Returns 0 or
+ * and the stage's and check every one (required, type, bounds) before the
+ * stage acts, set up logging and the dotenv report. Returns 0 or
  * JOB_STOP | exit code, as job_start. */
 int job_init(struct job *j, const char *name, const char *synopsis, int argc,
     char **argv, const struct env_var *stage, size_t nstage,
@@ -46,7 +46,12 @@ int job_init(struct job *j, const char *name, const char *synopsis, int argc,
 int job_start(struct job *j, const char *name, const char *synopsis, int argc,
     char **argv, const struct env_var *stage, size_t nstage,
     char *(*get)(const char *));
+/* job_var: a variable's value (default applied), or NULL when unset */
 const char *job_var(struct job *j, const char *name);
+/* job_long, job_bool: the value of an ENV_T_LONG or ENV_T_BOOL variable,
+ * checked by job_init (0 when unset without a default) */
+long job_long(struct job *j, const char *name);
+int job_bool(struct job *j, const char *name);
 /* job_need: E_CONFIG listing every name in the NULL-terminated list that is
  * unset (checks that depend on mode, beyond ENV_REQUIRED) */
 int job_need(struct job *j, const char *first, ...);

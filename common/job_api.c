@@ -57,7 +57,6 @@ job_start(struct job *j, const char *name, const char *synopsis, int argc,
     char *(*get)(const char *))
 {
 	struct http_opts ho;
-	const char *token;
 	int rc = job_init(
 	    j, name, synopsis, argc, argv, stage, nstage, get, JOB_API);
 
@@ -78,12 +77,10 @@ job_start(struct job *j, const char *name, const char *synopsis, int argc,
 	ho.ca_bundle = job_var(j, "RELAY_CA_BUNDLE");
 	ho.user_agent = "relay/" RELAY_VERSION;
 	rc = http_new(&j->http, &ho);
-	token = job_var(j, "RELAY_TOKEN");
-	j->wrote_token = token != NULL;
+	/* job tokens reach only a few endpoints: every call is the bot's */
 	if (rc == 0)
 		rc = gitlab_new(&j->gl, j->http, job_var(j, "CI_API_V4_URL"),
-		    token ? token : job_var(j, "CI_JOB_TOKEN"),
-		    token ? HTTP_AUTH_PRIVATE : HTTP_AUTH_JOB);
+		    job_var(j, "RELAY_TOKEN"), HTTP_AUTH_PRIVATE);
 	if (rc == 0 && job_var(j, "RELAY_APPROVER_TOKEN"))
 		rc = gitlab_new(&j->approver, j->http,
 		    job_var(j, "CI_API_V4_URL"),

@@ -5,7 +5,6 @@
 #include <strings.h>
 
 #include "buf.h"
-#include "env.h"
 #include "err.h"
 #include "gitlab.h"
 #include "json.h"
@@ -172,16 +171,4 @@ mr_pipeline_url(char *out, size_t n, const struct mr *m, long long id)
 
 	snprintf(sfx, sizeof(sfx), "/-/pipelines/%lld", id);
 	mr_project_url(out, n, m, sfx);
-}
-
-int
-mr_iid_env(long *out, struct env_var *vars, size_t n)
-{
-	const char *action = env_get(vars, n, "MR_ACTION");
-
-	*out = 0;
-	if (!env_get(vars, n, "MR_IID") && action &&
-	    strcmp(action, "none") == 0)
-		return 0;
-	return env_long(out, vars, n, "MR_IID", 1, 1000000000L);
 }

@@ -4,7 +4,6 @@
 
 #include <stddef.h>
 
-struct env_var;
 struct gitlab;
 struct json;
 
@@ -52,11 +51,5 @@ void mr_pipeline_url(char *out, size_t n, const struct mr *m, long long id);
 /* mr_labels: PUT add_labels / remove_labels (comma lists, either NULL) */
 int mr_labels(
     struct gitlab *g, const struct mr *m, const char *add, const char *remove);
-
-/* mr_iid_env: MR_IID from a stage's table (1 to 10^9) into out. When it is
- * unset and relay-open-mr said MR_ACTION=none (up to date, no green
- * commit), there is no MR and nothing to do: out is 0 and 0 is returned.
- * Otherwise E_CONFIG (missing) or E_USAGE (malformed). */
-int mr_iid_env(long *out, struct env_var *vars, size_t n);
 
 #endif

@@ -33,13 +33,11 @@
 #include "util.h"
 
 static const struct env_var stage_vars[] = {
-	{ "RELAY_PIN_SHA", 0, NULL, "pin this 40-hex SHA instead of searching",
-	    NULL },
-	{ "RELAY_ALLOW_DOWNGRADE", 0, "false",
-	    "true: accept a RELAY_PIN_SHA that does not descend from the pin",
-	    NULL },
-	{ "RELAY_MAX_COMMITS", 0, "2000",
-	    "first-parent commits scanned at most for a green one", NULL },
+	ENV_SHA("RELAY_PIN_SHA", 0, "pin this 40-hex SHA instead of searching"),
+	ENV_BOOL("RELAY_ALLOW_DOWNGRADE", 0, "false",
+	    "true: accept a RELAY_PIN_SHA that does not descend from the pin"),
+	ENV_LONG("RELAY_MAX_COMMITS", 0, "2000", 1, 100000,
+	    "first-parent commits scanned at most for a green one"),
 };
 
 struct ctx {
@@ -305,12 +303,8 @@ pinned(struct ctx *c, const char *pin)
 	struct buf path;
 	char sha[41], id[32] = "";
 	const char *url = NULL;
-	int rc, allow = 0, rel;
+	int rc, allow = job_bool(c->job, "RELAY_ALLOW_DOWNGRADE"), rel;
 
-	rc = env_bool(
-	    &allow, c->job->vars, c->job->nvars, "RELAY_ALLOW_DOWNGRADE");
-	if (rc < 0)
-		return rc;
 	buf_init(&path, 0);
 	rc = buf_printf(&path, "%s/repository/commits/%s", c->src, pin);
 	if (rc == 0)
@@ -541,21 +535,10 @@ main(int argc, char **argv)
 	c.job = &job;
 	c.gl = job.gl;
 	pin = job_var(&job, "RELAY_PIN_SHA");
-	rc = env_long(&c.max_commits, job.vars, job.nvars, "RELAY_MAX_COMMITS",
-	    1, 100000);
-	if (rc == 0 && pin && !is_sha(pin))
-		rc = err_set(E_USAGE,
-		    "RELAY_PIN_SHA: expected 40 hex digits, "
-		    "got '%.48s'",
-		    pin);
-	if (rc == 0) {
-		c.src =
-		    gitlab_project_path(job_var(&job, "RELAY_SOURCE_PROJECT"));
-		c.tgt =
-		    gitlab_project_path(job_var(&job, "RELAY_TARGET_PROJECT"));
-		if (!c.src || !c.tgt)
-			rc = err_set(E_NOMEM, "out of memory");
-	}
+	c.max_commits = job_long(&job, "RELAY_MAX_COMMITS");
+	c.src = gitlab_project_path(job_var(&job, "RELAY_SOURCE_PROJECT"));
+	c.tgt = gitlab_project_path(job_var(&job, "RELAY_TARGET_PROJECT"));
+	rc = c.src && c.tgt ? 0 : err_set(E_NOMEM, "out of memory");
 	if (rc == 0)
 		rc = read_source(&c);
 	if (rc == 0)

@@ -47,32 +47,31 @@
 #define NS "refs/relay/"
 
 static const struct env_var stage_vars[] = {
-	{ "RELAY_MIRROR_FROM", ENV_REQUIRED, NULL,
-	    "canonical repository (https URL, http to loopback, or path)",
-	    NULL },
-	{ "RELAY_MIRROR_TO", ENV_REQUIRED, NULL,
-	    "security mirror repository (same forms)", NULL },
-	{ "RELAY_MIRROR_CACHE", 0, "relay-mirror.git",
-	    "local bare cache, reused between runs (CI cache)", NULL },
-	{ "RELAY_MIRROR_REFS", 0, "HEAD,refs/tags/*",
+	ENV_STRING("RELAY_MIRROR_FROM", ENV_REQUIRED, NULL,
+	    "canonical repository (https URL, http to loopback, or path)"),
+	ENV_STRING("RELAY_MIRROR_TO", ENV_REQUIRED, NULL,
+	    "security mirror repository (same forms)"),
+	ENV_STRING("RELAY_MIRROR_CACHE", 0, "relay-mirror.git",
+	    "local bare cache, reused between runs (CI cache)"),
+	ENV_STRING("RELAY_MIRROR_REFS", 0, "HEAD,refs/tags/*",
 	    "refs to mirror: HEAD (the default branch), names, * patterns; "
-	    "+ forces one",
-	    NULL },
-	{ "RELAY_MIRROR_FORCE", 0, "false",
-	    "true: overwrite diverged refs on the mirror", NULL },
-	{ "RELAY_MIRROR_PRUNE", 0, "false",
-	    "true: delete mirrored refs that canonical deleted", NULL },
-	{ "RELAY_MIRROR_FROM_TOKEN", ENV_SECRET, NULL,
-	    "token for reading canonical (default: CI_JOB_TOKEN)", NULL },
-	{ "RELAY_MIRROR_TO_TOKEN", ENV_SECRET, NULL,
-	    "token for pushing to the mirror", NULL },
-	{ "RELAY_MIRROR_FROM_USER", 0, "oauth2",
-	    "basic auth user sent with RELAY_MIRROR_FROM_TOKEN", NULL },
-	{ "RELAY_MIRROR_TO_USER", 0, "oauth2",
-	    "basic auth user sent with RELAY_MIRROR_TO_TOKEN", NULL },
-	{ "RELAY_MIRROR_TIMEOUT_S", 0, "1800",
-	    "the whole run's time limit (libgit2 has no network timeout)",
-	    NULL },
+	    "+ forces one"),
+	ENV_BOOL("RELAY_MIRROR_FORCE", 0, "false",
+	    "true: overwrite diverged refs on the mirror"),
+	ENV_BOOL("RELAY_MIRROR_PRUNE", 0, "false",
+	    "true: delete mirrored refs that canonical deleted"),
+	ENV_STRING("RELAY_MIRROR_FROM_TOKEN", ENV_SECRET, NULL,
+	    "token for reading canonical (default: CI_JOB_TOKEN)"),
+	ENV_STRING("RELAY_MIRROR_TO_TOKEN", ENV_SECRET, NULL,
+	    "token for pushing to the mirror"),
+	ENV_STRING("RELAY_MIRROR_FROM_USER", 0, "oauth2",
+	    "basic auth user sent with RELAY_MIRROR_FROM_TOKEN"),
+	ENV_STRING("RELAY_MIRROR_TO_USER", 0, "oauth2",
+	    "basic auth user sent with RELAY_MIRROR_TO_TOKEN"),
+	ENV_LONG("RELAY_MIRROR_TIMEOUT_S", 0, "1800", 1, 86400,
+	    "the whole run's time limit (libgit2 has no network timeout)"),
+	ENV_STRING("CI_JOB_TOKEN", ENV_SECRET, NULL,
+	    "job token, reads canonical when RELAY_MIRROR_FROM_TOKEN is unset"),
 };
 
 struct pattern {
@@ -517,7 +516,7 @@ main(int argc, char **argv)
 {
 	struct job job;
 	struct ctx c;
-	long limit = 1800;
+	long limit;
 	size_t i;
 	int rc;
 
@@ -530,18 +529,12 @@ main(int argc, char **argv)
 		return rc & 0xff;
 	memset(&c, 0, sizeof(c));
 	c.job = &job;
+	c.force = job_bool(&job, "RELAY_MIRROR_FORCE");
+	c.prune = job_bool(&job, "RELAY_MIRROR_PRUNE");
+	limit = job_long(&job, "RELAY_MIRROR_TIMEOUT_S");
 	buf_init(&c.updated.b, 0);
 	buf_init(&c.diverged.b, 0);
 	rc = parse_patterns(&c, job_var(&job, "RELAY_MIRROR_REFS"));
-	if (rc == 0)
-		rc = env_bool(
-		    &c.force, job.vars, job.nvars, "RELAY_MIRROR_FORCE");
-	if (rc == 0)
-		rc = env_bool(
-		    &c.prune, job.vars, job.nvars, "RELAY_MIRROR_PRUNE");
-	if (rc == 0)
-		rc = env_long(&limit, job.vars, job.nvars,
-		    "RELAY_MIRROR_TIMEOUT_S", 1, 86400);
 	if (rc == 0)
 		rc = remote(&c, &c.from, "FROM");
 	if (rc == 0)

@@ -37,18 +37,28 @@
 #include "util.h"
 
 static const struct env_var stage_vars[] = {
-	{ "MR_IID", 0, NULL,
-	    "the bump MR (from relay-open-mr); required unless MR_ACTION=none",
-	    NULL },
-	{ "MR_ACTION", 0, NULL,
-	    "none: relay-open-mr made no MR, so there is nothing to do", NULL },
-	{ "OUTCOME", 0, NULL, "pipeline outcome (from relay-watch)", NULL },
-	{ "PIPELINE_ID", 0, NULL, "the failed pipeline (from relay-watch)",
-	    NULL },
-	{ "PIPELINE_URL", 0, NULL, "its web page (from relay-watch)", NULL },
-	{ "FAILED_JOBS", 0, NULL, "its failed jobs (from relay-watch)", NULL },
-	{ "TRIAGE", 0, NULL, "verdict (from relay-triage)", NULL },
-	{ "SUSPECT_RANGE", 0, NULL, "compare URL (from relay-triage)", NULL },
+	{ .name = "MR_IID",
+	    .desc = "the bump MR (from relay-open-mr)",
+	    .type = ENV_T_LONG,
+	    .min = 1,
+	    .max = 1000000000L,
+	    .when = "MR_ACTION!=none" },
+	ENV_STRING("MR_ACTION", 0, NULL,
+	    "none: relay-open-mr made no MR, so there is nothing to do"),
+	ENV_ENUM("OUTCOME", 0, NULL,
+	    "success, failed, running, canceled, merged, closed, none",
+	    "pipeline outcome (from relay-watch)"),
+	{ .name = "PIPELINE_ID",
+	    .desc = "the failed pipeline (from relay-watch)",
+	    .type = ENV_T_LONG,
+	    .min = 1,
+	    .max = 0x7fffffffL,
+	    .when = "OUTCOME=failed" },
+	ENV_STRING("PIPELINE_URL", 0, NULL, "its web page (from relay-watch)"),
+	ENV_STRING(
+	    "FAILED_JOBS", 0, NULL, "its failed jobs (from relay-watch)"),
+	ENV_STRING("TRIAGE", 0, NULL, "verdict (from relay-triage)"),
+	ENV_STRING("SUSPECT_RANGE", 0, NULL, "compare URL (from relay-triage)"),
 };
 
 struct ctx {
@@ -191,7 +201,7 @@ main(int argc, char **argv)
 {
 	struct job job;
 	struct ctx c;
-	long iid = 0, pl = 0;
+	long iid, pl;
 	const char *outcome;
 	int rc, notified = 0;
 
@@ -209,8 +219,10 @@ main(int argc, char **argv)
 	c.range = job_var(&job, "SUSPECT_RANGE");
 	c.hook = job_var(&job, "RELAY_SLACK_FAILURES_URL");
 	outcome = job_var(&job, "OUTCOME");
-	rc = mr_iid_env(&iid, job.vars, job.nvars);
-	if (rc == 0 && iid == 0) {
+	iid = job_long(&job, "MR_IID");
+	pl = job_long(&job, "PIPELINE_ID");
+	rc = 0;
+	if (iid == 0) {
 		/* up to date or no green commit: the common hourly case */
 		log_info("MR_ACTION=none and no MR_IID: no bump MR, nothing to "
 			 "do");
@@ -229,13 +241,6 @@ main(int argc, char **argv)
 		rc = job_out(&job, "NOTIFIED", "false");
 		return job_finish(&job, rc);
 	}
-	if (rc == 0)
-		rc = job_need(&job, "PIPELINE_ID", (char *)NULL);
-	if (rc == 0 && !job.dry_run)
-		rc = job_need(&job, "RELAY_TOKEN", (char *)NULL);
-	if (rc == 0)
-		rc = env_long(
-		    &pl, job.vars, job.nvars, "PIPELINE_ID", 1, 0x7fffffffL);
 	if (rc == 0) {
 		char *tgt =
 		    gitlab_project_path(job_var(&job, "RELAY_TARGET_PROJECT"));

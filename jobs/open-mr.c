@@ -36,17 +36,19 @@
 #include "util.h"
 
 static const struct env_var stage_vars[] = {
-	{ "GREEN_SHA", 0, NULL, "SHA to pin (from relay-find-green)", NULL },
-	{ "CURRENT_SHA", 0, NULL, "SHA pinned now (from relay-find-green)",
-	    NULL },
-	{ "UP_TO_DATE", 0, "false", "true: nothing to do", NULL },
-	{ "CI_JOB_URL", 0, NULL, "this job, linked from the MR", NULL },
-	{ "RELAY_PIPELINE_WAIT_S", 0, "60",
-	    "how long to wait for the MR pipeline before setting auto-merge",
-	    NULL },
-	{ "RELAY_POLL_S", 0, "5", "polling interval while waiting", NULL },
-	{ "RELAY_RANGE_MAX", 0, "30", "changes listed in the MR description",
-	    NULL },
+	{ .name = "GREEN_SHA",
+	    .desc = "SHA to pin (from relay-find-green)",
+	    .type = ENV_T_SHA,
+	    .when = "UP_TO_DATE=false,CURRENT_SHA=" },
+	ENV_SHA("CURRENT_SHA", 0, "SHA pinned now (from relay-find-green)"),
+	ENV_BOOL("UP_TO_DATE", 0, "false", "true: nothing to do"),
+	ENV_STRING("CI_JOB_URL", 0, NULL, "this job, linked from the MR"),
+	ENV_LONG("RELAY_PIPELINE_WAIT_S", 0, "60", 0, 3600,
+	    "how long to wait for the MR pipeline before setting auto-merge"),
+	ENV_LONG(
+	    "RELAY_POLL_S", 0, "5", 1, 600, "polling interval while waiting"),
+	ENV_LONG("RELAY_RANGE_MAX", 0, "30", 1, 500,
+	    "changes listed in the MR description"),
 };
 
 #define STALE_LABEL "auto updated"
@@ -246,17 +248,13 @@ find_open(struct ctx *c)
 static int
 range(struct ctx *c, struct buf *b)
 {
-	long max = 30;
-
-	if (env_long(&max, c->job->vars, c->job->nvars, "RELAY_RANGE_MAX", 1,
-		500) < 0)
-		return E_USAGE;
 	if (!is_sha(c->current))
 		return 0;
 	buf_puts(b,
 	    "\n### Changes in this range (first-parent, newest "
 	    "first)\n\n");
-	return range_list(b, c->gl, c->src, c->current, c->green, max);
+	return range_list(b, c->gl, c->src, c->current, c->green,
+	    job_long(c->job, "RELAY_RANGE_MAX"));
 }
 
 static int
@@ -432,13 +430,9 @@ stale(struct ctx *c)
 	struct note n = { 0, NULL };
 	struct buf body, text;
 	long long id = 0;
-	long hours;
-	int rc, found;
+	long hours = job_long(c->job, "RELAY_STALE_HOURS");
+	int rc = 0, found;
 
-	rc = env_long(&hours, c->job->vars, c->job->nvars, "RELAY_STALE_HOURS",
-	    1, 24 * 365);
-	if (rc < 0)
-		return rc;
 	if ((long long)time(NULL) - c->created_ts < hours * 3600LL)
 		return 0;
 	found = notes_find(&n, c->gl, c->mr, "<!-- relay:stale ");
@@ -637,17 +631,12 @@ auto_merge(struct ctx *c)
 {
 	struct mr_state s;
 	struct buf path, body;
-	long wait_s, poll_s;
+	long wait_s = job_long(c->job, "RELAY_PIPELINE_WAIT_S");
+	long poll_s = job_long(c->job, "RELAY_POLL_S");
 	long long deadline;
 	int rc;
 
-	rc = env_long(&wait_s, c->job->vars, c->job->nvars,
-	    "RELAY_PIPELINE_WAIT_S", 0, 3600);
-	if (rc == 0)
-		rc = env_long(&poll_s, c->job->vars, c->job->nvars,
-		    "RELAY_POLL_S", 1, 600);
-	if (rc == 0)
-		rc = read_mr(c, &s);
+	rc = read_mr(c, &s);
 	if (rc < 0)
 		return rc;
 	if (strcmp(s.state, "opened") != 0)
@@ -880,7 +869,7 @@ main(int argc, char **argv)
 	const char *action = "none";
 	const char *green;
 	char iid[32] = "";
-	int rc, up = 0;
+	int rc;
 
 	rc = job_start(&job, "open-mr",
 	    "Create or update the merge request that pins GREEN_SHA in the "
@@ -896,8 +885,8 @@ main(int argc, char **argv)
 	c.file = job_var(&job, "RELAY_VERSION_FILE");
 	c.branch = job_var(&job, "RELAY_MR_BRANCH");
 	green = job_var(&job, "GREEN_SHA");
-	rc = env_bool(&up, job.vars, job.nvars, "UP_TO_DATE");
-	if (rc == 0 && up) {
+	rc = 0;
+	if (job_bool(&job, "UP_TO_DATE")) {
 		log_info("UP_TO_DATE=true: nothing to do");
 		rc = job_out(&job, "MR_ACTION", "none");
 		return job_finish(&job, rc);
@@ -911,29 +900,11 @@ main(int argc, char **argv)
 		rc = job_out(&job, "MR_ACTION", "none");
 		return job_finish(&job, rc);
 	}
-	if (rc == 0)
-		rc = job_need(&job, "GREEN_SHA", "RELAY_TOKEN", (char *)NULL);
-	if (rc == 0 && !is_sha(green))
-		rc = err_set(E_USAGE,
-		    "GREEN_SHA: expected 40 hex digits, got "
-		    "'%.48s'",
-		    green);
-	if (rc == 0 && job_var(&job, "CURRENT_SHA") &&
-	    !is_sha(job_var(&job, "CURRENT_SHA")))
-		rc = err_set(E_USAGE,
-		    "CURRENT_SHA: expected 40 hex digits, "
-		    "got '%.48s'",
-		    job_var(&job, "CURRENT_SHA"));
 	if (rc == 0) {
-		size_t i;
-
-		for (i = 0; i < 40; i++)
-			c.green[i] = (char)(green[i] | 0x20);
+		/* both already checked and lowercased by job_start */
+		memcpy(c.green, green, 40);
 		if (job_var(&job, "CURRENT_SHA"))
-			for (i = 0; i < 40; i++)
-				c.current[i] =
-				    (char)(job_var(&job, "CURRENT_SHA")[i] |
-					0x20);
+			memcpy(c.current, job_var(&job, "CURRENT_SHA"), 40);
 		c.tgt =
 		    gitlab_project_path(job_var(&job, "RELAY_TARGET_PROJECT"));
 		c.src =

@@ -44,20 +44,18 @@
 #define MAX_SEEN 64
 
 static const struct env_var stage_vars[] = {
-	{ "MR_IID", 0, NULL,
+	ENV_LONG("MR_IID", 0, NULL, 1, 1000000000L,
 	    "the merged bump MR (unset: every merged bump MR not yet at the "
-	    "last environment)",
-	    NULL },
-	{ "RELAY_ENVIRONMENTS", 0,
+	    "last environment)"),
+	ENV_STRING("RELAY_ENVIRONMENTS", 0,
 	    "gstg-cny:workflow::staging-canary,gprd-cny:workflow::canary,"
 	    "gstg:workflow::staging,gprd:workflow::production",
 	    "environment:label pairs in rollout order (gitlab.com: both "
-	    "canaries, then promotion to gstg and gprd)",
-	    NULL },
-	{ "RELAY_DEPLOY_MAX_MRS", 0, "5",
-	    "merged bump MRs followed when MR_IID is unset", NULL },
-	{ "RELAY_DEPLOY_MAX_DAYS", 0, "14",
-	    "MRs merged longer ago than this are no longer followed", NULL },
+	    "canaries, then promotion to gstg and gprd)"),
+	ENV_LONG("RELAY_DEPLOY_MAX_MRS", 0, "5", 1, 50,
+	    "merged bump MRs followed when MR_IID is unset"),
+	ENV_LONG("RELAY_DEPLOY_MAX_DAYS", 0, "14", 1, 3650,
+	    "MRs merged longer ago than this are no longer followed"),
 };
 
 struct env {
@@ -477,17 +475,14 @@ track_all(struct ctx *c, int *stage)
 	struct json_iter it;
 	struct jv v;
 	struct buf path;
-	long max = 5, days = 14;
+	long max = job_long(c->job, "RELAY_DEPLOY_MAX_MRS");
+	long days = job_long(c->job, "RELAY_DEPLOY_MAX_DAYS");
 	long long now = (long long)time(NULL);
 	char why[512] = "";
 	int rc, first = 1, worst = 0, n = 0;
 
 	*stage = -1;
-	rc = env_long(
-	    &max, c->job->vars, c->job->nvars, "RELAY_DEPLOY_MAX_MRS", 1, 50);
-	if (rc == 0)
-		rc = env_long(&days, c->job->vars, c->job->nvars,
-		    "RELAY_DEPLOY_MAX_DAYS", 1, 3650);
+	rc = 0;
 	buf_init(&path, 0);
 	if (rc == 0 && !branch)
 		rc = err_set(E_NOMEM, "out of memory");
@@ -554,7 +549,7 @@ main(int argc, char **argv)
 {
 	struct job job;
 	struct ctx c;
-	long iid = 0;
+	long iid;
 	int rc, stage = -1;
 	size_t i;
 
@@ -569,11 +564,7 @@ main(int argc, char **argv)
 	c.job = &job;
 	c.hook = job_var(&job, "RELAY_SLACK_ALERTS_URL");
 	rc = parse_envs(&c, job_var(&job, "RELAY_ENVIRONMENTS"));
-	if (rc == 0 && job_var(&job, "MR_IID"))
-		rc = env_long(
-		    &iid, job.vars, job.nvars, "MR_IID", 1, 1000000000L);
-	if (rc == 0 && !job.dry_run)
-		rc = job_need(&job, "RELAY_TOKEN", (char *)NULL);
+	iid = job_long(&job, "MR_IID"); /* 0: every merged bump MR */
 	if (rc == 0) {
 		c.tgt =
 		    gitlab_project_path(job_var(&job, "RELAY_TARGET_PROJECT"));

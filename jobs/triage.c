@@ -40,30 +40,34 @@
 #include "util.h"
 
 static const struct env_var stage_vars[] = {
-	{ "MR_IID", 0, NULL,
-	    "the bump MR (from relay-open-mr); required unless MR_ACTION=none",
-	    NULL },
-	{ "MR_ACTION", 0, NULL,
-	    "none: relay-open-mr made no MR, so there is nothing to do", NULL },
-	{ "OUTCOME", 0, NULL,
-	    "pipeline outcome (from relay-watch); read from GitLab when unset",
-	    NULL },
-	{ "PIPELINE_ID", 0, NULL, "the MR pipeline (from relay-watch)", NULL },
-	{ "FAILED_JOBS", 0, NULL, "its failed jobs (from relay-watch)", NULL },
-	{ "RELAY_WAIT_LABEL", 0, "relay::waiting-for-master",
-	    "label of an MR waiting for a broken target branch", NULL },
+	{ .name = "MR_IID",
+	    .desc = "the bump MR (from relay-open-mr)",
+	    .type = ENV_T_LONG,
+	    .min = 1,
+	    .max = 1000000000L,
+	    .when = "MR_ACTION!=none" },
+	ENV_STRING("MR_ACTION", 0, NULL,
+	    "none: relay-open-mr made no MR, so there is nothing to do"),
+	ENV_ENUM("OUTCOME", 0, NULL,
+	    "success, failed, running, canceled, merged, closed, none",
+	    "pipeline outcome (from relay-watch); read from GitLab when unset"),
+	ENV_LONG("PIPELINE_ID", 0, NULL, 1, 0x7fffffffL,
+	    "the MR pipeline (from relay-watch)"),
+	ENV_STRING(
+	    "FAILED_JOBS", 0, NULL, "its failed jobs (from relay-watch)"),
+	ENV_STRING("RELAY_WAIT_LABEL", 0, "relay::waiting-for-master",
+	    "label of an MR waiting for a broken target branch"),
 	/* the seed files flaky tests with the canonical project's "Flaky
 	 * Test" template, not in the security mirror */
-	{ "RELAY_FLAKY_PROJECT", 0, "gitlab-org/gitaly",
-	    "where flaky-job issues go (the canonical project)", NULL },
-	{ "RELAY_FLAKY_LABELS", 0, "failure::flaky-test",
-	    "labels of flaky-job issues", NULL },
-	{ "RELAY_FLAKY_TEMPLATE", 0, "Flaky Test",
-	    "issue template (.gitlab/issue_templates/<name>.md), if present",
-	    NULL },
-	{ "RELAY_RANGE_MAX", 0, "30", "changes listed in a regression note",
-	    NULL },
-	{ "CI_JOB_URL", 0, NULL, "this job, linked from notes", NULL },
+	ENV_STRING("RELAY_FLAKY_PROJECT", 0, "gitlab-org/gitaly",
+	    "where flaky-job issues go (the canonical project)"),
+	ENV_STRING("RELAY_FLAKY_LABELS", 0, "failure::flaky-test",
+	    "labels of flaky-job issues"),
+	ENV_STRING("RELAY_FLAKY_TEMPLATE", 0, "Flaky Test",
+	    "issue template (.gitlab/issue_templates/<name>.md), if present"),
+	ENV_LONG("RELAY_RANGE_MAX", 0, "30", 1, 500,
+	    "changes listed in a regression note"),
+	ENV_STRING("CI_JOB_URL", 0, NULL, "this job, linked from notes"),
 };
 
 struct ctx {
@@ -665,13 +669,10 @@ regression(struct ctx *c)
 	struct json *d = NULL;
 	char *old = NULL, *new = NULL;
 	struct buf url, b;
-	long max = 30;
+	long max = job_long(c->job, "RELAY_RANGE_MAX");
 	int rc, noted;
 
 	c->verdict = "regression";
-	if (env_long(&max, c->job->vars, c->job->nvars, "RELAY_RANGE_MAX", 1,
-		500) < 0)
-		return E_USAGE;
 	buf_init(&url, 0);
 	buf_init(&b, 0);
 	rc = gitlab_call(c->gl, &d, "GET", c->src, NULL);
@@ -836,23 +837,10 @@ setup(struct ctx *c, long long iid)
 {
 	const char *o = job_var(c->job, "OUTCOME");
 	const char *jobs = job_var(c->job, "FAILED_JOBS");
-	long id = 0;
+	long id = job_long(c->job, "PIPELINE_ID"); /* 0: unset */
 	struct mr_pipeline p;
 	int rc;
 
-	if (o && strcmp(o, "success") != 0 && strcmp(o, "failed") != 0 &&
-	    strcmp(o, "running") != 0 && strcmp(o, "canceled") != 0 &&
-	    strcmp(o, "merged") != 0 && strcmp(o, "closed") != 0 &&
-	    strcmp(o, "none") != 0)
-		return err_set(E_USAGE,
-		    "OUTCOME: expected success, failed, running, canceled, "
-		    "merged, closed or none, got '%.32s'",
-		    o);
-	if (env_long(&id, c->job->vars, c->job->nvars, "PIPELINE_ID", 1,
-		0x7fffffffL) < 0 &&
-	    job_var(c->job, "PIPELINE_ID"))
-		return E_USAGE;
-	err_clear();
 	rc = mr_read(&c->mr, c->gl, c->tgt, iid);
 	if (rc < 0)
 		return rc;
@@ -884,7 +872,7 @@ main(int argc, char **argv)
 {
 	struct job job;
 	struct ctx c;
-	long iid = 0;
+	long iid;
 	int rc;
 
 	rc = job_start(&job, "triage",
@@ -899,16 +887,15 @@ main(int argc, char **argv)
 	c.gl = job.gl;
 	c.verdict = "none";
 	buf_init(&c.failed, 0);
-	rc = mr_iid_env(&iid, job.vars, job.nvars);
-	if (rc == 0 && iid == 0) {
+	iid = job_long(&job, "MR_IID");
+	if (iid == 0) {
 		/* up to date or no green commit: the common hourly case */
 		log_info("MR_ACTION=none and no MR_IID: no bump MR, nothing to "
 			 "do");
 		rc = job_out(&job, "TRIAGE", "none");
 		return job_finish(&job, rc);
 	}
-	if (rc == 0 && !job.dry_run)
-		rc = job_need(&job, "RELAY_TOKEN", (char *)NULL);
+	rc = 0;
 	if (rc == 0) {
 		c.tgt =
 		    gitlab_project_path(job_var(&job, "RELAY_TARGET_PROJECT"));

@@ -24,16 +24,19 @@
 #include "util.h"
 
 static const struct env_var stage_vars[] = {
-	{ "MR_IID", 0, NULL,
-	    "the bump MR (from relay-open-mr); required unless MR_ACTION=none",
-	    NULL },
-	{ "MR_ACTION", 0, NULL,
-	    "none: relay-open-mr made no MR, so there is nothing to do", NULL },
-	{ "RELAY_WATCH_WAIT_S", 0, "0",
+	{ .name = "MR_IID",
+	    .desc = "the bump MR (from relay-open-mr)",
+	    .type = ENV_T_LONG,
+	    .min = 1,
+	    .max = 1000000000L,
+	    .when = "MR_ACTION!=none" },
+	ENV_STRING("MR_ACTION", 0, NULL,
+	    "none: relay-open-mr made no MR, so there is nothing to do"),
+	ENV_LONG("RELAY_WATCH_WAIT_S", 0, "0", 0, 86400,
 	    "wait up to this long for a running pipeline to finish (0: one "
-	    "look)",
-	    NULL },
-	{ "RELAY_POLL_S", 0, "5", "polling interval while waiting", NULL },
+	    "look)"),
+	ENV_LONG(
+	    "RELAY_POLL_S", 0, "5", 1, 3600, "polling interval while waiting"),
 };
 
 /* FAILED_JOBS stays well inside GitLab's dotenv value size */
@@ -146,15 +149,11 @@ merge(struct ctx *c)
 static int
 run(struct ctx *c, long long iid)
 {
-	long wait = 0, poll = 5;
+	long wait = job_long(c->job, "RELAY_WATCH_WAIT_S");
+	long poll = job_long(c->job, "RELAY_POLL_S");
 	long long deadline;
 	int rc;
 
-	if (env_long(&wait, c->job->vars, c->job->nvars, "RELAY_WATCH_WAIT_S",
-		0, 86400) < 0 ||
-	    env_long(&poll, c->job->vars, c->job->nvars, "RELAY_POLL_S", 1,
-		3600) < 0)
-		return E_USAGE;
 	deadline = now_ms() + wait * 1000;
 	for (;;) {
 		rc = look(c, iid);
@@ -210,7 +209,7 @@ main(int argc, char **argv)
 {
 	struct job job;
 	struct ctx c;
-	long iid = 0;
+	long iid;
 	int rc;
 
 	rc = job_start(&job, "watch",
@@ -223,14 +222,15 @@ main(int argc, char **argv)
 	memset(&c, 0, sizeof(c));
 	c.job = &job;
 	c.gl = job.gl;
-	rc = mr_iid_env(&iid, job.vars, job.nvars);
-	if (rc == 0 && iid == 0) {
+	iid = job_long(&job, "MR_IID");
+	if (iid == 0) {
 		/* up to date or no green commit: the common hourly case */
 		log_info("MR_ACTION=none and no MR_IID: no bump MR, nothing to "
 			 "do");
 		rc = job_out(&job, "OUTCOME", "none");
 		return job_finish(&job, rc);
 	}
+	rc = 0;
 	if (rc == 0) {
 		c.tgt =
 		    gitlab_project_path(job_var(&job, "RELAY_TARGET_PROJECT"));

@@ -25,7 +25,7 @@ pipeline "$G1" success >/dev/null
 
 test_expect_success 'missing GREEN_SHA and RELAY_TOKEN are reported together (78)' '
 	run_unset RELAY_TOKEN open-mr && expect_rc 78 &&
-	grep -q "missing variables: GREEN_SHA, RELAY_TOKEN" err && one_error_line
+	grep -q "missing variables: RELAY_TOKEN, GREEN_SHA" err && one_error_line
 '
 
 test_expect_success 'a GREEN_SHA that is not a SHA is a usage error (64)' '

@@ -24,10 +24,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *s = malloc(size + 1), *p;
 	struct env_var vars[] = {
-		{ "A_LONG", 0, NULL, "", NULL },
-		{ "B_BOOL", 0, "false", "", NULL },
-		{ "C_SECRET", ENV_SECRET, NULL, "", NULL },
-		{ "D_REQUIRED", ENV_REQUIRED, NULL, "", NULL },
+		ENV_LONG("A_LONG", 0, NULL, 0, 100, ""),
+		ENV_BOOL("B_BOOL", 0, "false", ""),
+		ENV_SHA("C_SHA", ENV_SECRET, ""),
+		ENV_ENUM("D_ENUM", ENV_REQUIRED, NULL, "a, b,,c ", ""),
 	};
 	long n;
 	long long t;
@@ -54,9 +54,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)iso8601_parse(&t, field[3]);
 	(void)list_has(field[0], field[1]);
 	if (env_read(vars, 4, get) == 0) {
-		if (env_long(&n, vars, 4, "A_LONG", 0, 100) == 0)
-			assert(n >= 0 && n <= 100);
-		(void)env_bool(&b, vars, 4, "B_BOOL");
+		n = env_num(vars, 4, "A_LONG");
+		assert(n >= 0 && n <= 100);
+		assert(env_num(vars, 4, "B_BOOL") == 0 ||
+		    env_num(vars, 4, "B_BOOL") == 1);
+		assert(!vars[2].value || strlen(vars[2].value) == 40);
 	}
 	free(s);
 	return 0;

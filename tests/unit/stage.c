@@ -3,8 +3,6 @@
 #include <string.h>
 
 #include "buf.h"
-#include "env.h"
-#include "err.h"
 #include "mr.h"
 #include "pipeline.h"
 #include "range.h"
@@ -55,28 +53,5 @@ main(void)
 	OK(slack_escape(&b, NULL) == 0);
 	OK(b.len == 0);
 	buf_free(&b);
-	/* MR_IID: unset after MR_ACTION=none is "nothing to do", not 78 */
-	{
-		struct env_var v[] = {
-			{ "MR_IID", 0, NULL, "", NULL },
-			{ "MR_ACTION", 0, NULL, "", NULL },
-		};
-		long iid = -1;
-
-		v[1].value = "none";
-		OK(mr_iid_env(&iid, v, 2) == 0 && iid == 0);
-		v[1].value = "created";
-		OK(mr_iid_env(&iid, v, 2) == E_CONFIG);
-		v[1].value = NULL;
-		OK(mr_iid_env(&iid, v, 2) == E_CONFIG);
-		v[0].value = "12";
-		OK(mr_iid_env(&iid, v, 2) == 0 && iid == 12);
-		v[1].value = "none"; /* an MR named wins over the action */
-		OK(mr_iid_env(&iid, v, 2) == 0 && iid == 12);
-		v[0].value = "12x";
-		OK(mr_iid_env(&iid, v, 2) == E_USAGE);
-		v[0].value = "0";
-		OK(mr_iid_env(&iid, v, 2) == E_USAGE);
-	}
 	return tap_done();
 }
