@@ -151,7 +151,7 @@ bench: all
 	./scripts/bench.sh
 
 demo: all
-	./scripts/demo.sh
+	KEEP="$(KEEP)" ./scripts/demo.sh
 
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR)

@@ -367,7 +367,8 @@ search(struct ctx *c)
 	struct buf path;
 	struct json *page = NULL, *latest = NULL;
 	char *ref = url_escape(c->branch);
-	long seen = 0;
+	long seen = 0, skipped = 0;
+	char newest_skipped[41] = "";
 	int rc, found = 0, reached_pin = 0;
 
 	memset(&g, 0, sizeof(g));
@@ -433,8 +434,13 @@ search(struct ctx *c)
 				rc = hit;
 				break;
 			}
-			if (!hit)
+			if (!hit) {
+				/* newer than the result: say why it was passed */
+				if (!skipped++)
+					snprintf(newest_skipped,
+					    sizeof(newest_skipped), "%s", sha);
 				continue;
+			}
 			/* a newer pipeline of the same SHA may have failed */
 			json_free(latest);
 			latest = NULL;
@@ -486,6 +492,10 @@ search(struct ctx *c)
 			goto out;
 		}
 		snprintf(id, sizeof(id), "%lld", json_intp(pl, "id", 0));
+		if (skipped)
+			log_info("skipped %ld newer commit(s) without a "
+				 "successful pipeline, the newest %.12s",
+			    skipped, newest_skipped);
 		log_info("latest green commit of %s@%s: %.12s (pipeline %s)",
 		    job_var(c->job, "RELAY_SOURCE_PROJECT"), c->branch, sha,
 		    id);

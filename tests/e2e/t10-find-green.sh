@@ -32,7 +32,8 @@ test_expect_success 'the newest green commit is chosen over a newer red one' '
 	test "$(dotenv GREEN_PIPELINE_URL)" = "$SIM/gitlab-org/security/gitaly/-/pipelines/$PD" &&
 	test "$(dotenv CURRENT_SHA)" = "$SRC_ROOT" &&
 	test "$(dotenv UP_TO_DATE)" = false &&
-	grep -q "^GREEN_SHA=$D$" out && no_secrets
+	grep -q "^GREEN_SHA=$D$" out && no_secrets &&
+	grep -q "skipped 1 newer commit(s) without a successful pipeline, the newest $(echo "$E" | cut -c1-12)" err
 '
 
 test_expect_success 'the green search takes three requests in the common case' '

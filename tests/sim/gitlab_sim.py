@@ -120,6 +120,7 @@ class State:
              "environments": {}, "deployments": [], "issues": {},
              "issue_iid": 0, "pipeline_iid": 0,
              "mr_pipeline_status": kw.get("mr_pipeline_status"),
+             "mr_pipeline_jobs": kw.get("mr_pipeline_jobs"),
              "only_allow_merge_if_pipeline_succeeds":
                  kw.get("only_allow_merge_if_pipeline_succeeds", True),
              "self_approval": kw.get("self_approval", False),
@@ -150,10 +151,10 @@ class State:
 
     # ---- git model ----
     def make_commit(self, p, parents, message, tree, author="Relay Bot",
-                    ts=None):
+                    ts=None, sha=None):
         self.commit_seq += 1
         ts = ts if ts is not None else self.now() + self.commit_seq * 1e-3
-        sha = hashlib.sha1(
+        sha = sha or hashlib.sha1(
             f"{p['id']}\0{parents}\0{message}\0{self.commit_seq}".encode()
         ).hexdigest()
         title = message.split("\n", 1)[0]
@@ -400,6 +401,8 @@ class State:
                     self.start_mr_pipeline(p, mr, p["mr_pipeline_status"])
 
     def start_mr_pipeline(self, p, mr, status, jobs=None):
+        if jobs is None and p["mr_pipeline_jobs"]:
+            jobs = [dict(j, status=status) for j in p["mr_pipeline_jobs"]]
         pl = self.add_pipeline(p, f"refs/merge-requests/{mr['iid']}/head",
                                self.mr_head(p, mr), status,
                                source="merge_request_event", jobs=jobs,
@@ -761,7 +764,8 @@ def compare(req, pid):
         base = a
     else:
         base = st.merge_base(a, b) or a
-    shas = [s for s in st.history(b) if s not in st.ancestors(base)]
+    behind = st.ancestors(base)
+    shas = [s for s in st.history(b) if s not in behind]
     shas.reverse()  # compare lists commits oldest first
     return 200, {"commit": st.commit_json(b) if shas else None,
                  "commits": [st.commit_json(s) for s in shas],
@@ -1402,6 +1406,20 @@ def add_commits(st, body):
     for spec in specs:
         tree = dict(st.commits[head]["tree"]) if head else {}
         tree.update(spec.get("files", {}))
+        if spec.get("id"):
+            # a commit of a real repository, with its own id and parents
+            parents = spec.get("parents", [head] if head else [])
+            if any(x not in st.commits for x in parents):
+                raise bad_request("unknown parent")
+            tree = dict(st.commits[parents[0]]["tree"]) if parents else {}
+            tree.update(spec.get("files", {}))
+            if spec["id"] not in st.commits:
+                st.make_commit(p, parents, spec["message"], tree,
+                               sha=spec["id"])
+            if not spec.get("side"):
+                head = spec["id"]
+                shas.append(head)
+            continue
         if spec.get("merge"):
             side = head
             for k in range(int(spec["merge"])):

@@ -346,6 +346,33 @@ def run(s):
     check("slack posts are recorded", [p["text"] for p in
                                        s.admin("GET", "/slack")] == ["hi"])
 
+    # commits of a real repository keep their ids and parents
+    a, b, c = "a" * 40, "b" * 40, "c" * 40
+    s.admin("POST", "/seed", {"projects": [
+        {"path": "g/imp", "default_branch": "master",
+         "mr_pipeline_status": "running",
+         "mr_pipeline_jobs": [{"name": "rspec 1/2"}, {"name": "lint"}]}]})
+    s.admin("POST", "/commits", {"project": "g/imp", "commits": [
+        {"id": a, "parents": [], "message": "root"},
+        {"id": b, "parents": [a], "message": "side", "side": True},
+        {"id": c, "parents": [a, b], "message": "Merge side"}]})
+    I = "/projects/g%2Fimp"
+    st, body, _ = s.api("GET", I + "/repository/commits?ref_name=master"
+                        "&first_parent=true")
+    check("imported commits keep their ids; side ones stay off the "
+          "first-parent line", st == 200 and
+          [x["id"] for x in body] == [c, a])
+    st, body, _ = s.api("GET", I + f"/repository/commits/{c}")
+    check("imported merge keeps its parents", body["parent_ids"] == [a, b])
+    s.api("POST", I + "/repository/branches", {"branch": "f", "ref": a})
+    st, mr, _ = s.api("POST", I + "/merge_requests", {
+        "source_branch": "f", "target_branch": "master", "title": "t"})
+    st, jobs, _ = s.api("GET", I + f"/pipelines/"
+                        f"{mr['head_pipeline']['id']}/jobs")
+    check("mr_pipeline_jobs: MR pipelines get those jobs",
+          sorted(j["name"] for j in jobs) == ["lint", "rspec 1/2"] and
+          all(j["status"] == "running" for j in jobs))
+
 
 def _is_json(b):
     try:
