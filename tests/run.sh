@@ -12,11 +12,15 @@ export RELAY_BIN
 log=$(mktemp -d "${TMPDIR:-/tmp}/relay-tests.XXXXXX")
 passed=0
 failed=0
+todo=0
 failures=""
 
 count() { # name file exit-status
 	p=$(grep -c '^ok ' "$2")
-	f=$(grep -c '^not ok ' "$2")
+	# TAP: a "not ok ... # TODO" is a known failure, not a failed test
+	f=$(grep '^not ok ' "$2" | grep -vc ' # TODO')
+	t=$(grep -c '^not ok .* # TODO' "$2")
+	todo=$((todo + t))
 	passed=$((passed + p))
 	failed=$((failed + f))
 	if [ "$f" -eq 0 ] && [ "$p" -eq 0 ] && [ "$3" -eq 0 ] &&
@@ -27,14 +31,20 @@ count() { # name file exit-status
 	fi
 	if [ "$f" -gt 0 ]; then
 		failures="$failures $1"
-		grep -A6 '^not ok ' "$2" | sed "s|^|  $1: |"
+		grep -v ' # TODO' "$2" | grep -A6 '^not ok ' | sed "s|^|  $1: |"
 	elif [ "$3" -ne 0 ] || [ "$p" -eq 0 ]; then
 		# a crash, a sanitizer report or a script that ran nothing
 		failed=$((failed + 1))
 		failures="$failures $1(exit $3)"
 		tail -n 30 "$2" | sed "s|^|  $1: |"
 	fi
-	printf '%-34s %4d passed, %d failed\n' "$1" "$p" "$f"
+	if [ "$t" -gt 0 ]; then
+		printf '%-34s %4d passed, %d failed, %d known failures (TODO)\n' \
+			"$1" "$p" "$f" "$t"
+		grep '^not ok .* # TODO' "$2" | sed "s|^|  $1: |"
+	else
+		printf '%-34s %4d passed, %d failed\n' "$1" "$p" "$f"
+	fi
 }
 
 for t in "$RELAY_UNIT"/unit-*; do
@@ -60,5 +70,6 @@ if [ -n "$failures" ]; then
 else
 	rm -rf "$log"
 fi
+[ "$todo" -gt 0 ] && echo "$todo known failures (TAP TODO, listed above)"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
