@@ -22,8 +22,9 @@ import simchain  # noqa: E402
 from simchain import Sim, Chain, q  # noqa: E402
 
 SRC, TGT = "gitlab-org/security/gitaly", "gitlab-org/gitlab"
+CANON = "gitlab-org/gitaly"  # flaky-test issues go there
 BOT, APPROVER, DEV = "demo-bot-token", "demo-approver-token", "demo-dev-token"
-ENVS = ["gstg-cny", "gstg", "gprd-cny", "gprd"]
+ENVS = ["gstg-cny", "gprd-cny", "gstg", "gprd"]  # gitlab.com's rollout
 CHANNEL = {"gitaly_alerts": "#gitaly_alerts", "g_gitaly": "#g_gitaly"}
 COLOR = sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
@@ -216,6 +217,10 @@ class Demo:
                       {"username": "approver-bot", "token": APPROVER},
                       {"username": "gitaly-dev", "token": DEV}],
             "projects": [
+                {"path": CANON, "default_branch": "master",
+                 "visibility": "public", "files": {
+                     ".gitlab/issue_templates/Flaky Test.md":
+                     "## Flaky test\n\n- [ ] quarantine it\n"}},
                 {"path": SRC, "default_branch": "master",
                  "visibility": "public"},
                 {"path": TGT, "default_branch": "master",
@@ -327,9 +332,9 @@ class Demo:
         self.pipeline("the retry passed: a flake",
                       show=["watch", "triage", "track-deploy"])
         notes = self.show_notes(notes)
-        issues = sim.get(f"/projects/{q(SRC)}/issues", BOT)
+        issues = sim.get(f"/projects/{q(CANON)}/issues", BOT)
         for i in issues:
-            print(f"  issue {SRC}#{i['iid']}: {i['title']} "
+            print(f"  issue {CANON}#{i['iid']}: {i['title']} "
                   f"[{', '.join(i['labels'])}]")
         if not issues:
             print("  (no flaky-test issue was filed)")
@@ -410,7 +415,7 @@ class Demo:
                  f"{api}/projects/{t}/merge_requests/1/notes"),
                 ("MR pipelines", f"{api}/projects/{t}/pipelines"),
                 ("deployments", f"{api}/projects/{t}/deployments"),
-                ("flaky-test issues", f"{api}/projects/{q(SRC)}/issues"),
+                ("flaky-test issues", f"{api}/projects/{q(CANON)}/issues"),
                 ("security mirror pipelines",
                  f"{api}/projects/{q(SRC)}/pipelines"),
                 ("Slack posts", f"{self.sim.url}/-/sim/slack"),

@@ -18,7 +18,7 @@ demo_cleanup() {
 }
 trap demo_cleanup EXIT
 T='.projects["gitlab-org/gitlab"]'
-S='.projects["gitlab-org/security/gitaly"]'
+C='.projects["gitlab-org/gitaly"]'
 dstate() { curl -sS "$DSIM/-/sim/state" | jq -r "$1"; }
 # fp N: the Nth first-parent commit of the mirror (0: newest)
 fp() { git -C "$DWORK/mirror.git" rev-list --first-parent master | sed -n "$(($1 + 1))p"; }
@@ -48,12 +48,13 @@ test_expect_success 'the first MR: approved, flake retried once and filed, merge
 	test "$(dstate "$T.files.master.GITALY_SERVER_VERSION")" = "$(fp 3)" &&
 	test "$(dstate "[$T.pipelines[] | select(.retries > 0)] | length")" -eq 2 &&
 	test "$(dstate "[$T.pipelines[] | .retries] | max")" -eq 1 &&
-	test "$(dstate "[$S.issues[] | select(.title == \"Flaky job: rspec 3/8\")] | length")" -eq 1
+	test "$(dstate "[$C.issues[] | select(.title == \"Flaky job: rspec 3/8\")] | length")" -eq 1 &&
+	dstate "$C.issues[0].description" | grep -q "quarantine it"
 '
 
 test_expect_success 'deployments: the workflow label and one post per environment' '
 	test "$(dstate "$T.mrs[0].labels | map(select(startswith(\"workflow::\"))) | join(\",\")")" = workflow::production &&
-	for e in gstg-cny gstg gprd-cny gprd; do
+	for e in gstg-cny gprd-cny gstg gprd; do
 		test "$(curl -sS "$DSIM/-/sim/slack" | jq "[.[] | select(.hook == \"gitaly_alerts\" and (.text | contains(\"reached *$e*\")))] | length")" -eq 1 ||
 		{ echo "no single post for $e"; return 1; }
 	done &&
