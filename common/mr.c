@@ -23,6 +23,7 @@ pipeline_from(struct mr_pipeline *p, struct jv v)
 	memset(p, 0, sizeof(*p));
 	p->id = json_intp(v, "id", 0);
 	copy(p->sha, sizeof(p->sha), json_strp(v, "sha"));
+	copy(p->ref, sizeof(p->ref), json_strp(v, "ref"));
 	copy(p->status, sizeof(p->status), json_strp(v, "status"));
 	copy(p->web_url, sizeof(p->web_url), json_strp(v, "web_url"));
 }
@@ -96,6 +97,57 @@ mr_has_label(const struct mr *m, const char *label)
 	return 0;
 }
 
+/* merge_ref: 1 when ref is refs/merge-requests/<iid>/merge or /train, the
+ * refs merged-results and merge-train pipelines run on */
+static int
+merge_ref(const char *ref, long long iid)
+{
+	char want[64];
+	size_t n;
+
+	n = (size_t)snprintf(
+	    want, sizeof(want), "refs/merge-requests/%lld/", iid);
+	if (!ref || strncmp(ref, want, n) != 0)
+		return 0;
+	return strcmp(ref + n, "merge") == 0 || strcmp(ref + n, "train") == 0;
+}
+
+int
+mr_pipeline_is_own(
+    const struct mr_pipeline *p, const struct mr *m, struct gitlab *g)
+{
+	struct buf path;
+	struct json *d = NULL;
+	struct jv parents;
+	const char *second;
+	const char *cut;
+	int rc;
+
+	if (p->id <= 0 || !m->sha[0])
+		return 0;
+	if (strcasecmp(p->sha, m->sha) == 0)
+		return 1;
+	if (!merge_ref(p->ref, m->iid) || !m->path)
+		return 0;
+	/* the merge commit's parents: target head, then the MR head */
+	cut = strstr(m->path, "/merge_requests/");
+	buf_init(&path, 0);
+	rc = buf_printf(&path, "%.*s/repository/commits/%s",
+	    cut ? (int)(cut - m->path) : (int)strlen(m->path), m->path, p->sha);
+	if (rc == 0)
+		rc = gitlab_call(g, &d, "GET", path.data, NULL);
+	buf_free(&path);
+	if (rc < 0)
+		return err_prefix(rc,
+		    "cannot read the merge commit of pipeline %lld: ", p->id);
+	parents = json_get(json_root(d), "parent_ids");
+	second = json_strp(parents, "1");
+	rc = json_size(parents) == 2 && second &&
+	    strcasecmp(second, m->sha) == 0;
+	json_free(d);
+	return rc;
+}
+
 int
 mr_pipeline_for_head(struct mr_pipeline *out, struct mr *m, struct gitlab *g)
 {
@@ -103,12 +155,14 @@ mr_pipeline_for_head(struct mr_pipeline *out, struct mr *m, struct gitlab *g)
 	struct json *d = NULL;
 	struct json_iter it;
 	struct jv e;
-	int rc, found = 0;
+	int rc, found = 0, looked = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (m->head.id > 0 && strcasecmp(m->head.sha, m->sha) == 0) {
-		*out = m->head;
-		return 1;
+	rc = mr_pipeline_is_own(&m->head, m, g);
+	if (rc != 0) {
+		if (rc == 1)
+			*out = m->head;
+		return rc;
 	}
 	/* head_pipeline lags behind a push, or is a pipeline of another SHA:
 	 * the MR's own list (newest first) tells */
@@ -121,14 +175,25 @@ mr_pipeline_for_head(struct mr_pipeline *out, struct mr *m, struct gitlab *g)
 		return err_prefix(
 		    rc, "cannot list the pipelines of !%lld: ", m->iid);
 	json_iter_init(&it, json_root(d));
-	while (!found && json_iter_next(&it, &e, NULL))
-		if (json_strp(e, "sha") &&
-		    strcasecmp(json_strp(e, "sha"), m->sha) == 0) {
-			pipeline_from(out, e);
-			found = out->id > 0;
+	while (rc >= 0 && !found && json_iter_next(&it, &e, NULL)) {
+		struct mr_pipeline p;
+
+		pipeline_from(&p, e);
+		if (p.id == m->head.id)
+			continue; /* read above: not this head's */
+		/* a merge commit costs a request: the newest few tell, older
+		 * ones ran before the newest for another head */
+		if (strcasecmp(p.sha, m->sha) != 0 &&
+		    merge_ref(p.ref, m->iid) && ++looked > 3)
+			break;
+		rc = mr_pipeline_is_own(&p, m, g);
+		if (rc == 1) {
+			*out = p;
+			found = 1;
 		}
+	}
 	json_free(d);
-	return found;
+	return rc < 0 ? rc : found;
 }
 
 int

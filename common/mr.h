@@ -9,7 +9,10 @@ struct json;
 
 struct mr_pipeline {
 	long long id; /* 0: none */
-	char sha[41];
+	char sha[41]; /* the commit it ran on (a merge commit for merged
+	               * results and merge trains) */
+	char ref[256]; /* refs/merge-requests/<iid>/head|merge|train, or a
+	                * branch */
 	char status[32];
 	char web_url[512];
 };
@@ -39,10 +42,18 @@ int mr_read(struct mr *m, struct gitlab *g, const char *proj, long long iid);
 void mr_free(struct mr *m);
 int mr_has_label(const struct mr *m, const char *label);
 /* mr_pipeline_for_head: the newest pipeline of the MR for its current head
- * SHA (head_pipeline when it matches, else the MR's pipeline list); 1
- * found, 0 none yet, < 0 error */
+ * SHA (head_pipeline when it is one, else the MR's pipeline list); 1
+ * found, 0 none yet, < 0 error. A pipeline is the head's own when it ran
+ * on the head itself (detached or branch pipeline), or when it ran on
+ * refs/merge-requests/<iid>/merge or /train on a merge commit whose
+ * second parent is the head (merged results, merge train: GitLab's REST
+ * pipeline shows only sha and ref, so one GET of the commit tells) */
 int mr_pipeline_for_head(
     struct mr_pipeline *out, struct mr *m, struct gitlab *g);
+/* mr_pipeline_is_own: 1 when p is a pipeline of m's current head (as
+ * above), 0 when it is another's, < 0 error */
+int mr_pipeline_is_own(
+    const struct mr_pipeline *p, const struct mr *m, struct gitlab *g);
 /* mr_project_url: the web page of the MR's project, then suffix */
 void mr_project_url(
     char *out, size_t n, const struct mr *m, const char *suffix);

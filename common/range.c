@@ -119,8 +119,15 @@ range_merge_base(
 	if (rc == 0)
 		rc = gitlab_call(g, &d, "GET", path.data, NULL);
 	buf_free(&path);
-	if (rc == E_NOTFOUND || (rc == E_PERM && g->status == 400))
+	/* 404: no common ancestor (diverged); 400 names an unknown ref,
+	 * which is an error, not a divergence (lib/api/repositories.rb) */
+	if (rc == E_NOTFOUND)
 		rc = 0;
+	else if (rc < 0 && g->status == 400)
+		rc = err_prefix(rc,
+		    "cannot compare %.12s with %.12s (a ref GitLab does not "
+		    "know: check the pinned SHA and the branch): ",
+		    a, b);
 	else if (rc < 0)
 		rc = err_prefix(rc, "cannot compare %.12s with %.12s: ", a, b);
 	else if (!(base = json_strp(json_root(d), "id")))

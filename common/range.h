@@ -16,7 +16,7 @@ int range_list(struct buf *b, struct gitlab *g, const char *src,
 
 /* range_merge_base: the merge base of commits a and b in project path proj
  * ("/projects/x") into out (41 bytes); 1 found, 0 when they share no
- * history or one is unknown (GitLab's 404 or 400), < 0 error */
+ * history (GitLab's 404), < 0 error (an unknown ref is GitLab's 400) */
 int range_merge_base(char *out, struct gitlab *g, const char *proj,
     const char *a, const char *b);
 

@@ -30,6 +30,7 @@
 #include "job.h"
 #include "json.h"
 #include "log.h"
+#include "mr.h"
 #include "notes.h"
 #include "range.h"
 #include "slack.h"
@@ -534,6 +535,7 @@ approve(struct ctx *c, const char *head)
 {
 	struct buf path, body;
 	long long me = 0;
+	long st;
 	int rc;
 
 	rc = user_id(c->job->approver, &me);
@@ -556,9 +558,17 @@ approve(struct ctx *c, const char *head)
 	buf_printf(&path, "%s/approve", c->mr);
 	buf_printf(&body, "{\"sha\":\"%s\"}", head);
 	rc = gitlab_call(c->job->approver, NULL, "POST", path.data, body.data);
-	if (rc < 0 && c->job->approver->status == 401) {
-		/* GitLab answers 401 to a second approval too: a racing run
-		 * may have approved between the read and the POST */
+	st = c->job->approver->status;
+	if (rc < 0 && st == 304) {
+		/* GitLab's answer to a repeat approval: a racing run approved
+		 * between the read and the POST */
+		err_clear();
+		rc = 0;
+		log_info("!%lld was approved already (HTTP 304)", c->iid);
+		goto out;
+	}
+	if (rc < 0 && (st == 401 || st == 403)) {
+		/* refused: an approval that landed meanwhile still counts */
 		int by = approved_by(c, me);
 
 		if (by == 1) {
@@ -567,16 +577,26 @@ approve(struct ctx *c, const char *head)
 			log_info("!%lld was approved by another run", c->iid);
 			goto out;
 		}
+		if (by < 0)
+			rc = by;
+		else if (st == 401)
+			rc = err_set(E_PERM,
+			    "POST %s: HTTP 401: the approver may not approve "
+			    "!%lld: make the RELAY_APPROVER_TOKEN user an "
+			    "eligible approver (approval rules) who is not the "
+			    "MR author",
+			    path.data, c->iid);
+		else
+			rc = err_set(E_PERM,
+			    "POST %s: HTTP 403: RELAY_APPROVER_TOKEN cannot "
+			    "approve !%lld: it needs the api scope and at "
+			    "least "
+			    "the Developer role on the target project",
+			    path.data, c->iid);
 	}
 	if (rc == 0)
 		log_info("approved !%lld", c->iid);
-	else if (c->job->approver->status == 401)
-		rc = err_set(E_PERM,
-		    "POST %s: HTTP 401: the approver may not approve !%lld: "
-		    "check that RELAY_APPROVER_TOKEN belongs to an eligible "
-		    "approver",
-		    path.data, c->iid);
-	else
+	else if (st != 401 && st != 403)
 		err_prefix(rc, "cannot approve !%lld: ", c->iid);
 out:
 	buf_free(&path);
@@ -584,12 +604,12 @@ out:
 	return rc;
 }
 
-/* mr_state: head SHA, head pipeline (id, sha, status), auto-merge flag */
+/* mr_state: head SHA, the head's own pipeline (id, status; merged-results
+ * and merge-train pipelines count, see mr_pipeline_for_head), auto-merge */
 struct mr_state {
 	char head[41];
-	char pl_sha[41];
 	char pl_status[32];
-	long long pl_id;
+	long long pl_id; /* 0: no pipeline of the head yet */
 	int auto_merge;
 	char state[16];
 };
@@ -597,33 +617,26 @@ struct mr_state {
 static int
 read_mr(struct ctx *c, struct mr_state *s)
 {
-	struct json *d = NULL;
-	struct jv r;
-	int rc = gitlab_call(c->gl, &d, "GET", c->mr, NULL);
+	struct mr m = { 0 };
+	struct mr_pipeline pl = { 0 };
+	int rc = mr_read(&m, c->gl, c->tgt, c->iid);
 
 	memset(s, 0, sizeof(*s));
-	if (rc < 0) {
-		json_free(d);
-		return err_prefix(rc, "cannot read !%lld: ", c->iid);
+	if (rc == 0)
+		rc = mr_pipeline_for_head(&pl, &m, c->gl);
+	if (rc >= 0) {
+		snprintf(s->head, sizeof(s->head), "%s", m.sha);
+		snprintf(s->state, sizeof(s->state), "%s", m.state);
+		s->auto_merge = m.auto_merge;
+		if (rc == 1) {
+			s->pl_id = pl.id;
+			snprintf(s->pl_status, sizeof(s->pl_status), "%s",
+			    pl.status);
+		}
+		rc = 0;
 	}
-	r = json_root(d);
-	snprintf(s->head, sizeof(s->head), "%s",
-	    json_strp(r, "sha") ? json_strp(r, "sha") : "");
-	snprintf(s->state, sizeof(s->state), "%s",
-	    json_strp(r, "state") ? json_strp(r, "state") : "");
-	snprintf(s->pl_sha, sizeof(s->pl_sha), "%s",
-	    json_strp(r, "head_pipeline.sha")
-		? json_strp(r, "head_pipeline.sha")
-		: "");
-	snprintf(s->pl_status, sizeof(s->pl_status), "%s",
-	    json_strp(r, "head_pipeline.status")
-		? json_strp(r, "head_pipeline.status")
-		: "");
-	s->pl_id = json_intp(r, "head_pipeline.id", 0);
-	s->auto_merge =
-	    json_bool(json_get(r, "merge_when_pipeline_succeeds")) == 1;
-	json_free(d);
-	return 0;
+	mr_free(&m);
+	return rc;
 }
 
 static int
@@ -653,8 +666,7 @@ auto_merge(struct ctx *c)
 	/* only a pipeline of the current head may carry the merge: auto-merge
 	 * set before it exists is refused (405) or would merge on an old one */
 	deadline = now_ms() + wait_s * 1000;
-	while (strcmp(s.pl_sha, s.head) != 0 && now_ms() < deadline &&
-	    !c->job->dry_run) {
+	while (!s.pl_id && now_ms() < deadline && !c->job->dry_run) {
 		log_info("waiting for the pipeline of %.12s", s.head);
 		sleep_ms(poll_s * 1000);
 		rc = read_mr(c, &s);
@@ -663,7 +675,7 @@ auto_merge(struct ctx *c)
 	}
 	buf_init(&path, 0);
 	buf_init(&body, 0);
-	if (strcmp(s.pl_sha, s.head) != 0) {
+	if (!s.pl_id) {
 		struct note n;
 		int found;
 
@@ -713,16 +725,19 @@ auto_merge(struct ctx *c)
 	} else {
 		long st = c->job->approver->status;
 
-		if (st == 405)
+		if (st == 401)
+			rc = err_set(E_PERM,
+			    "GitLab refused auto-merge of !%lld (401): the "
+			    "RELAY_APPROVER_TOKEN user may not merge into %s: "
+			    "allow it to merge on that protected branch",
+			    c->iid, c->target_branch ? c->target_branch : "");
+		else if (st == 405)
 			rc = err_set(E_CONFLICT,
 			    "GitLab refused auto-merge of "
 			    "!%lld (405): it is a draft, closed, blocked by "
-			    "approvals or discussions, or its pipeline failed",
-			    c->iid);
-		else if (st == 406)
-			rc = err_set(E_CONFLICT,
-			    "GitLab refused auto-merge of "
-			    "!%lld (406): the branch has conflicts",
+			    "approvals or discussions, or its pipeline failed: "
+			    "see the MR's merge checks; the next run sets it "
+			    "once they pass",
 			    c->iid);
 		else if (st == 409)
 			rc = err_set(E_TEMP,
@@ -732,9 +747,11 @@ auto_merge(struct ctx *c)
 			    c->iid, s.head);
 		else if (st == 422)
 			rc = err_set(E_CONFLICT,
-			    "GitLab refused auto-merge of "
-			    "!%lld (422): %s",
-			    c->iid, err_msg());
+			    "GitLab refused auto-merge of !%lld (422): the "
+			    "branch cannot be merged (conflicts with %s): the "
+			    "next open-mr run rebuilds it on %s",
+			    c->iid, c->target_branch ? c->target_branch : "",
+			    c->target_branch ? c->target_branch : "");
 		else
 			err_prefix(
 			    rc, "cannot set auto-merge on !%lld: ", c->iid);

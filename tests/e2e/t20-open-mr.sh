@@ -139,6 +139,8 @@ test_expect_success 'no MR pipeline yet: one note explains, auto-merge waits' '
 	GREEN_SHA=$G1 CURRENT_SHA=$SRC_ROOT run open-mr && expect_rc 0 &&
 	test "$(dotenv MR_IID)" = 3 && test "$(dotenv MR_ACTION)" = created &&
 	sim PATCH /mrs/gitlab-org%2Fgitlab/3 "{\"head_pipeline_id\": null, \"auto_merge\": false}" >/dev/null &&
+	for p in $(state "[$T.pipelines[] | select(.ref | startswith(\"refs/merge-requests/3/\")) | .id] | join(\" \")"); do
+		sim PATCH /pipelines/$p "{\"sha\": \"$(printf %040d 1)\", \"ref\": \"refs/merge-requests/3/head\"}" >/dev/null; done &&
 	GREEN_SHA=$G1 CURRENT_SHA=$SRC_ROOT run open-mr && expect_rc 0 &&
 	GREEN_SHA=$G1 CURRENT_SHA=$SRC_ROOT run open-mr && expect_rc 0 &&
 	test "$(state "[$T.mrs[2].notes[] | select(.body | contains(\"relay:automerge-pending\"))] | length")" -eq 1 &&

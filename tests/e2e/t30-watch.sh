@@ -53,8 +53,23 @@ test_expect_success 'a running pipeline reads as running (0)' '
 	test -z "$(dotenv FAILED_JOBS)" && no_secrets
 '
 
-test_expect_success 'a head_pipeline of another SHA is not the outcome' '
+test_expect_success 'a running pipeline is a merged-results pipeline (sha: a merge commit)' '
+	test "$(state "[$T.pipelines[] | select(.id == $P1)][0].ref")" = refs/merge-requests/1/merge &&
+	test "$(state "[$T.pipelines[] | select(.id == $P1)][0].sha")" != "$(mr sha)"
+'
+
+test_expect_success 'a merged-results pipeline of an older MR head is not the outcome' '
+	OLDMERGE=$(sim POST /commits "{\"project\": \"gitlab-org/gitlab\", \"branch\": \"old\", \"from\": \"master\", \"commits\": [{\"message\": \"Old\", \"merge\": 1}]}" | jq -r .head) &&
 	P2=$(mr_pipeline failed) &&
+	sim PATCH /pipelines/$P2 "{\"sha\": \"$OLDMERGE\"}" >/dev/null &&
+	test "$(mr head_pipeline.id)" = "$P2" &&
+	MR_IID=1 run watch && expect_rc 0 &&
+	test "$(dotenv OUTCOME)" = running && test "$(dotenv PIPELINE_ID)" = "$P1" &&
+	test "$(requests "[.[] | select(.path | endswith(\"/repository/commits/$OLDMERGE\"))] | length")" -ge 1
+'
+
+test_expect_success 'a head_pipeline of another SHA is not the outcome' '
+	P2=$(sim POST /pipelines "{\"project\": \"gitlab-org/gitlab\", \"mr_iid\": 1, \"status\": \"failed\", \"kind\": \"detached\"}" | jq -r .id) &&
 	sim PATCH /pipelines/$P2 "{\"sha\": \"$(printf %040d 0)\"}" >/dev/null &&
 	test "$(mr head_pipeline.id)" = "$P2" &&
 	MR_IID=1 run watch && expect_rc 0 &&
@@ -144,8 +159,8 @@ test_expect_success 'a closed MR reads as closed' '
 test_expect_success 'an MR without any pipeline reads as none' '
 	GREEN_SHA=$G1 CURRENT_SHA=$SRC_ROOT run open-mr && IID=$(dotenv MR_IID) &&
 	sim PATCH /mrs/gitlab-org%2Fgitlab/$IID "{\"head_pipeline_id\": null}" >/dev/null &&
-	for p in $(state "[$T.pipelines[] | select(.ref == \"refs/merge-requests/$IID/head\") | .id] | join(\" \")"); do
-		sim PATCH /pipelines/$p "{\"sha\": \"$(printf %040d 1)\"}" >/dev/null; done &&
+	for p in $(state "[$T.pipelines[] | select(.ref | startswith(\"refs/merge-requests/$IID/\")) | .id] | join(\" \")"); do
+		sim PATCH /pipelines/$p "{\"sha\": \"$(printf %040d 1)\", \"ref\": \"refs/merge-requests/$IID/head\"}" >/dev/null; done &&
 	MR_IID=$IID run watch && expect_rc 0 && test "$(dotenv OUTCOME)" = none &&
 	test -z "$(dotenv PIPELINE_ID)"
 '

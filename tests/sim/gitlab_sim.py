@@ -12,6 +12,7 @@ per route. See README.md beside this file for the admin API.
 import argparse
 import base64
 import copy
+import email.utils
 import hashlib
 import json
 import re
@@ -92,13 +93,20 @@ class State:
                 "state": "active", "avatar_url": None,
                 "web_url": f"{self.base_url}/{u['username']}"}
 
-    def add_user(self, username, token=None, scopes=("api",), uid=None):
+    def add_user(self, username, token=None, scopes=("api",), uid=None,
+                 job_project=None):
         uid = uid or self.new_id("user")
         self.users[uid] = {"id": uid, "username": username,
                            "name": username.replace("-", " ").title()}
         if token:
-            self.tokens[token] = {"user_id": uid, "scopes": list(scopes)}
+            # job_project: the project whose jobs hold this token when it
+            # is sent as JOB-TOKEN (CI_JOB_TOKEN)
+            self.tokens[token] = {"user_id": uid, "scopes": list(scopes),
+                                  "job_project": job_project}
         return uid
+
+    def username(self, uid):
+        return self.users[uid]["username"] if uid in self.users else None
 
     def project(self, ref):
         ref = urllib.parse.unquote(ref)
@@ -124,6 +132,20 @@ class State:
              "only_allow_merge_if_pipeline_succeeds":
                  kw.get("only_allow_merge_if_pipeline_succeeds", True),
              "self_approval": kw.get("self_approval", False),
+             # merged_results (gitlab-org/gitlab's setting), detached or
+             # merge_train: what a pipeline for an MR runs on
+             "mr_pipeline_kind": kw.get("mr_pipeline_kind",
+                                        "merged_results"),
+             # "Remove all approvals when commits are added to the source
+             # branch" (on for gitlab-org/gitlab)
+             "reset_approvals_on_push": kw.get("reset_approvals_on_push",
+                                               True),
+             # usernames of eligible approvers / of users allowed to merge
+             # into the target branch (empty: every writer)
+             "approvers": list(kw.get("approvers", [])),
+             "mergers": list(kw.get("mergers", [])),
+             # project paths whose CI_JOB_TOKEN may reach this project
+             "job_token_allowlist": list(kw.get("job_token_allowlist", [])),
              "readers": set(kw.get("readers", [])),
              "writers": set(kw.get("writers", []))}
         self.projects[pid] = p
@@ -135,7 +157,9 @@ class State:
         if auth is None:
             return False
         if auth.get("job"):
-            return True
+            # the target project's allowlist decides (its own jobs always)
+            return (auth.get("job_project") == p["path_with_namespace"] or
+                    auth.get("job_project") in p["job_token_allowlist"])
         if not p["readers"] and not p["writers"]:
             return True
         return auth["user_id"] in p["readers"] | p["writers"]
@@ -238,6 +262,24 @@ class State:
                            for o in common)]
         return max(best, key=lambda s: self.commits[s]["seq"])
 
+    def merged_tree(self, head, target):
+        """The tree of merging head into target, None on a conflict."""
+        base = self.merge_base(head, target)
+        tree = dict(self.commits[target]["tree"])
+        src, btree = self.commits[head]["tree"], (
+            self.commits[base]["tree"] if base else {})
+        for path in set(src) | set(btree):
+            if src.get(path) == btree.get(path):
+                continue
+            if tree.get(path) != btree.get(path) and \
+                    tree.get(path) != src.get(path):
+                return None
+            if path in src:
+                tree[path] = src[path]
+            else:
+                tree.pop(path, None)
+        return tree
+
     # ---- pipelines ----
     def add_pipeline(self, p, ref, sha, status, source="push", jobs=None,
                      mr_iid=None):
@@ -323,12 +365,31 @@ class State:
         pl["updated_at"] = iso(self.now())
         self.pipeline_changed(pl)
 
+    @staticmethod
+    def pipeline_for(pl, head):
+        """GitLab matches an MR's pipeline to its head by sha or source_sha
+        (merged-results and merge-train pipelines run on a merge commit)."""
+        return pl is not None and head is not None and (
+            pl["sha"] == head or pl.get("source_sha") == head)
+
+    def diff_head_pipeline(self, p, mr):
+        """app/models/merge_request.rb find_diff_head_pipeline:
+        all_pipelines.for_sha_or_source_sha(diff_head_sha).first"""
+        head = self.mr_head(p, mr)
+        pls = [pl for pl in self.pipelines.values()
+               if pl["project_id"] == p["id"] and
+               (pl["mr_iid"] == mr["iid"] or
+                pl["ref"] == mr["source_branch"]) and
+               self.pipeline_for(pl, head)]
+        return max(pls, key=lambda pl: pl["id"]) if pls else None
+
     def pipeline_changed(self, pl):
         """GitLab's auto-merge: merge when the head pipeline succeeds."""
         p = self.projects[pl["project_id"]]
         for mr in p["mrs"].values():
             if (mr["state"] == "opened" and mr["auto_merge"] and
-                    mr["head_pipeline_id"] == pl["id"]):
+                    mr["head_pipeline_id"] == pl["id"] and
+                    self.pipeline_for(pl, self.mr_head(p, mr))):
                 if pl["status"] == "success" and mr["approved_by"]:
                     try:
                         self.do_merge(p, mr, mr["auto_merge_user"])
@@ -397,36 +458,50 @@ class State:
             if mr["state"] == "opened" and mr["source_branch"] == branch:
                 mr["updated_at"] = self.now()
                 mr["auto_merge"] = False  # GitLab cancels it on new pushes
+                if p["reset_approvals_on_push"]:
+                    mr["approved_by"] = []
                 if p["mr_pipeline_status"]:
                     self.start_mr_pipeline(p, mr, p["mr_pipeline_status"])
 
-    def start_mr_pipeline(self, p, mr, status, jobs=None):
+    def start_mr_pipeline(self, p, mr, status, jobs=None, kind=None):
+        """A pipeline for the MR. Merged results (and merge trains) run on
+        a merge commit of the MR head into the target head, on
+        refs/merge-requests/<iid>/merge (/train); a conflict falls back to
+        a detached pipeline on the MR head, refs/merge-requests/<iid>/head.
+        source_sha (the MR head) is kept but never shown by the REST API."""
         if jobs is None and p["mr_pipeline_jobs"]:
             jobs = [dict(j, status=status) for j in p["mr_pipeline_jobs"]]
-        pl = self.add_pipeline(p, f"refs/merge-requests/{mr['iid']}/head",
-                               self.mr_head(p, mr), status,
+        kind = kind or p["mr_pipeline_kind"]
+        head = self.mr_head(p, mr)
+        target = p["branches"].get(mr["target_branch"])
+        ref, sha = f"refs/merge-requests/{mr['iid']}/head", head
+        if kind in ("merged_results", "merge_train") and target and head:
+            tree = self.merged_tree(head, target)
+            if tree is not None:
+                msg = (f"Merge branch '{mr['source_branch']}' into "
+                       f"'{mr['target_branch']}'\n\n{mr['title']}\n\n"
+                       f"See merge request {p['path_with_namespace']}"
+                       f"!{mr['iid']}")
+                # GitLab's internal commit, authored by the MR's author
+                sha = self.make_commit(
+                    p, [target, head], msg, tree,
+                    author=self.users[mr["author_id"]]["name"])
+                ref = (f"refs/merge-requests/{mr['iid']}/" +
+                       ("train" if kind == "merge_train" else "merge"))
+        pl = self.add_pipeline(p, ref, sha, status,
                                source="merge_request_event", jobs=jobs,
                                mr_iid=mr["iid"])
+        pl["source_sha"] = head
         mr["head_pipeline_id"] = pl["id"]
         return pl
 
     def do_merge(self, p, mr, uid):
         head = self.mr_head(p, mr)
         target = p["branches"][mr["target_branch"]]
-        base = self.merge_base(head, target)
-        tree = dict(self.commits[target]["tree"])
-        src, btree = self.commits[head]["tree"], (
-            self.commits[base]["tree"] if base else {})
-        for path in set(src) | set(btree):
-            if src.get(path) == btree.get(path):
-                continue
-            if tree.get(path) != btree.get(path) and \
-                    tree.get(path) != src.get(path):
-                raise ApiError(406, {"message": "Branch cannot be merged"})
-            if path in src:
-                tree[path] = src[path]
-            else:
-                tree.pop(path, None)
+        tree = self.merged_tree(head, target)
+        if tree is None:
+            # lib/api/merge_requests.rb: 422 since GitLab 16 (406 before)
+            raise ApiError(422, {"message": "Branch cannot be merged"})
         msg = (f"Merge branch '{mr['source_branch']}' into "
                f"'{mr['target_branch']}'\n\n{mr['title']}\n\n"
                f"See merge request {p['path_with_namespace']}!{mr['iid']}")
@@ -479,7 +554,9 @@ def paginate(req, items, total_headers=True):
     if page > 1:
         links.append(f'<{base}?{qs(page - 1)}>; rel="prev"')
     links.append(f'<{base}?{qs(1)}>; rel="first"')
-    if total_headers:
+    if total_headers and total <= 10000:
+        # GitLab counts at most 10,000 rows: past that the totals and the
+        # rel="last" link are left out
         h["X-Total"] = str(total)
         h["X-Total-Pages"] = str(pages)
         links.append(f'<{base}?{qs(pages)}>; rel="last"')
@@ -487,7 +564,20 @@ def paginate(req, items, total_headers=True):
     return chunk, h
 
 
+def job_token_allowed(fn):
+    """The route accepts CI_JOB_TOKEN (GitLab's route_setting
+    :authentication, job_token_allowed: true). Elsewhere a job token
+    authenticates nobody."""
+    fn.job_token = True
+    return fn
+
+
 def need_read(req, p):
+    if req.auth and req.auth.get("job") and not req.st.can_read(p, req.auth):
+        raise ApiError(403, {"message": "403 Forbidden - Authentication by "
+                             "CI/CD job token not allowed from "
+                             f"{req.auth.get('job_project')} to "
+                             f"{p['path_with_namespace']}."})
     if not req.st.can_read(p, req.auth):
         raise not_found("404 Project Not Found")
 
@@ -688,6 +778,7 @@ def get_branch(req, pid, name):
 
 
 @route("GET", r"/projects/([^/]+)/repository/branches")
+@job_token_allowed
 def list_branches(req, pid):
     p = req.st.project(pid)
     need_read(req, p)
@@ -733,12 +824,17 @@ def merge_base(req, pid):
     refs = req.q("refs[]")
     if len(refs) < 2:
         raise bad_request("Provide at least 2 refs")
-    shas = []
+    shas, unknown = [], []
     for r in refs:
         s = req.st.resolve(p, r)
         if s is None:
-            raise not_found(f"Could not find ref: {r}")
+            unknown.append(r)
         shas.append(s)
+    if unknown:
+        # lib/api/repositories.rb: render_api_error!(message, 400)
+        noun = "ref" if len(unknown) == 1 else "refs"
+        raise ApiError(400, {"message": f"Could not find {noun}: "
+                                        f"{', '.join(unknown)}"})
     base = shas[0]
     for s in shas[1:]:
         base = req.st.merge_base(base, s)
@@ -1004,15 +1100,23 @@ def approve_mr(req, pid, iid):
     mr = st.mr_by_iid(p, iid)
     b = req.body_json()
     uid = req.auth["user_id"]
+    # lib/api/merge_request_approvals.rb: check_sha_param! (409), then
+    # not_modified! if approved_by?(current_user) (304, no body), then
+    # unauthorized! unless ApprovalService succeeded (401: not eligible)
     if b.get("sha") and b["sha"] != st.mr_head(p, mr):
         raise ApiError(409, {"message": "SHA does not match HEAD of source "
                                         "branch: " + st.mr_head(p, mr)})
-    # GitLab answers 401 when the user may not (or already did) approve
-    if uid in mr["approved_by"] or (uid == mr["author_id"] and
-                                    not p["self_approval"]):
+    if uid in mr["approved_by"]:
+        raise ApiError(304, None)
+    if (uid == mr["author_id"] and not p["self_approval"]) or (
+            p["approvers"] and st.username(uid) not in p["approvers"]):
         raise ApiError(401, {"message": "401 Unauthorized"})
     mr["approved_by"].append(uid)
-    return 201, mr_approvals(req, pid, iid)[1]
+    out = mr_approvals(req, pid, iid)[1]
+    pl = st.pipelines.get(mr["head_pipeline_id"])
+    if mr["auto_merge"] and pl and pl["status"] == "success":
+        st.pipeline_changed(pl)  # auto-merge waited for this approval
+    return 201, out
 
 
 @route("PUT", r"/projects/([^/]+)/merge_requests/(\d+)/merge")
@@ -1022,38 +1126,50 @@ def merge_mr(req, pid, iid):
     need_write(req, p)
     mr = st.mr_by_iid(p, iid)
     b = req.body_json()
+    uid = req.auth["user_id"]
+    # lib/api/merge_requests.rb, in this order: unauthorized! unless
+    # can_be_merged_by?(current_user) (401); not_allowed! unless
+    # immediately or automatically mergeable (405); 'Branch cannot be
+    # merged' 422 unless automatically mergeable or mergeable?; then
+    # check_sha_param! (409)
+    if p["mergers"] and st.username(uid) not in p["mergers"]:
+        raise ApiError(401, {"message": "401 Unauthorized"})
+    not_allowed = ApiError(405, {"message": "405 Method Not Allowed"})
     if mr["state"] != "opened":
-        raise ApiError(405, {"message": "405 Method Not Allowed"})
+        raise not_allowed
     head = st.mr_head(p, mr)
+    pl = st.diff_head_pipeline(p, mr)
+    if pl is not None:
+        mr["head_pipeline_id"] = pl["id"]
+    auto = truthy(b.get("auto_merge", False)) or truthy(
+        b.get("merge_when_pipeline_succeeds", False))
+    pl_ok = pl is not None and pl["status"] == "success"
+    # auto-merge waits on an unfinished pipeline (and on approvals)
+    automatic = auto and pl is not None and pl["status"] not in (
+        "success", "failed", "canceled", "skipped")
+    if auto:
+        immediate = pl_ok and bool(mr["approved_by"])
+        if pl_ok and not mr["approved_by"]:
+            automatic = True  # merge when checks pass: the approval
+    else:
+        immediate = bool(mr["approved_by"]) and (
+            pl_ok or not p["only_allow_merge_if_pipeline_succeeds"])
+    if not immediate and not automatic:
+        raise not_allowed
+    if not automatic and st.merged_tree(
+            head, p["branches"][mr["target_branch"]]) is None:
+        raise ApiError(422, {"message": "Branch cannot be merged"})
     if b.get("sha") and b["sha"] != head:
         raise ApiError(409, {"message": "SHA does not match HEAD of source "
                                         "branch: " + head})
     if "should_remove_source_branch" in b:
         mr["remove_source_branch"] = bool(b["should_remove_source_branch"])
-    pl = st.pipelines.get(mr["head_pipeline_id"])
-    auto = truthy(b.get("auto_merge", False)) or truthy(
-        b.get("merge_when_pipeline_succeeds", False))
-    if auto:
-        if pl is None or pl["sha"] != head:
-            raise ApiError(405, {"message": "405 Method Not Allowed"})
-        if pl["status"] in ("failed", "canceled"):
-            raise ApiError(405, {"message": "405 Method Not Allowed"})
-        if pl["status"] != "success":
-            mr["auto_merge"] = True
-            mr["auto_merge_user"] = req.auth["user_id"]
-            mr["updated_at"] = st.now()
-            return 200, st.mr_json(p, mr, True)
-    elif p["only_allow_merge_if_pipeline_succeeds"] and (
-            pl is None or pl["status"] != "success" or pl["sha"] != head):
-        raise ApiError(405, {"message": "405 Method Not Allowed"})
-    if not mr["approved_by"]:
-        if auto:
-            # auto-merge waits for the approval like any other check
-            mr["auto_merge"] = True
-            mr["auto_merge_user"] = req.auth["user_id"]
-            return 200, st.mr_json(p, mr, True)
-        raise ApiError(405, {"message": "405 Method Not Allowed"})
-    st.do_merge(p, mr, req.auth["user_id"])
+    if automatic:
+        mr["auto_merge"] = True
+        mr["auto_merge_user"] = uid
+        mr["updated_at"] = st.now()
+        return 200, st.mr_json(p, mr, True)
+    st.do_merge(p, mr, uid)
     return 200, st.mr_json(p, mr, True)
 
 
@@ -1152,6 +1268,7 @@ def update_note(req, pid, iid, nid):
 
 
 @route("GET", r"/projects/([^/]+)/environments")
+@job_token_allowed
 def list_envs(req, pid):
     p = req.st.project(pid)
     need_read(req, p)
@@ -1161,6 +1278,7 @@ def list_envs(req, pid):
 
 
 @route("GET", r"/projects/([^/]+)/deployments")
+@job_token_allowed
 def list_deployments(req, pid):
     st = req.st
     p = st.project(pid)
@@ -1314,7 +1432,7 @@ def admin(st, method, path, body, query):
         if body.get("mr_iid"):
             mr = st.mr_by_iid(p, body["mr_iid"])
             pl = st.start_mr_pipeline(p, mr, body.get("status", "running"),
-                                      body.get("jobs"))
+                                      body.get("jobs"), body.get("kind"))
         else:
             pl = st.add_pipeline(p, body.get("ref", p["default_branch"]),
                                  sha, body.get("status", "success"),
@@ -1336,6 +1454,9 @@ def admin(st, method, path, body, query):
             st.refresh_pipeline(pl)
         if "sha" in body:
             pl["sha"] = body["sha"]
+            pl["source_sha"] = None
+        if "ref" in body:
+            pl["ref"] = body["ref"]
         if "status" in body:
             pl["status"] = body["status"]
             pl["updated_at"] = iso(st.now())
@@ -1377,7 +1498,8 @@ def seed(st, body):
     out = {"users": {}, "projects": {}}
     for u in body.get("users", []):
         uid = st.add_user(u["username"], u.get("token"),
-                          u.get("scopes", ["api"]), u.get("id"))
+                          u.get("scopes", ["api"]), u.get("id"),
+                          u.get("job_project"))
         out["users"][u["username"]] = uid
     for pd in body.get("projects", []):
         p = st.add_project(pd["path"], pd.get("default_branch", "main"),
@@ -1399,6 +1521,8 @@ def add_commits(st, body):
     p = st.project(str(body["project"]))
     branch = body.get("branch", p["default_branch"])
     head = p["branches"].get(branch) or st.resolve(p, body.get("from"))
+    if body.get("orphan"):
+        head = None  # a new root: no common ancestor with the rest
     shas = []
     count = int(body.get("count", 0))
     specs = body.get("commits") or [{"message": f"{body.get('prefix', 'Commit')} {i + 1}"}
@@ -1489,6 +1613,11 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "gitlab-sim"
 
+    def date_time_string(self, timestamp=None):
+        """Every answer's Date header, from the simulator's own clock
+        (moved by POST /-/sim/clock), as GitLab's is its own."""
+        return email.utils.formatdate(self.server.state.now(), usegmt=True)
+
     def setup(self):
         super().setup()
         # headers and body go out in separate writes: without this, Nagle
@@ -1544,7 +1673,8 @@ class Handler(BaseHTTPRequestHandler):
             if job not in st.tokens:
                 raise ApiError(401, {"message": "401 Unauthorized"})
             return {"user_id": st.tokens[job]["user_id"], "scopes": [],
-                    "job": True}
+                    "job": True,
+                    "job_project": st.tokens[job].get("job_project")}
         return None
 
     def handle_one(self):
@@ -1686,6 +1816,11 @@ class Handler(BaseHTTPRequestHandler):
                 allowed = True
                 if m != method:
                     continue
+                if self.auth and self.auth.get("job") and \
+                        not getattr(fn, "job_token", False):
+                    # not on the job token's list: GitLab does not look
+                    # at the JOB-TOKEN header here, the caller is anonymous
+                    self.auth = None
                 res = fn(self, *mt.groups())
                 if len(res) == 2:
                     return res[0], res[1], {}

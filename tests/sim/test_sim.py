@@ -86,7 +86,10 @@ def run(s):
         "users": [{"username": "bot", "token": TOK},
                   {"username": "other", "token": "glpat-other"},
                   {"username": "reader", "token": "glpat-ro",
-                   "scopes": ["read_api"]}],
+                   "scopes": ["read_api"]},
+                  {"username": "third", "token": "glpat-third"},
+                  {"username": "job", "token": "job-tok",
+                   "job_project": "g/src"}],
         "projects": [{"path": "g/src", "default_branch": "master"},
                      {"path": "g/tgt", "default_branch": "master",
                       "files": {"VERSION": "old\n"}}]})
@@ -202,7 +205,8 @@ def run(s):
     st, body, _ = s.call("POST", "/api/v4" + P + "/repository/commits",
                          {"branch": "b"}, token=None,
                          headers={"JOB-TOKEN": TOK})
-    check("job token cannot write: 403", st == 403)
+    check("job token on a route not on its list: anonymous, 404",
+          st == 404)
     st, body, _ = s.api("GET", P + "/repository/branches/nope")
     check("missing branch: 404 Branch Not Found", st == 404 and
           body["message"] == "404 Branch Not Found")
@@ -251,7 +255,8 @@ def run(s):
           body["approved"] is True)
     st, body, _ = s.api("POST", P + "/merge_requests/1/approve",
                         token="glpat-other")
-    check("approving twice: 401", st == 401)
+    check("approving twice: 304 Not Modified, no body", st == 304 and
+          body in (b"", None))
     st, body, _ = s.api("PUT", P + "/merge_requests/1/merge",
                         {"auto_merge": True}, token="glpat-other")
     check("auto-merge without a pipeline: 405", st == 405)
@@ -345,6 +350,179 @@ def run(s):
           body == b"channel_is_archived")
     check("slack posts are recorded", [p["text"] for p in
                                        s.admin("GET", "/slack")] == ["hi"])
+    fidelity(s)
+
+
+def fidelity(s):
+    """gitlab.com's answers, each cited in README.md beside this file."""
+    import email.utils
+    s.admin("POST", "/seed", {"projects": [
+        {"path": "g/mr", "default_branch": "master",
+         "files": {"VERSION": "1\n", "OTHER": "x\n"},
+         "approvers": ["other"], "mergers": ["other"]},
+        {"path": "g/third", "default_branch": "master",
+         "job_token_allowlist": ["g/src"]}]})
+    M = "/projects/g%2Fmr"
+    J = {"JOB-TOKEN": "job-tok"}
+
+    # job tokens: only listed endpoints, only from allowlisted projects
+    st, _, _ = s.api("GET", "/user", token=None, headers=J)
+    check("job token: GET /user 401", st == 401)
+    st, _, _ = s.api("GET", "/projects/g%2Fsrc/pipelines", token=None,
+                     headers=J)
+    check("job token: pipelines list is not on its list: 404", st == 404)
+    st, _, _ = s.api("GET", "/projects/g%2Fsrc", token=None, headers=J)
+    check("job token: GET /projects/:id is not on its list: 404",
+          st == 404)
+    st, _, _ = s.api("GET", "/projects/g%2Fsrc/repository/branches",
+                     token=None, headers=J)
+    check("job token: branches list of its own project: 200", st == 200)
+    st, body, _ = s.api("GET", "/projects/g%2Fmr/repository/branches",
+                        token=None, headers=J)
+    check("job token: project without it on the allowlist: 403",
+          st == 403 and "not allowed from g/src to g/mr" in
+          body["message"])
+    st, _, _ = s.api("GET", "/projects/g%2Fthird/repository/branches",
+                     token=None, headers=J)
+    check("job token: allowlisted project: 200", st == 200)
+
+    # merged-results pipelines
+    act = [{"action": "update", "file_path": "VERSION", "content": "2\n"}]
+    s.api("POST", M + "/repository/commits", {
+        "branch": "bump", "start_branch": "master", "commit_message": "b",
+        "actions": act})
+    s.admin("POST", "/commits", {"project": "g/mr", "commits": [
+        {"message": "other work", "files": {"OTHER": "y\n"}}]})
+    st, mr, _ = s.api("POST", M + "/merge_requests", {
+        "source_branch": "bump", "target_branch": "master", "title": "B"})
+    master = s.api("GET", M + "/repository/branches/master")[1]["commit"]
+    pl = s.admin("POST", "/pipelines", {"project": "g/mr", "mr_iid": 1,
+                                        "status": "running"})
+    st, p1, _ = s.api("GET", M + f"/pipelines/{pl['id']}")
+    check("merged results: ref refs/merge-requests/1/merge, sha is not "
+          "the MR head", p1["ref"] == "refs/merge-requests/1/merge" and
+          p1["sha"] != mr["sha"] and p1["source"] == "merge_request_event")
+    check("merged results: REST pipeline has no source_sha",
+          "source_sha" not in p1)
+    st, c, _ = s.api("GET", M + f"/repository/commits/{p1['sha']}")
+    check("merged results: parent_ids are target head, MR head",
+          st == 200 and c["parent_ids"] == [master["id"], mr["sha"]])
+    st, m, _ = s.api("GET", M + "/merge_requests/1")
+    check("head_pipeline is the merged-results pipeline",
+          m["head_pipeline"]["id"] == pl["id"] and
+          m["head_pipeline"]["sha"] == p1["sha"])
+    st, body, _ = s.api("GET", M + "/merge_requests/1/pipelines")
+    check("MR pipelines list shows sha and ref",
+          body[0]["sha"] == p1["sha"] and
+          body[0]["ref"] == "refs/merge-requests/1/merge")
+    det = s.admin("POST", "/pipelines", {"project": "g/mr", "mr_iid": 1,
+                                         "status": "running",
+                                         "kind": "detached"})
+    check("detached: refs/merge-requests/1/head on the MR head",
+          det["ref"] == "refs/merge-requests/1/head" and
+          det["sha"] == mr["sha"])
+    tr = s.admin("POST", "/pipelines", {"project": "g/mr", "mr_iid": 1,
+                                        "status": "running",
+                                        "kind": "merge_train"})
+    st, c, _ = s.api("GET", M + f"/repository/commits/{tr['sha']}")
+    check("merge train: refs/merge-requests/1/train on a merge commit",
+          tr["ref"] == "refs/merge-requests/1/train" and
+          c["parent_ids"][1] == mr["sha"])
+    pl = s.admin("POST", "/pipelines", {"project": "g/mr", "mr_iid": 1,
+                                        "status": "running"})
+
+    # approvals and merges
+    st, body, _ = s.api("POST", M + "/merge_requests/1/approve",
+                        token="glpat-ro")
+    check("approve with read_api: 403", st == 403)
+    st, body, _ = s.api("POST", M + "/merge_requests/1/approve",
+                        token="glpat-third")
+    check("ineligible approver: 401", st == 401)
+    st, body, _ = s.api("POST", M + "/merge_requests/1/approve",
+                        token="glpat-other")
+    check("eligible approver: 201", st == 201 and body["approved"])
+    st, body, _ = s.api("PUT", M + "/merge_requests/1/merge",
+                        {"auto_merge": True}, token="glpat-third")
+    check("merge by a user who may not merge: 401", st == 401)
+    st, body, _ = s.api("PUT", M + "/merge_requests/1/merge",
+                        {"auto_merge": True, "sha": "1" * 40},
+                        token="glpat-other")
+    check("auto-merge with a stale sha: 409", st == 409)
+    st, body, _ = s.api("PUT", M + "/merge_requests/1/merge",
+                        {"auto_merge": True, "sha": mr["sha"]},
+                        token="glpat-other")
+    check("auto-merge with sha on a merged-results pipeline: 200",
+          st == 200 and body["merge_when_pipeline_succeeds"] is True)
+    st, c2, _ = s.api("POST", M + "/repository/commits", {
+        "branch": "bump", "commit_message": "again",
+        "actions": [{"action": "update", "file_path": "VERSION",
+                     "content": "3\n"}]})
+    st, m, _ = s.api("GET", M + "/merge_requests/1")
+    st, ap, _ = s.api("GET", M + "/merge_requests/1/approvals")
+    check("a push cancels auto-merge and resets approvals",
+          m["merge_when_pipeline_succeeds"] is False and
+          ap["approved_by"] == [] and m["sha"] == c2["id"])
+    st, body, _ = s.api("PUT", M + "/merge_requests/1/merge",
+                        {"auto_merge": True}, token="glpat-other")
+    check("auto-merge on a pipeline of an older head: 405", st == 405)
+    pl = s.admin("POST", "/pipelines", {"project": "g/mr", "mr_iid": 1,
+                                        "status": "success"})
+    s.api("POST", M + "/merge_requests/1/approve", token="glpat-other")
+    s.admin("POST", "/commits", {"project": "g/mr", "commits": [
+        {"message": "conflict", "files": {"VERSION": "9\n"}}]})
+    st, body, _ = s.api("PUT", M + "/merge_requests/1/merge",
+                        {"sha": c2["id"]}, token="glpat-other")
+    check("merge with conflicts: 422 Branch cannot be merged",
+          st == 422 and body["message"] == "Branch cannot be merged")
+    pl = s.admin("POST", "/pipelines", {"project": "g/mr", "mr_iid": 1,
+                                        "status": "running"})
+    check("conflicts: the MR pipeline falls back to detached",
+          pl["ref"] == "refs/merge-requests/1/head" and
+          pl["sha"] == c2["id"])
+
+    # merge_base answers
+    root = s.admin("POST", "/commits", {"project": "g/mr",
+                                        "branch": "orphan", "orphan": True,
+                                        "commits": [
+                                            {"message": "root"}]})
+    st, body, _ = s.api("GET", M + "/repository/merge_base?refs[]=master"
+                        "&refs[]=nope")
+    check("merge_base with an unknown ref: 400 Could not find ref",
+          st == 400 and body["message"] == "Could not find ref: nope")
+    st, body, _ = s.api("GET", M + "/repository/merge_base?refs[]=master"
+                        "&refs[]=" + root["head"])
+    check("merge_base without a common ancestor: 404", st == 404)
+
+    # pagination: jobs in pages, retried ones on request, no totals
+    # over 10,000
+    jobs = [{"name": f"rspec {i}", "status": "failed"} for i in range(150)]
+    big = s.admin("POST", "/pipelines", {"project": "g/mr", "sha": "master",
+                                         "status": "failed", "jobs": jobs})
+    s.api("POST", M + f"/pipelines/{big['id']}/retry")
+    st, body, h = s.api("GET", M + f"/pipelines/{big['id']}/jobs"
+                        "?include_retried=true&per_page=100&page=3")
+    check("jobs: include_retried pages over retried and new jobs",
+          len(body) == 100 and h["X-Total"] == "300" and
+          h["X-Next-Page"] == "")
+    st, body, h = s.api("GET", M + f"/pipelines/{big['id']}")
+    check("branch pipeline source: push", body["source"] == "push")
+    huge = s.admin("POST", "/pipelines", {
+        "project": "g/mr", "sha": "master", "status": "failed",
+        "jobs": [{"name": f"j{i}", "status": "failed"}
+                 for i in range(10001)]})
+    st, body, h = s.api("GET", M + f"/pipelines/{huge['id']}/jobs"
+                        "?per_page=100")
+    check("over 10,000 rows: no X-Total, X-Total-Pages or rel=last",
+          len(body) == 100 and "X-Total" not in h and
+          "X-Total-Pages" not in h and 'rel="last"' not in h["Link"] and
+          h["X-Next-Page"] == "2")
+
+    # the Date header is the simulator's clock
+    s.admin("POST", "/clock", {"advance_s": 3 * 86400})
+    st, body, h = s.api("GET", M)
+    when = email.utils.parsedate_to_datetime(h["Date"]).timestamp()
+    check("Date header follows the simulated clock",
+          abs(when - (time.time() + 3 * 86400)) < 120)
 
     # commits of a real repository keep their ids and parents
     a, b, c = "a" * 40, "b" * 40, "c" * 40
