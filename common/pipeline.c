@@ -47,29 +47,21 @@ add_name(struct buf *out, const char *prefix, const char *name)
 	return rc;
 }
 
+/* every failed job up to 50 pages of 100, per pipeline */
+#define PIPELINE_MAX_PAGES 50
+
 static int walk(struct buf *out, struct gitlab *g, const char *proj,
     long long id, const char *prefix, int depth);
 
-/* list: one page of failed jobs or bridges; at most 100 are considered */
+/* list_page: the names of one page of failed jobs or bridges */
 static int
-list(struct buf *out, struct gitlab *g, const char *proj, long long id,
-    const char *kind, const char *prefix, int depth)
+list_page(struct buf *out, struct gitlab *g, struct json *d, const char *kind,
+    const char *prefix, int depth)
 {
-	struct buf path;
-	struct json *d = NULL;
 	struct json_iter it;
 	struct jv e;
-	int rc;
+	int rc = 0;
 
-	buf_init(&path, 0);
-	rc = buf_printf(&path,
-	    "%s/pipelines/%lld/%s?scope%%5B%%5D=failed&per_page=100", proj, id,
-	    kind);
-	if (rc == 0)
-		rc = gitlab_call(g, &d, "GET", path.data, NULL);
-	buf_free(&path);
-	if (rc < 0)
-		return rc;
 	json_iter_init(&it, json_root(d));
 	while (rc == 0 && json_iter_next(&it, &e, NULL)) {
 		const char *name = json_strp(e, "name");
@@ -102,8 +94,36 @@ list(struct buf *out, struct gitlab *g, const char *proj, long long id,
 		} else
 			rc = add_name(out, prefix, name);
 	}
-	json_free(d);
 	return rc;
+}
+
+/* list: the failed jobs or bridges, every page (gitlab-org/gitlab
+ * pipelines have hundreds of jobs) */
+static int
+list(struct buf *out, struct gitlab *g, const char *proj, long long id,
+    const char *kind, const char *prefix, int depth)
+{
+	struct gitlab_pager pg;
+	struct buf path;
+	struct json *d = NULL;
+	int rc;
+
+	buf_init(&path, 0);
+	rc = buf_printf(&path,
+	    "%s/pipelines/%lld/%s?scope%%5B%%5D=failed&per_page=100", proj, id,
+	    kind);
+	if (rc == 0)
+		rc = gitlab_pager_init(&pg, g, path.data, PIPELINE_MAX_PAGES);
+	buf_free(&path);
+	if (rc < 0)
+		return rc;
+	while (rc >= 0 && (rc = gitlab_pager_next(&pg, &d)) == 1) {
+		rc = list_page(out, g, d, kind, prefix, depth);
+		json_free(d);
+		d = NULL;
+	}
+	gitlab_pager_free(&pg);
+	return rc < 0 ? rc : 0;
 }
 
 static int

@@ -17,7 +17,8 @@ const char *pipeline_outcome(const char *status);
  * are not allowed to fail. A failed bridge's downstream pipeline is
  * followed (child or multi-project, up to depth 3) and its failed jobs are
  * named "bridge/job"; a failed bridge without a downstream pipeline is
- * named alone. Names repeat only once; at most 100 jobs per pipeline. */
+ * named alone. Names repeat only once; every page is read (up to 5000
+ * failed jobs per pipeline). */
 int pipeline_failed_jobs(
     struct buf *out, struct gitlab *g, const char *proj, long long id);
 

@@ -725,33 +725,31 @@ auto_merge(struct ctx *c)
 	} else {
 		long st = c->job->approver->status;
 
+		/* GitLab's line names the request; the prefix says what to do */
 		if (st == 401)
-			rc = err_set(E_PERM,
-			    "GitLab refused auto-merge of !%lld (401): the "
-			    "RELAY_APPROVER_TOKEN user may not merge into %s: "
-			    "allow it to merge on that protected branch",
+			rc = err_prefix(E_PERM,
+			    "cannot set auto-merge on !%lld: the "
+			    "RELAY_APPROVER_TOKEN user may not merge into %s "
+			    "(allow it to merge on that protected branch): ",
 			    c->iid, c->target_branch ? c->target_branch : "");
 		else if (st == 405)
-			rc = err_set(E_CONFLICT,
-			    "GitLab refused auto-merge of "
-			    "!%lld (405): it is a draft, closed, blocked by "
-			    "approvals or discussions, or its pipeline failed: "
-			    "see the MR's merge checks; the next run sets it "
-			    "once they pass",
+			rc = err_prefix(E_CONFLICT,
+			    "cannot set auto-merge on !%lld: it is a draft, "
+			    "closed, blocked by approvals or discussions, or "
+			    "its pipeline failed (see its merge checks; the "
+			    "next run sets it once they pass): ",
 			    c->iid);
 		else if (st == 409)
-			rc = err_set(E_TEMP,
-			    "GitLab refused auto-merge of "
-			    "!%lld (409): the branch moved past %.12s; the "
-			    "next run retries",
+			rc = err_prefix(E_TEMP,
+			    "cannot set auto-merge on !%lld: the branch moved "
+			    "past %.12s (the next run retries): ",
 			    c->iid, s.head);
 		else if (st == 422)
-			rc = err_set(E_CONFLICT,
-			    "GitLab refused auto-merge of !%lld (422): the "
-			    "branch cannot be merged (conflicts with %s): the "
-			    "next open-mr run rebuilds it on %s",
-			    c->iid, c->target_branch ? c->target_branch : "",
-			    c->target_branch ? c->target_branch : "");
+			rc = err_prefix(E_CONFLICT,
+			    "cannot set auto-merge on !%lld: the branch "
+			    "conflicts with %s (the next open-mr run rebuilds "
+			    "it): ",
+			    c->iid, c->target_branch ? c->target_branch : "");
 		else
 			err_prefix(
 			    rc, "cannot set auto-merge on !%lld: ", c->iid);

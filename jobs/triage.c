@@ -306,36 +306,45 @@ waiting(struct ctx *c)
 
 /* ---- flake ---- */
 
+/* count_jobs: the jobs of pipeline pl, every page (query: extra
+ * parameters) */
+static int
+count_jobs(struct ctx *c, size_t *out, const char *query)
+{
+	struct gitlab_pager pg;
+	struct buf path;
+	struct json *d = NULL;
+	int rc;
+
+	*out = 0;
+	buf_init(&path, 0);
+	rc = buf_printf(&path, "%s/pipelines/%lld/jobs?%sper_page=100", c->tgt,
+	    c->pl, query);
+	if (rc == 0)
+		rc = gitlab_pager_init(&pg, c->gl, path.data, 50);
+	buf_free(&path);
+	if (rc < 0)
+		return rc;
+	while ((rc = gitlab_pager_next(&pg, &d)) == 1) {
+		*out += json_size(json_root(d));
+		json_free(d);
+		d = NULL;
+	}
+	gitlab_pager_free(&pg);
+	return rc;
+}
+
 /* retried_before: the pipeline already has retried jobs (a retry whose
- * note was lost): jobs listed with include_retried outnumber the rest */
+ * note was lost): jobs listed with include_retried outnumber the rest,
+ * counted over every page (hundreds of jobs on gitlab-org/gitlab) */
 static int
 retried_before(struct ctx *c)
 {
-	struct buf path;
-	struct json *d = NULL;
 	size_t all = 0, latest = 0;
-	int rc;
+	int rc = count_jobs(c, &all, "include_retried=true&");
 
-	buf_init(&path, 0);
-	rc = buf_printf(&path,
-	    "%s/pipelines/%lld/jobs?include_retried=true&per_page=100", c->tgt,
-	    c->pl);
 	if (rc == 0)
-		rc = gitlab_call(c->gl, &d, "GET", path.data, NULL);
-	if (rc == 0) {
-		all = json_size(json_root(d));
-		json_free(d);
-		d = NULL;
-		buf_reset(&path);
-		rc = buf_printf(&path, "%s/pipelines/%lld/jobs?per_page=100",
-		    c->tgt, c->pl);
-	}
-	if (rc == 0)
-		rc = gitlab_call(c->gl, &d, "GET", path.data, NULL);
-	if (rc == 0)
-		latest = json_size(json_root(d));
-	json_free(d);
-	buf_free(&path);
+		rc = count_jobs(c, &latest, "");
 	if (rc < 0)
 		return err_prefix(
 		    rc, "cannot list the jobs of pipeline %lld: ", c->pl);

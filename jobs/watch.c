@@ -125,29 +125,29 @@ merge(struct ctx *c)
 		c->outcome = "merged";
 		return 0;
 	}
+	/* GitLab's line names the request; the prefix says what to do */
 	switch (c->job->approver->status) {
 	case 401:
-		return err_set(E_PERM,
-		    "GitLab refused to merge !%lld (HTTP 401): the "
-		    "RELAY_APPROVER_TOKEN user may not merge into %s: allow "
-		    "it to merge on that protected branch",
+		return err_prefix(E_PERM,
+		    "cannot merge !%lld: the RELAY_APPROVER_TOKEN user may not "
+		    "merge into %s (allow it to merge on that protected "
+		    "branch): ",
 		    c->mr.iid, c->mr.target_branch ? c->mr.target_branch : "");
 	case 405:
-		return err_set(E_CONFLICT,
-		    "GitLab refused to merge !%lld (HTTP 405): approvals "
-		    "missing, a merge check failing, or a draft: see the "
-		    "MR's merge checks; the next run merges once they pass",
+		return err_prefix(E_CONFLICT,
+		    "cannot merge !%lld: approvals missing, a merge check "
+		    "failing, or a draft (see its merge checks; the next run "
+		    "merges once they pass): ",
 		    c->mr.iid);
 	case 422:
-		return err_set(E_CONFLICT,
-		    "GitLab cannot merge !%lld (HTTP 422): the branch "
-		    "conflicts with %s; the next open-mr run rebuilds it",
+		return err_prefix(E_CONFLICT,
+		    "cannot merge !%lld: the branch conflicts with %s (the "
+		    "next open-mr run rebuilds it): ",
 		    c->mr.iid, c->mr.target_branch ? c->mr.target_branch : "");
 	case 409:
-		return err_set(E_CONFLICT,
-		    "!%lld was not merged (HTTP 409): its head moved past "
-		    "%.12s since the pipeline ran; the next run reads the "
-		    "new pipeline",
+		return err_prefix(E_CONFLICT,
+		    "cannot merge !%lld: its head moved past %.12s since the "
+		    "pipeline ran (the next run reads the new pipeline): ",
 		    c->mr.iid, c->mr.sha);
 	default: return err_prefix(rc, "cannot merge !%lld: ", c->mr.iid);
 	}
