@@ -123,7 +123,7 @@ test_expect_success 'success without approver token: left for a person' '
 test_expect_success 'a refused merge is one clear line (69), outcome still reported' '
 	sim POST /faults "{\"method\": \"PUT\", \"path\": \"/merge\$\", \"kind\": \"status\", \"status\": 405, \"body\": {\"message\": \"405 Method Not Allowed\"}}" >/dev/null &&
 	MR_IID=1 run watch && expect_rc 69 && one_error_line &&
-	grep -q "refused to merge !1 (HTTP 405)" err &&
+	grep -q "cannot merge !1: approvals missing.*PUT /projects/gitlab-org%2Fgitlab/merge_requests/1/merge: HTTP 405" err &&
 	test "$(dotenv OUTCOME)" = success && test "$(mr state)" = opened && no_secrets
 '
 

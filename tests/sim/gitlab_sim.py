@@ -394,7 +394,8 @@ class State:
                     try:
                         self.do_merge(p, mr, mr["auto_merge_user"])
                     except ApiError:
-                        pass
+                        # GitLab aborts auto-merge when the merge fails
+                        mr["auto_merge"] = False
                 elif pl["status"] in ("failed", "canceled"):
                     mr["auto_merge"] = False
 
