@@ -63,6 +63,14 @@ $(O)/obj/%.o: %.c $(wildcard common/*.h) $(wildcard tests/unit/*.h) \
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+# objects that print the version are rebuilt when git describe changes
+$(O)/version: FORCE
+	@mkdir -p $(@D)
+	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' >$@
+$(O)/obj/common/job.o $(O)/obj/common/job_api.o $(O)/obj/jobs/mirror.o: \
+	$(O)/version
+.PHONY: FORCE
+
 $(O)/libcommon.a: $(COMMON_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $(COMMON_OBJ)

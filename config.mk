@@ -1,8 +1,14 @@
 # relay build tunables
 
-VERSION = 0.1.0
+# The version is the release tag (MAJOR.MINOR.PATCH) git describe finds:
+# 1.0.0 on the tag, 1.0.0-3-gabc1234 after it, 0.0.0-gabc1234 before any
+# release; `make VERSION=x.y.z` for a build outside git.
+VERSION := $(shell v=$$(git describe --tags --match '[0-9]*.[0-9]*.[0-9]*' \
+	--dirty 2>/dev/null) || v=0.0.0-g$$(git rev-parse --short HEAD \
+	2>/dev/null || echo unknown); echo "$$v")
 PREFIX = /usr/local
 BINDIR = $(PREFIX)/bin
+MANDIR = $(PREFIX)/share/man
 
 CC ?= cc
 CFLAGS_BASE = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wpedantic \

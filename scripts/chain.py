@@ -42,6 +42,14 @@ def render():
                 continue
             seen.add(outer)
             spec.append(f"    {outer}:")
+            if pre and not any(a.startswith("      default:") for a in attrs):
+                # the mirror can be switched off (mirror_enabled: false),
+                # so its required inputs are required only while it is on:
+                # relay-mirror exits 78 naming what is missing
+                attrs = ['      default: ""'] + [
+                    a + " Required unless mirror_enabled is false."
+                    if a.startswith("      description:") else a
+                    for a in attrs]
             spec.extend(attrs)
         includes.append(f"  - local: templates/{st}.yml\n    inputs:\n" +
                         "\n".join(passes))

@@ -2,7 +2,8 @@
 # Validate .gitlab-ci.yml and every component in templates/ against
 # GitLab's CI schema with gitlab-ci-local (its JSON schema validation, with
 # includes and spec:inputs expanded): each component is included with its
-# defaults into a throw-away project. Exits 0 when all are valid, 1 when
+# defaults and Gitaly's values for its required inputs into a throw-away
+# project. Exits 0 when all are valid, 1 when
 # one is not, 69 when gitlab-ci-local cannot be installed.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,7 +47,8 @@ check .gitlab-ci.yml "$work/self"
 for t in "$top"/templates/*.yml; do
 	n=$(basename "$t")
 	project "$work/$n"
-	printf 'stages: [relay]\ninclude:\n  - local: templates/%s\n' "$n" >"$work/$n/.gitlab-ci.yml"
+	# as an adopter includes it: default stages, required inputs given
+	python3 "$top/scripts/inputs.py" --example "${n%.yml}" >"$work/$n/.gitlab-ci.yml"
 	commit "$work/$n"
 	check "templates/$n" "$work/$n"
 done

@@ -4,7 +4,7 @@
 # repeated `make` calls cost nothing. Needs root (or sudo) on Debian 12.
 set -eu
 pkgs="build-essential cmake dpkg-dev pkg-config
-	ca-certificates debian-archive-keyring git curl jq python3
+	ca-certificates debian-archive-keyring git curl jq python3 python3-yaml
 	libjsmn-dev libmbedtls-dev libhttp-parser-dev zlib1g-dev
 	libcurl4-openssl-dev libgit2-dev lighttpd lighttpd-mod-openssl openssl rsync time bc
 	musl-tools clang libclang-rt-14-dev valgrind"
