@@ -172,8 +172,13 @@ help_when(FILE *f, const char *c)
 	for (;;) {
 		int len = (int)strcspn(c, ",");
 
+		int name = (int)strcspn(c, "!=");
+
 		if (len > 0 && c[len - 1] == '=')
 			fprintf(f, "%s%.*s is unset", sep, len - 1, c);
+		else if (name < len && c[name] == '!')
+			fprintf(f, "%s%.*s is not %.*s", sep, name, c,
+			    len - name - 2, c + name + 2);
 		else
 			fprintf(f, "%s%.*s", sep, len, c);
 		sep = " and ";

@@ -1,5 +1,4 @@
 /* job: what every stage does around its own logic */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,66 +11,92 @@
 #include "log.h"
 #include "util.h"
 
-#ifndef RELAY_VERSION
-#define RELAY_VERSION "0.0.0"
-#endif
-
-/* CONTRACT.md's common variables; ENV_API ones only for stages that talk
- * to the GitLab API (relay-mirror speaks git only) */
-static const struct env_var common_vars[] = {
-	ENV_STRING(
-	    "CI_API_V4_URL", ENV_REQUIRED | ENV_API, NULL, "GitLab API root"),
-	ENV_STRING("RELAY_TOKEN", ENV_REQUIRED | ENV_SECRET | ENV_API, NULL,
-	    "bot token (PRIVATE-TOKEN) of every API call"),
-	ENV_STRING("RELAY_APPROVER_TOKEN", ENV_SECRET | ENV_API, NULL,
-	    "second identity that approves and sets auto-merge"),
-	ENV_STRING("RELAY_SOURCE_PROJECT", ENV_API,
-	    "gitlab-org/security/gitaly",
-	    "project whose green commits are pinned"),
-	ENV_STRING("RELAY_SOURCE_BRANCH", ENV_API, NULL,
-	    "branch scanned for green commits (default: source default)"),
-	ENV_STRING("RELAY_TARGET_PROJECT", ENV_API, "gitlab-org/gitlab",
-	    "project that pins the component"),
-	ENV_STRING("RELAY_TARGET_BRANCH", ENV_API, NULL,
-	    "MR target branch (default: target default branch)"),
-	ENV_STRING("RELAY_VERSION_FILE", ENV_API, "GITALY_SERVER_VERSION",
-	    "file in the target holding the pinned SHA"),
-	ENV_STRING(
-	    "RELAY_COMPONENT", ENV_API, "Gitaly", "component name in titles"),
-	ENV_STRING("RELAY_MR_BRANCH", ENV_API, "release-tools/update-gitaly",
-	    "source branch of the bump MR"),
-	ENV_STRING("RELAY_MR_LABELS", ENV_API,
-	    "team::Delivery,dependency update,group::gitaly,"
-	    "feature::maintenance",
-	    "labels of the bump MR"),
-	ENV_LONG("RELAY_STALE_HOURS", ENV_API, "24", 1, 24 * 365,
-	    "an open bump MR older than this is stale"),
-	ENV_STRING("RELAY_SLACK_ALERTS_URL", ENV_SECRET | ENV_API, NULL,
-	    "Slack webhook for deployments and stale MRs (#gitaly_alerts)"),
-	ENV_STRING("RELAY_SLACK_FAILURES_URL", ENV_SECRET | ENV_API, NULL,
-	    "Slack webhook for pipeline failures (#g_gitaly)"),
-	ENV_STRING("RELAY_SLACK_ALERTS_VAR", ENV_API, NULL,
-	    "name of the variable holding RELAY_SLACK_ALERTS_URL"),
-	ENV_STRING("RELAY_SLACK_FAILURES_VAR", ENV_API, NULL,
-	    "name of the variable holding RELAY_SLACK_FAILURES_URL"),
-	ENV_STRING("RELAY_TEAM_HANDLE", ENV_API, "@gl-gitaly",
-	    "tagged on failed pipelines"),
-	ENV_STRING("RELAY_DOTENV", 0, "relay.env", "dotenv report path"),
-	ENV_STRING(
-	    "RELAY_CA_BUNDLE", 0, NULL, "CA file for TLS (default: system)"),
-	ENV_LONG("RELAY_TIMEOUT_S", 0, "30", 1, 3600,
-	    "per-request timeout in seconds"),
-	ENV_LONG(
-	    "RELAY_TRIES", 0, "4", 1, 20, "attempts for transient failures"),
-	ENV_LONG("RELAY_RETRY_BASE_MS", 0, "1000", 0, 60000,
-	    "first retry backoff (doubles)"),
-	ENV_BOOL(
-	    "RELAY_DRY_RUN", 0, NULL, "true: read everything, write nothing"),
-	ENV_BOOL(
-	    "RELAY_DEBUG", 0, NULL, "true: debug logging (requests, timings)"),
-	ENV_STRING("NO_COLOR", 0, NULL, "set: no colour in logs"),
-	ENV_STRING(
-	    "CI", 0, NULL, "set by GitLab: logs are coloured for the job log"),
+/* the common variables (docs/contract.md); ENV_API ones only for stages
+ * that talk to the GitLab API (relay-mirror speaks git only), and each only
+ * for the stages that read it, so --help lists what matters */
+static const struct {
+	struct env_var v;
+	const char *stages; /* comma list of stage names, or NULL */
+	unsigned needs; /* stage flags it goes with (JOB_APPROVER) */
+} common_vars[] = {
+	{ ENV_STRING(
+	      "CI_API_V4_URL", ENV_REQUIRED | ENV_API, NULL, "GitLab API root"),
+	    NULL, 0 },
+	{ ENV_STRING("RELAY_TOKEN", ENV_REQUIRED | ENV_SECRET | ENV_API, NULL,
+	      "bot token (PRIVATE-TOKEN) of every API call"),
+	    NULL, 0 },
+	{ ENV_STRING("RELAY_APPROVER_TOKEN", ENV_SECRET | ENV_API, NULL,
+	      "second identity that approves and sets auto-merge"),
+	    NULL, JOB_APPROVER },
+	{ ENV_STRING("RELAY_SOURCE_PROJECT", ENV_API,
+	      "gitlab-org/security/gitaly",
+	      "project whose green commits are pinned"),
+	    "find-green,open-mr,triage", 0 },
+	{ ENV_STRING("RELAY_SOURCE_BRANCH", ENV_API, NULL,
+	      "branch scanned for green commits (default: source default)"),
+	    "find-green", 0 },
+	{ ENV_STRING("RELAY_TARGET_PROJECT", ENV_API, "gitlab-org/gitlab",
+	      "project that pins the component"),
+	    NULL, 0 },
+	{ ENV_STRING("RELAY_TARGET_BRANCH", ENV_API, NULL,
+	      "MR target branch (default: target default branch)"),
+	    "find-green,open-mr", 0 },
+	{ ENV_STRING("RELAY_VERSION_FILE", ENV_API, "GITALY_SERVER_VERSION",
+	      "file in the target holding the pinned SHA"),
+	    "find-green,open-mr,triage", 0 },
+	{ ENV_STRING(
+	      "RELAY_COMPONENT", ENV_API, "Gitaly", "component name in titles"),
+	    "open-mr,triage,notify,track-deploy", 0 },
+	{ ENV_STRING("RELAY_MR_BRANCH", ENV_API, "release-tools/update-gitaly",
+	      "source branch of the bump MR"),
+	    "open-mr,track-deploy", 0 },
+	{ ENV_STRING("RELAY_MR_LABELS", ENV_API,
+	      "team::Delivery,dependency update,group::gitaly,"
+	      "feature::maintenance",
+	      "labels of the bump MR"),
+	    "open-mr,track-deploy", 0 },
+	{ ENV_LONG("RELAY_STALE_HOURS", ENV_API, "24", 1, 24 * 365,
+	      "an open bump MR older than this is stale"),
+	    "open-mr", 0 },
+	{ ENV_STRING("RELAY_SLACK_ALERTS_URL", ENV_SECRET | ENV_API, NULL,
+	      "Slack webhook for deployments and stale MRs (#gitaly_alerts)"),
+	    "open-mr,track-deploy", 0 },
+	{ ENV_STRING("RELAY_SLACK_FAILURES_URL", ENV_SECRET | ENV_API, NULL,
+	      "Slack webhook for pipeline failures (#g_gitaly)"),
+	    "notify", 0 },
+	{ ENV_STRING("RELAY_SLACK_ALERTS_VAR", ENV_API, NULL,
+	      "name of the variable holding RELAY_SLACK_ALERTS_URL"),
+	    "open-mr,track-deploy", 0 },
+	{ ENV_STRING("RELAY_SLACK_FAILURES_VAR", ENV_API, NULL,
+	      "name of the variable holding RELAY_SLACK_FAILURES_URL"),
+	    "notify", 0 },
+	{ ENV_STRING("RELAY_TEAM_HANDLE", ENV_API, "@gl-gitaly",
+	      "tagged on failed pipelines"),
+	    "notify", 0 },
+	{ ENV_STRING("RELAY_DOTENV", 0, "relay.env", "dotenv report path"),
+	    NULL, 0 },
+	{ ENV_STRING(
+	      "RELAY_CA_BUNDLE", 0, NULL, "CA file for TLS (default: system)"),
+	    NULL, 0 },
+	{ ENV_LONG("RELAY_TIMEOUT_S", 0, "30", 1, 3600,
+	      "per-request timeout in seconds"),
+	    NULL, 0 },
+	{ ENV_LONG(
+	      "RELAY_TRIES", 0, "4", 1, 20, "attempts for transient failures"),
+	    NULL, 0 },
+	{ ENV_LONG("RELAY_RETRY_BASE_MS", 0, "1000", 0, 60000,
+	      "first retry backoff (doubles)"),
+	    NULL, 0 },
+	{ ENV_BOOL(
+	      "RELAY_DRY_RUN", 0, NULL, "true: read everything, write nothing"),
+	    NULL, 0 },
+	{ ENV_BOOL("RELAY_DEBUG", 0, NULL,
+	      "true: debug logging (requests, timings)"),
+	    NULL, 0 },
+	{ ENV_STRING("NO_COLOR", 0, NULL, "set: no colour in logs"), NULL, 0 },
+	{ ENV_STRING("CI", 0, NULL,
+	      "set by GitLab: logs are coloured for the job log"),
+	    NULL, 0 },
 };
 
 static void
@@ -81,39 +106,67 @@ usage(FILE *f, struct job *j)
 	    j->name, j->synopsis);
 }
 
+static void
+help(struct job *j)
+{
+	usage(stdout, j);
+	env_help(stdout, j->vars, j->nvars);
+	printf("\nexit codes:\n"
+	       "  0   done, or nothing to do\n");
+	if (j->exit_no)
+		printf("  1   %s\n", j->exit_no);
+	printf("  64  a bad flag or variable value\n"
+	       "  69  refused by GitLab, Slack or a git remote\n"
+	       "  70  internal error\n"
+	       "  75  temporary failure: the next run resumes\n"
+	       "  78  configuration missing\n"
+	       "\nthe contract (variables, dotenv keys, exit codes): "
+	       "docs/contract.md\n");
+}
+
 int
-job_init(struct job *j, const char *name, const char *synopsis, int argc,
-    char **argv, const struct env_var *stage, size_t nstage,
-    char *(*get)(const char *), unsigned flags)
+job_init(struct job *j, const struct stage *s, int argc, char **argv,
+    char *(*get)(const char *))
 {
 	static char prog[64];
-	size_t i, ncommon = sizeof(common_vars) / sizeof(common_vars[0]);
+	size_t i;
 	int a, rc, color;
 
 	memset(j, 0, sizeof(*j));
-	j->name = name;
-	j->synopsis = synopsis;
-	snprintf(prog, sizeof(prog), "relay-%s", name);
+	j->name = s->name;
+	j->synopsis = s->synopsis;
+	j->exit_no = s->exit_no;
+	snprintf(prog, sizeof(prog), "relay-%s", s->name);
 	color = !get("NO_COLOR") && (isatty(2) || get("CI"));
 	log_init(prog, LOG_INFO, color);
-	if (ncommon + nstage > JOB_MAX_VARS) {
+	for (i = 0; i < LEN(common_vars); i++) {
+		const struct env_var *v = &common_vars[i].v;
+
+		if ((v->flags & ENV_API) && !(s->flags & JOB_API))
+			continue;
+		if (common_vars[i].stages &&
+		    !list_has(common_vars[i].stages, s->name))
+			continue;
+		if ((common_vars[i].needs & s->flags) != common_vars[i].needs)
+			continue;
+		if (j->nvars == JOB_MAX_VARS)
+			break;
+		j->vars[j->nvars++] = *v;
+	}
+	if (j->nvars + s->nvars > JOB_MAX_VARS) {
 		log_error("too many variables declared");
 		return JOB_STOP | EXIT_SOFTWARE;
 	}
-	for (i = 0; i < ncommon; i++)
-		if ((flags & JOB_API) || !(common_vars[i].flags & ENV_API))
-			j->vars[j->nvars++] = common_vars[i];
-	memcpy(j->vars + j->nvars, stage, nstage * sizeof(*stage));
-	j->nvars += nstage;
+	memcpy(j->vars + j->nvars, s->vars, s->nvars * sizeof(*s->vars));
+	j->nvars += s->nvars;
 
 	for (a = 1; a < argc; a++) {
 		if (strcmp(argv[a], "--help") == 0 ||
 		    strcmp(argv[a], "-h") == 0) {
-			usage(stdout, j);
-			env_help(stdout, j->vars, j->nvars);
+			help(j);
 			return JOB_STOP | EXIT_DONE;
 		} else if (strcmp(argv[a], "--version") == 0) {
-			printf("relay-%s %s\n", name, RELAY_VERSION);
+			printf("relay-%s %s\n", s->name, RELAY_VERSION);
 			return JOB_STOP | EXIT_DONE;
 		} else if (strcmp(argv[a], "--dry-run") == 0 ||
 		    strcmp(argv[a], "-n") == 0) {
@@ -148,6 +201,22 @@ job_init(struct job *j, const char *name, const char *synopsis, int argc,
 	return 0;
 }
 
+int
+job_main(const struct stage *s, int argc, char **argv)
+{
+	struct job j;
+	int rc = job_init(&j, s, argc, argv, getenv);
+
+	if (rc)
+		return rc & 0xff;
+	if (s->flags & JOB_API)
+		rc = s->connect ? s->connect(&j, getenv)
+				: err_set(E_FAIL, "%s: no API set-up", s->name);
+	if (rc == 0)
+		rc = s->run(&j);
+	return job_finish(&j, rc);
+}
+
 const char *
 job_var(struct job *j, const char *name)
 {
@@ -164,27 +233,6 @@ int
 job_bool(struct job *j, const char *name)
 {
 	return env_num(j->vars, j->nvars, name) != 0;
-}
-
-int
-job_need(struct job *j, const char *first, ...)
-{
-	struct buf missing;
-	const char *n;
-	va_list ap;
-	int count = 0, rc = 0;
-
-	buf_init(&missing, 4096);
-	va_start(ap, first);
-	for (n = first; n; n = va_arg(ap, const char *))
-		if (!job_var(j, n))
-			buf_printf(&missing, "%s%s", count++ ? ", " : "", n);
-	va_end(ap);
-	if (count)
-		rc = err_set(E_CONFIG, "missing variable%s: %s",
-		    count > 1 ? "s" : "", missing.data);
-	buf_free(&missing);
-	return rc;
 }
 
 int

@@ -9,10 +9,6 @@
 #include "job.h"
 #include "log.h"
 
-#ifndef RELAY_VERSION
-#define RELAY_VERSION "0.0.0"
-#endif
-
 static void
 api_cleanup(struct job *j)
 {
@@ -52,16 +48,11 @@ by_name(
 }
 
 int
-job_start(struct job *j, const char *name, const char *synopsis, int argc,
-    char **argv, const struct env_var *stage, size_t nstage,
-    char *(*get)(const char *))
+job_api(struct job *j, char *(*get)(const char *))
 {
 	struct http_opts ho;
-	int rc = job_init(
-	    j, name, synopsis, argc, argv, stage, nstage, get, JOB_API);
+	int rc;
 
-	if (rc)
-		return rc;
 	j->cleanup = api_cleanup;
 	rc =
 	    by_name(j, "RELAY_SLACK_ALERTS_URL", "RELAY_SLACK_ALERTS_VAR", get);
@@ -69,7 +60,7 @@ job_start(struct job *j, const char *name, const char *synopsis, int argc,
 		rc = by_name(j, "RELAY_SLACK_FAILURES_URL",
 		    "RELAY_SLACK_FAILURES_VAR", get);
 	if (rc < 0)
-		return JOB_STOP | job_finish(j, rc);
+		return rc;
 	http_opts_default(&ho);
 	ho.timeout_s = j->timeout_s;
 	ho.tries = j->tries;
@@ -85,7 +76,5 @@ job_start(struct job *j, const char *name, const char *synopsis, int argc,
 		rc = gitlab_new(&j->approver, j->http,
 		    job_var(j, "CI_API_V4_URL"),
 		    job_var(j, "RELAY_APPROVER_TOKEN"), HTTP_AUTH_PRIVATE);
-	if (rc < 0)
-		return JOB_STOP | job_finish(j, rc);
-	return 0;
+	return rc;
 }

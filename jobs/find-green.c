@@ -526,28 +526,20 @@ out0:
 	return rc;
 }
 
-int
-main(int argc, char **argv)
+static int
+cmd_find_green(struct job *job)
 {
-	struct job job;
 	struct ctx c;
 	const char *pin;
 	int rc;
 
-	rc = job_start(&job, "find-green",
-	    "Find the latest green commit of the source branch (first-parent "
-	    "order, never older than the pinned SHA).",
-	    argc, argv, stage_vars, sizeof(stage_vars) / sizeof(stage_vars[0]),
-	    getenv);
-	if (rc)
-		return rc & 0xff;
 	memset(&c, 0, sizeof(c));
-	c.job = &job;
-	c.gl = job.gl;
-	pin = job_var(&job, "RELAY_PIN_SHA");
-	c.max_commits = job_long(&job, "RELAY_MAX_COMMITS");
-	c.src = gitlab_project_path(job_var(&job, "RELAY_SOURCE_PROJECT"));
-	c.tgt = gitlab_project_path(job_var(&job, "RELAY_TARGET_PROJECT"));
+	c.job = job;
+	c.gl = job->gl;
+	pin = job_var(job, "RELAY_PIN_SHA");
+	c.max_commits = job_long(job, "RELAY_MAX_COMMITS");
+	c.src = gitlab_project_path(job_var(job, "RELAY_SOURCE_PROJECT"));
+	c.tgt = gitlab_project_path(job_var(job, "RELAY_TARGET_PROJECT"));
 	rc = c.src && c.tgt ? 0 : err_set(E_NOMEM, "out of memory");
 	if (rc == 0)
 		rc = read_source(&c);
@@ -558,13 +550,32 @@ main(int argc, char **argv)
 	/* the answer is no, but the pin was read: relay-open-mr then has
 	 * nothing to do (GREEN_SHA empty, CURRENT_SHA set) and says so */
 	if (rc == EXIT_NO && c.current[0]) {
-		job_out(&job, "GREEN_SHA", "");
-		job_out(&job, "CURRENT_SHA", c.current);
-		job_out(&job, "UP_TO_DATE", "false");
+		job_out(job, "GREEN_SHA", "");
+		job_out(job, "CURRENT_SHA", c.current);
+		job_out(job, "UP_TO_DATE", "false");
 	}
 	free(c.src);
 	free(c.tgt);
 	free(c.branch);
 	free(c.src_url);
-	return job_finish(&job, rc);
+	return rc;
+}
+
+static const struct stage stage = {
+	.name = "find-green",
+	.synopsis =
+	    "Find the latest green commit of the source branch (first-parent "
+	    "order, never older than the pinned SHA).",
+	.vars = stage_vars,
+	.nvars = LEN(stage_vars),
+	.flags = JOB_API,
+	.exit_no = "no green commit, or the pinned SHA diverged",
+	.run = cmd_find_green,
+	.connect = job_api,
+};
+
+int
+main(int argc, char **argv)
+{
+	return job_main(&stage, argc, argv);
 }

@@ -38,10 +38,6 @@
 #include "url.h"
 #include "util.h"
 
-#ifndef RELAY_VERSION
-#define RELAY_VERSION "0.0.0"
-#endif
-
 #define MAX_PATTERNS 32
 #define LIST_MAX 1500 /* bytes of a ref list in the dotenv report */
 #define NS "refs/relay/"
@@ -511,30 +507,22 @@ remote(struct ctx *c, struct repo_remote *r, const char *side)
 	return rc;
 }
 
-int
-main(int argc, char **argv)
+static int
+cmd_mirror(struct job *job)
 {
-	struct job job;
 	struct ctx c;
 	long limit;
 	size_t i;
 	int rc;
 
-	rc = job_init(&job, "mirror",
-	    "Mirror the canonical default branch and tags into the security "
-	    "mirror, keeping diverged refs.",
-	    argc, argv, stage_vars, sizeof(stage_vars) / sizeof(stage_vars[0]),
-	    getenv, 0);
-	if (rc)
-		return rc & 0xff;
 	memset(&c, 0, sizeof(c));
-	c.job = &job;
-	c.force = job_bool(&job, "RELAY_MIRROR_FORCE");
-	c.prune = job_bool(&job, "RELAY_MIRROR_PRUNE");
-	limit = job_long(&job, "RELAY_MIRROR_TIMEOUT_S");
+	c.job = job;
+	c.force = job_bool(job, "RELAY_MIRROR_FORCE");
+	c.prune = job_bool(job, "RELAY_MIRROR_PRUNE");
+	limit = job_long(job, "RELAY_MIRROR_TIMEOUT_S");
 	buf_init(&c.updated.b, 0);
 	buf_init(&c.diverged.b, 0);
-	rc = parse_patterns(&c, job_var(&job, "RELAY_MIRROR_REFS"));
+	rc = parse_patterns(&c, job_var(job, "RELAY_MIRROR_REFS"));
 	if (rc == 0)
 		rc = remote(&c, &c.from, "FROM");
 	if (rc == 0)
@@ -542,11 +530,11 @@ main(int argc, char **argv)
 	if (rc == 0) {
 		signal(SIGALRM, on_alarm);
 		alarm((unsigned)limit);
-		rc = repo_global_init(job_var(&job, "RELAY_CA_BUNDLE"),
+		rc = repo_global_init(job_var(job, "RELAY_CA_BUNDLE"),
 		    "relay-mirror " RELAY_VERSION);
 		if (rc == 0)
 			rc = repo_open(
-			    &c.repo, job_var(&job, "RELAY_MIRROR_CACHE"));
+			    &c.repo, job_var(job, "RELAY_MIRROR_CACHE"));
 		if (rc == 0)
 			rc = retry(&c, fetch, "fetch");
 		if (rc == 0)
@@ -556,9 +544,9 @@ main(int argc, char **argv)
 		alarm(0);
 	}
 	if (rc == 0 || c.updated.n || c.diverged.n) {
-		job_out(&job, "MIRROR_SHA", c.mirror_sha);
-		list_out(&job, "MIRROR_UPDATED", &c.updated);
-		list_out(&job, "MIRROR_DIVERGED", &c.diverged);
+		job_out(job, "MIRROR_SHA", c.mirror_sha);
+		list_out(job, "MIRROR_UPDATED", &c.updated);
+		list_out(job, "MIRROR_DIVERGED", &c.diverged);
 	}
 	if (rc == 0)
 		log_info("mirrored %s to %s: %zu updated, %zu diverged (kept)",
@@ -570,5 +558,21 @@ main(int argc, char **argv)
 	repo_refs_free(&c.want);
 	buf_free(&c.updated.b);
 	buf_free(&c.diverged.b);
-	return job_finish(&job, rc);
+	return rc;
+}
+
+static const struct stage stage = {
+	.name = "mirror",
+	.synopsis =
+	    "Mirror the canonical default branch and tags into the security "
+	    "mirror, keeping diverged refs.",
+	.vars = stage_vars,
+	.nvars = LEN(stage_vars),
+	.run = cmd_mirror,
+};
+
+int
+main(int argc, char **argv)
+{
+	return job_main(&stage, argc, argv);
 }

@@ -196,56 +196,44 @@ out:
 	return rc;
 }
 
-int
-main(int argc, char **argv)
+static int
+cmd_notify(struct job *job)
 {
-	struct job job;
 	struct ctx c;
 	long iid, pl;
 	const char *outcome;
 	int rc, notified = 0;
 
-	rc = job_start(&job, "notify",
-	    "Report a failed bump MR pipeline to Slack and on the MR, once per "
-	    "pipeline.",
-	    argc, argv, stage_vars, sizeof(stage_vars) / sizeof(stage_vars[0]),
-	    getenv);
-	if (rc)
-		return rc & 0xff;
 	memset(&c, 0, sizeof(c));
-	c.job = &job;
-	c.triage = job_var(&job, "TRIAGE");
-	c.jobs = job_var(&job, "FAILED_JOBS");
-	c.range = job_var(&job, "SUSPECT_RANGE");
-	c.hook = job_var(&job, "RELAY_SLACK_FAILURES_URL");
-	outcome = job_var(&job, "OUTCOME");
-	iid = job_long(&job, "MR_IID");
-	pl = job_long(&job, "PIPELINE_ID");
-	rc = 0;
+	c.job = job;
+	c.triage = job_var(job, "TRIAGE");
+	c.jobs = job_var(job, "FAILED_JOBS");
+	c.range = job_var(job, "SUSPECT_RANGE");
+	c.hook = job_var(job, "RELAY_SLACK_FAILURES_URL");
+	outcome = job_var(job, "OUTCOME");
+	iid = job_long(job, "MR_IID");
+	pl = job_long(job, "PIPELINE_ID");
 	if (iid == 0) {
 		/* up to date or no green commit: the common hourly case */
 		log_info("MR_ACTION=none and no MR_IID: no bump MR, nothing to "
 			 "do");
-		rc = job_out(&job, "NOTIFIED", "false");
-		return job_finish(&job, rc);
+		return job_out(job, "NOTIFIED", "false");
 	}
-	if (rc == 0 && (!outcome || strcmp(outcome, "failed") != 0)) {
+	if (!outcome || strcmp(outcome, "failed") != 0) {
 		log_info("OUTCOME=%s: nothing to report",
 		    outcome ? outcome : "(unset)");
-		rc = job_out(&job, "NOTIFIED", "false");
-		return job_finish(&job, rc);
+		return job_out(job, "NOTIFIED", "false");
 	}
-	if (rc == 0 && c.triage && strcmp(c.triage, "flake-retried") == 0) {
+	if (c.triage && strcmp(c.triage, "flake-retried") == 0) {
 		log_info("the failed jobs are being retried: reported only if "
 			 "they fail again");
-		rc = job_out(&job, "NOTIFIED", "false");
-		return job_finish(&job, rc);
+		return job_out(job, "NOTIFIED", "false");
 	}
-	if (rc == 0) {
+	{
 		char *tgt =
-		    gitlab_project_path(job_var(&job, "RELAY_TARGET_PROJECT"));
+		    gitlab_project_path(job_var(job, "RELAY_TARGET_PROJECT"));
 
-		rc = tgt ? mr_read(&c.mr, job.gl, tgt, iid)
+		rc = tgt ? mr_read(&c.mr, job->gl, tgt, iid)
 			 : err_set(E_NOMEM, "out of memory");
 		free(tgt);
 	}
@@ -253,7 +241,7 @@ main(int argc, char **argv)
 		char url[600];
 
 		c.pl = pl;
-		c.pl_url = job_var(&job, "PIPELINE_URL");
+		c.pl_url = job_var(job, "PIPELINE_URL");
 		if (!c.pl_url) {
 			mr_pipeline_url(url, sizeof(url), &c.mr, c.pl);
 			c.pl_url = url;
@@ -261,7 +249,25 @@ main(int argc, char **argv)
 		rc = run(&c, &notified);
 	}
 	if (rc == 0 || notified)
-		job_out(&job, "NOTIFIED", notified ? "true" : "false");
+		job_out(job, "NOTIFIED", notified ? "true" : "false");
 	mr_free(&c.mr);
-	return job_finish(&job, rc);
+	return rc;
+}
+
+static const struct stage stage = {
+	.name = "notify",
+	.synopsis =
+	    "Report a failed bump MR pipeline to Slack and on the MR, once per "
+	    "pipeline.",
+	.vars = stage_vars,
+	.nvars = LEN(stage_vars),
+	.flags = JOB_API,
+	.run = cmd_notify,
+	.connect = job_api,
+};
+
+int
+main(int argc, char **argv)
+{
+	return job_main(&stage, argc, argv);
 }

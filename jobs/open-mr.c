@@ -876,67 +876,51 @@ out:
 	return rc;
 }
 
-int
-main(int argc, char **argv)
+static int
+cmd_open_mr(struct job *job)
 {
-	struct job job;
 	struct ctx c;
 	const char *action = "none";
 	const char *green;
 	char iid[32] = "";
 	int rc;
 
-	rc = job_start(&job, "open-mr",
-	    "Create or update the merge request that pins GREEN_SHA in the "
-	    "target project.",
-	    argc, argv, stage_vars, sizeof(stage_vars) / sizeof(stage_vars[0]),
-	    getenv);
-	if (rc)
-		return rc & 0xff;
 	memset(&c, 0, sizeof(c));
-	c.job = &job;
-	c.gl = job.gl;
-	c.component = job_var(&job, "RELAY_COMPONENT");
-	c.file = job_var(&job, "RELAY_VERSION_FILE");
-	c.branch = job_var(&job, "RELAY_MR_BRANCH");
-	green = job_var(&job, "GREEN_SHA");
-	rc = 0;
-	if (job_bool(&job, "UP_TO_DATE")) {
+	c.job = job;
+	c.gl = job->gl;
+	c.component = job_var(job, "RELAY_COMPONENT");
+	c.file = job_var(job, "RELAY_VERSION_FILE");
+	c.branch = job_var(job, "RELAY_MR_BRANCH");
+	green = job_var(job, "GREEN_SHA");
+	if (job_bool(job, "UP_TO_DATE")) {
 		log_info("UP_TO_DATE=true: nothing to do");
-		rc = job_out(&job, "MR_ACTION", "none");
-		return job_finish(&job, rc);
+		return job_out(job, "MR_ACTION", "none");
 	}
-	if (rc == 0 && !green && job_var(&job, "CURRENT_SHA")) {
+	if (!green && job_var(job, "CURRENT_SHA")) {
 		/* relay-find-green read the pin but found nothing to pin (no
 		 * green commit, or a diverged pin): its log says why */
 		log_info("no GREEN_SHA from relay-find-green (pinned: %.12s): "
 			 "nothing to do",
-		    job_var(&job, "CURRENT_SHA"));
-		rc = job_out(&job, "MR_ACTION", "none");
-		return job_finish(&job, rc);
+		    job_var(job, "CURRENT_SHA"));
+		return job_out(job, "MR_ACTION", "none");
 	}
-	if (rc == 0) {
-		/* both already checked and lowercased by job_start */
-		memcpy(c.green, green, 40);
-		if (job_var(&job, "CURRENT_SHA"))
-			memcpy(c.current, job_var(&job, "CURRENT_SHA"), 40);
-		c.tgt =
-		    gitlab_project_path(job_var(&job, "RELAY_TARGET_PROJECT"));
-		c.src =
-		    gitlab_project_path(job_var(&job, "RELAY_SOURCE_PROJECT"));
-		if (!c.tgt || !c.src)
-			rc = err_set(E_NOMEM, "out of memory");
-	}
+	/* both already checked and lowercased by job_init */
+	memcpy(c.green, green, 40);
+	if (job_var(job, "CURRENT_SHA"))
+		memcpy(c.current, job_var(job, "CURRENT_SHA"), 40);
+	c.tgt = gitlab_project_path(job_var(job, "RELAY_TARGET_PROJECT"));
+	c.src = gitlab_project_path(job_var(job, "RELAY_SOURCE_PROJECT"));
+	rc = c.tgt && c.src ? 0 : err_set(E_NOMEM, "out of memory");
 	if (rc == 0)
 		rc = run(&c, &action);
 	/* what is known is reported even when a later step failed */
 	if (c.iid > 0) {
 		snprintf(iid, sizeof(iid), "%lld", c.iid);
-		job_out(&job, "MR_IID", iid);
-		job_out(&job, "MR_URL", c.web_url);
+		job_out(job, "MR_IID", iid);
+		job_out(job, "MR_URL", c.web_url);
 	}
 	if (rc == 0)
-		job_out(&job, "MR_ACTION", action);
+		job_out(job, "MR_ACTION", action);
 	free(c.tgt);
 	free(c.src);
 	free(c.target_branch);
@@ -944,5 +928,23 @@ main(int argc, char **argv)
 	free(c.src_url);
 	free(c.mr);
 	free(c.web_url);
-	return job_finish(&job, rc);
+	return rc;
+}
+
+static const struct stage stage = {
+	.name = "open-mr",
+	.synopsis =
+	    "Create or update the merge request that pins GREEN_SHA in the "
+	    "target project.",
+	.vars = stage_vars,
+	.nvars = LEN(stage_vars),
+	.flags = JOB_API | JOB_APPROVER,
+	.run = cmd_open_mr,
+	.connect = job_api,
+};
+
+int
+main(int argc, char **argv)
+{
+	return job_main(&stage, argc, argv);
 }

@@ -544,40 +544,50 @@ track_all(struct ctx *c, int *stage)
 	return rc;
 }
 
-int
-main(int argc, char **argv)
+static int
+cmd_track_deploy(struct job *job)
 {
-	struct job job;
 	struct ctx c;
 	long iid;
 	int rc, stage = -1;
 	size_t i;
 
-	rc = job_start(&job, "track-deploy",
-	    "Follow merged bump MRs through the environments: labels and "
-	    "Slack.",
-	    argc, argv, stage_vars, sizeof(stage_vars) / sizeof(stage_vars[0]),
-	    getenv);
-	if (rc)
-		return rc & 0xff;
 	memset(&c, 0, sizeof(c));
-	c.job = &job;
-	c.hook = job_var(&job, "RELAY_SLACK_ALERTS_URL");
-	rc = parse_envs(&c, job_var(&job, "RELAY_ENVIRONMENTS"));
-	iid = job_long(&job, "MR_IID"); /* 0: every merged bump MR */
+	c.job = job;
+	c.hook = job_var(job, "RELAY_SLACK_ALERTS_URL");
+	rc = parse_envs(&c, job_var(job, "RELAY_ENVIRONMENTS"));
+	iid = job_long(job, "MR_IID"); /* 0: every merged bump MR */
 	if (rc == 0) {
 		c.tgt =
-		    gitlab_project_path(job_var(&job, "RELAY_TARGET_PROJECT"));
+		    gitlab_project_path(job_var(job, "RELAY_TARGET_PROJECT"));
 		if (!c.tgt)
 			rc = err_set(E_NOMEM, "out of memory");
 	}
 	if (rc == 0)
 		rc = iid ? track_iid(&c, iid, &stage) : track_all(&c, &stage);
 	if (rc == 0 || stage >= 0)
-		job_out(&job, "DEPLOY_STAGE",
+		job_out(job, "DEPLOY_STAGE",
 		    stage >= 0 ? c.env[stage].name : "none");
 	for (i = 0; i < c.nenv; i++)
 		json_free(c.env[i].deps);
 	free(c.tgt);
-	return job_finish(&job, rc);
+	return rc;
+}
+
+static const struct stage stage = {
+	.name = "track-deploy",
+	.synopsis =
+	    "Follow merged bump MRs through the environments: labels and "
+	    "Slack.",
+	.vars = stage_vars,
+	.nvars = LEN(stage_vars),
+	.flags = JOB_API,
+	.run = cmd_track_deploy,
+	.connect = job_api,
+};
+
+int
+main(int argc, char **argv)
+{
+	return job_main(&stage, argc, argv);
 }

@@ -876,43 +876,28 @@ setup(struct ctx *c, long long iid)
 	return 0;
 }
 
-int
-main(int argc, char **argv)
+static int
+cmd_triage(struct job *job)
 {
-	struct job job;
 	struct ctx c;
 	long iid;
 	int rc;
 
-	rc = job_start(&job, "triage",
-	    "Tell a flaky test, a broken target branch and a regression apart "
-	    "when the bump MR's pipeline fails, and act once.",
-	    argc, argv, stage_vars, sizeof(stage_vars) / sizeof(stage_vars[0]),
-	    getenv);
-	if (rc)
-		return rc & 0xff;
 	memset(&c, 0, sizeof(c));
-	c.job = &job;
-	c.gl = job.gl;
+	c.job = job;
+	c.gl = job->gl;
 	c.verdict = "none";
 	buf_init(&c.failed, 0);
-	iid = job_long(&job, "MR_IID");
+	iid = job_long(job, "MR_IID");
 	if (iid == 0) {
 		/* up to date or no green commit: the common hourly case */
 		log_info("MR_ACTION=none and no MR_IID: no bump MR, nothing to "
 			 "do");
-		rc = job_out(&job, "TRIAGE", "none");
-		return job_finish(&job, rc);
+		return job_out(job, "TRIAGE", "none");
 	}
-	rc = 0;
-	if (rc == 0) {
-		c.tgt =
-		    gitlab_project_path(job_var(&job, "RELAY_TARGET_PROJECT"));
-		c.src =
-		    gitlab_project_path(job_var(&job, "RELAY_SOURCE_PROJECT"));
-		if (!c.tgt || !c.src)
-			rc = err_set(E_NOMEM, "out of memory");
-	}
+	c.tgt = gitlab_project_path(job_var(job, "RELAY_TARGET_PROJECT"));
+	c.src = gitlab_project_path(job_var(job, "RELAY_SOURCE_PROJECT"));
+	rc = c.tgt && c.src ? 0 : err_set(E_NOMEM, "out of memory");
 	if (rc == 0)
 		rc = setup(&c, iid);
 	if (rc == 0)
@@ -920,13 +905,31 @@ main(int argc, char **argv)
 	if (rc == 0) {
 		log_info("triage of !%lld, pipeline %lld: %s", c.mr.iid, c.pl,
 		    c.verdict);
-		job_out(&job, "TRIAGE", c.verdict);
-		job_out(&job, "SUSPECT_RANGE", c.range_url ? c.range_url : "");
+		job_out(job, "TRIAGE", c.verdict);
+		job_out(job, "SUSPECT_RANGE", c.range_url ? c.range_url : "");
 	}
 	mr_free(&c.mr);
 	buf_free(&c.failed);
 	free(c.tgt);
 	free(c.src);
 	free(c.range_url);
-	return job_finish(&job, rc);
+	return rc;
+}
+
+static const struct stage stage = {
+	.name = "triage",
+	.synopsis =
+	    "Tell a flaky test, a broken target branch and a regression apart "
+	    "when the bump MR's pipeline fails, and act once.",
+	.vars = stage_vars,
+	.nvars = LEN(stage_vars),
+	.flags = JOB_API,
+	.run = cmd_triage,
+	.connect = job_api,
+};
+
+int
+main(int argc, char **argv)
+{
+	return job_main(&stage, argc, argv);
 }

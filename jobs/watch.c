@@ -211,51 +211,56 @@ run(struct ctx *c, long long iid)
 	return 0;
 }
 
-int
-main(int argc, char **argv)
+static int
+cmd_watch(struct job *job)
 {
-	struct job job;
 	struct ctx c;
 	long iid;
 	int rc;
 
-	rc = job_start(&job, "watch",
-	    "Read the outcome of the bump MR's pipeline; merge it when it "
-	    "succeeded and nothing else will.",
-	    argc, argv, stage_vars, sizeof(stage_vars) / sizeof(stage_vars[0]),
-	    getenv);
-	if (rc)
-		return rc & 0xff;
 	memset(&c, 0, sizeof(c));
-	c.job = &job;
-	c.gl = job.gl;
-	iid = job_long(&job, "MR_IID");
+	c.job = job;
+	c.gl = job->gl;
+	iid = job_long(job, "MR_IID");
 	if (iid == 0) {
 		/* up to date or no green commit: the common hourly case */
 		log_info("MR_ACTION=none and no MR_IID: no bump MR, nothing to "
 			 "do");
-		rc = job_out(&job, "OUTCOME", "none");
-		return job_finish(&job, rc);
+		return job_out(job, "OUTCOME", "none");
 	}
-	rc = 0;
-	if (rc == 0) {
-		c.tgt =
-		    gitlab_project_path(job_var(&job, "RELAY_TARGET_PROJECT"));
-		if (!c.tgt)
-			rc = err_set(E_NOMEM, "out of memory");
-	}
+	c.tgt = gitlab_project_path(job_var(job, "RELAY_TARGET_PROJECT"));
+	rc = c.tgt ? 0 : err_set(E_NOMEM, "out of memory");
 	if (rc == 0)
 		rc = run(&c, iid);
 	/* what is known is reported even when a later step failed */
 	if (c.outcome) {
 		char id[32];
 
-		job_out(&job, "OUTCOME", c.outcome);
+		job_out(job, "OUTCOME", c.outcome);
 		snprintf(id, sizeof(id), "%lld", c.pl.id);
-		job_out(&job, "PIPELINE_ID", c.pl.id ? id : "");
-		job_out(&job, "PIPELINE_URL", c.pl.web_url);
+		job_out(job, "PIPELINE_ID", c.pl.id ? id : "");
+		job_out(job, "PIPELINE_URL", c.pl.web_url);
 	}
 	mr_free(&c.mr);
 	free(c.tgt);
-	return job_finish(&job, rc);
+	return rc;
+}
+
+static const struct stage stage = {
+	.name = "watch",
+	.synopsis =
+	    "Read the outcome of the bump MR's pipeline; merge it when it "
+	    "succeeded and nothing else will.",
+	.vars = stage_vars,
+	.nvars = LEN(stage_vars),
+	.flags = JOB_API | JOB_APPROVER,
+	.exit_no = "the pipeline failed",
+	.run = cmd_watch,
+	.connect = job_api,
+};
+
+int
+main(int argc, char **argv)
+{
+	return job_main(&stage, argc, argv);
 }

@@ -117,4 +117,40 @@ test_expect_success 'PIPELINE_ID is needed only when OUTCOME=failed' '
 	grep -q "missing variable: PIPELINE_ID" err
 '
 
+# names STAGE: the variables jobs/STAGE.c reads by name
+names() {
+	grep -o 'job_\(var\|long\|bool\)([^,]*, *"[A-Z_0-9]*"' "$TOP/jobs/$1.c" |
+		sed 's/.*"\(.*\)"/\1/' | sort -u
+}
+
+test_expect_success 'every variable a stage reads is declared for it (--help)' '
+	for s in $STAGES; do
+		"$RELAY_BIN/relay-$s" --help >help || return 1
+		for v in $(names $s); do
+			grep -q "^  $v " help ||
+				{ echo "# relay-$s reads $v but does not declare it"; return 1; }
+		done
+	done &&
+	for f in $(grep -l "job->approver" "$TOP"/jobs/*.c); do
+		grep -q "JOB_APPROVER" "$f" ||
+			{ echo "# $f uses the approver without JOB_APPROVER"; return 1; }
+	done
+'
+
+test_expect_success '--help: the stage'"'"'s variables, exit codes, the contract' '
+	"$RELAY_BIN/relay-watch" --help >help &&
+	grep -q "^  MR_IID .*required when MR_ACTION is not none" help &&
+	grep -q "^  RELAY_TOKEN .*(required)" help &&
+	! grep -q "RELAY_SLACK_ALERTS_URL\|RELAY_SOURCE_PROJECT\|RELAY_MR_LABELS" help &&
+	grep -q "^  RELAY_APPROVER_TOKEN " help &&
+	grep -q "^  1   the pipeline failed" help && grep -q "^  78  " help &&
+	grep -q "docs/contract.md" help &&
+	"$RELAY_BIN/relay-open-mr" --help >help &&
+	grep -q "^  RELAY_SLACK_ALERTS_URL " help && grep -q "^  RELAY_APPROVER_TOKEN " help &&
+	grep -q "^  GREEN_SHA .*required when UP_TO_DATE=false and CURRENT_SHA is unset" help &&
+	! grep -q "^  1 " help &&
+	"$RELAY_BIN/relay-mirror" --help >help &&
+	! grep -q "CI_API_V4_URL\|RELAY_TOKEN" help && grep -q "^  CI_JOB_TOKEN " help
+'
+
 test_done
