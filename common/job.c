@@ -73,6 +73,9 @@ static const struct {
 	{ ENV_STRING("RELAY_TEAM_HANDLE", ENV_API, "@gl-gitaly",
 	      "tagged on failed pipelines"),
 	    "notify", 0 },
+	{ ENV_STRING("CI_JOB_URL", ENV_API, NULL,
+	      "this job (set by GitLab), linked from MRs, notes and Slack"),
+	    "open-mr,triage,notify,track-deploy", 0 },
 	{ ENV_STRING("RELAY_DOTENV", 0, "relay.env", "dotenv report path"),
 	    NULL, 0 },
 	{ ENV_STRING(

@@ -43,7 +43,6 @@ static const struct env_var stage_vars[] = {
 	    .when = "UP_TO_DATE=false,CURRENT_SHA=" },
 	ENV_SHA("CURRENT_SHA", 0, "SHA pinned now (from relay-find-green)"),
 	ENV_BOOL("UP_TO_DATE", 0, "false", "true: nothing to do"),
-	ENV_STRING("CI_JOB_URL", 0, NULL, "this job, linked from the MR"),
 	ENV_LONG("RELAY_PIPELINE_WAIT_S", 0, "60", 0, 3600,
 	    "how long to wait for the MR pipeline before setting auto-merge"),
 	ENV_LONG(

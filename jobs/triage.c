@@ -67,7 +67,6 @@ static const struct env_var stage_vars[] = {
 	    "issue template (.gitlab/issue_templates/<name>.md), if present"),
 	ENV_LONG("RELAY_RANGE_MAX", 0, "30", 1, 500,
 	    "changes listed in a regression note"),
-	ENV_STRING("CI_JOB_URL", 0, NULL, "this job, linked from notes"),
 };
 
 struct ctx {
