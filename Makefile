@@ -2,14 +2,14 @@
 include config.mk
 
 COMMON_SRC = common/buf.c common/dotenv.c common/env.c common/err.c \
-	common/gitlab.c common/http.c common/job.c common/job_api.c common/json.c common/log.c common/mr.c \
+	common/gitlab.c common/http.c common/job.c common/job_api.c common/joblist.c common/json.c common/log.c common/mr.c \
 	common/notes.c common/pipeline.c common/range.c common/repo.c \
 	common/slack.c common/url.c common/util.c
 
 # stages that speak HTTP only; relay-mirror alone links libgit2
 HTTP_JOBS = find-green open-mr watch triage notify track-deploy
 JOBS = $(HTTP_JOBS) mirror
-UNIT = buf dotenv env gitlab http json log stage util
+UNIT = buf dotenv env gitlab http joblist json log stage util
 
 # O: output folder of this build flavour (objects, library, tests);
 # BIN: where the relay-* binaries go.

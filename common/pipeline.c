@@ -6,6 +6,7 @@
 #include "buf.h"
 #include "err.h"
 #include "gitlab.h"
+#include "joblist.h"
 #include "json.h"
 #include "pipeline.h"
 #include "util.h"
@@ -32,6 +33,7 @@ pipeline_outcome(const char *status)
 	return NULL;
 }
 
+/* add_name: prefix (an encoded entry, or NULL) "/" name, as one entry */
 static int
 add_name(struct buf *out, const char *prefix, const char *name)
 {
@@ -39,10 +41,11 @@ add_name(struct buf *out, const char *prefix, const char *name)
 	int rc;
 
 	buf_init(&full, 0);
-	rc = buf_printf(
-	    &full, "%s%s%s", prefix ? prefix : "", prefix ? "/" : "", name);
-	if (rc == 0 && !list_has(out->data, full.data))
-		rc = buf_printf(out, "%s%s", out->len ? "," : "", full.data);
+	rc = buf_printf(&full, "%s%s", prefix ? prefix : "", prefix ? "/" : "");
+	if (rc == 0)
+		rc = joblist_encode(&full, name);
+	if (rc == 0)
+		rc = joblist_add(out, full.data);
 	buf_free(&full);
 	return rc;
 }
@@ -78,8 +81,10 @@ list_page(struct buf *out, struct gitlab *g, struct json *d, const char *kind,
 
 			buf_init(&sub, 0);
 			buf_init(&dproj, 0);
-			rc = buf_printf(&sub, "%s%s%s", prefix ? prefix : "",
-			    prefix ? "/" : "", name);
+			rc = buf_printf(&sub, "%s%s", prefix ? prefix : "",
+			    prefix ? "/" : "");
+			if (rc == 0)
+				rc = joblist_encode(&sub, name);
 			if (rc == 0)
 				rc = buf_printf(&dproj, "/projects/%lld", pid);
 			if (rc == 0)

@@ -12,9 +12,9 @@ struct gitlab;
  * NULL for an unknown status */
 const char *pipeline_outcome(const char *status);
 
-/* pipeline_failed_jobs: append to out the comma-separated names of the
- * failed jobs of pipeline id in project path proj ("/projects/x") that
- * are not allowed to fail. A failed bridge's downstream pipeline is
+/* pipeline_failed_jobs: append to out, as a joblist (joblist.h: names
+ * encoded, comma-separated), the failed jobs of pipeline id in project
+ * path proj ("/projects/x") that are not allowed to fail. A failed bridge's downstream pipeline is
  * followed (child or multi-project, up to depth 3) and its failed jobs are
  * named "bridge/job"; a failed bridge without a downstream pipeline is
  * named alone. Names repeat only once; every page is read (up to 5000

@@ -30,6 +30,7 @@
 #include "err.h"
 #include "gitlab.h"
 #include "job.h"
+#include "joblist.h"
 #include "log.h"
 #include "mr.h"
 #include "notes.h"
@@ -207,7 +208,6 @@ cmd_notify(struct job *job)
 	memset(&c, 0, sizeof(c));
 	c.job = job;
 	c.triage = job_var(job, "TRIAGE");
-	c.jobs = job_var(job, "FAILED_JOBS");
 	c.range = job_var(job, "SUSPECT_RANGE");
 	c.hook = job_var(job, "RELAY_SLACK_FAILURES_URL");
 	outcome = job_var(job, "OUTCOME");
@@ -239,14 +239,22 @@ cmd_notify(struct job *job)
 	}
 	if (rc == 0) {
 		char url[600];
+		struct buf jobs;
 
+		/* FAILED_JOBS is a joblist: names shown decoded */
+		buf_init(&jobs, 0);
+		if (job_var(job, "FAILED_JOBS"))
+			rc = joblist_text(&jobs, job_var(job, "FAILED_JOBS"));
+		c.jobs = jobs.data;
 		c.pl = pl;
 		c.pl_url = job_var(job, "PIPELINE_URL");
 		if (!c.pl_url) {
 			mr_pipeline_url(url, sizeof(url), &c.mr, c.pl);
 			c.pl_url = url;
 		}
-		rc = run(&c, &notified);
+		if (rc == 0)
+			rc = run(&c, &notified);
+		buf_free(&jobs);
 	}
 	if (rc == 0 || notified)
 		job_out(job, "NOTIFIED", notified ? "true" : "false");

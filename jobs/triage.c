@@ -31,6 +31,7 @@
 #include "err.h"
 #include "gitlab.h"
 #include "job.h"
+#include "joblist.h"
 #include "json.h"
 #include "log.h"
 #include "mr.h"
@@ -78,7 +79,8 @@ struct ctx {
 	long long pl; /* the MR pipeline triaged */
 	char pl_url[512];
 	const char *outcome;
-	struct buf failed; /* comma-separated failed job names */
+	struct buf failed; /* failed jobs, a joblist (joblist.h) */
+	struct buf shown; /* the same for people */
 	const char *verdict;
 	char *range_url;
 };
@@ -188,29 +190,36 @@ master_latest(struct ctx *c, struct master *m)
 	return rc;
 }
 
-/* same_failures: every job that failed in the MR also fails on master */
+/* same_failures: every job that failed in the MR also fails on master,
+ * names compared as GitLab gives them (joblist entries, byte for byte) */
 static int
 same_failures(struct ctx *c, struct master *m)
 {
 	const char *p = c->failed.data;
-	int any = 0;
+	struct buf e;
+	int any = 0, all = 1;
 
 	if (!p || !m->id || strcmp(m->outcome, "failed") != 0)
 		return 0;
-	while (*p) {
-		size_t n = strcspn(p, ",");
-		char *name = str_ndup(p, n);
-		int has = name && list_has(m->failed.data, name);
-
-		free(name);
-		if (!has)
-			return 0;
+	buf_init(&e, 0);
+	while (all && joblist_next(&e, &p)) {
+		all = joblist_has(m->failed.data, e.data);
 		any = 1;
-		p += n;
-		if (*p == ',')
-			p++;
 	}
-	return any;
+	buf_free(&e);
+	return any && all;
+}
+
+/* shown: the failed jobs for people (names decoded), valid until the next
+ * call */
+static const char *
+shown(struct ctx *c)
+{
+	buf_reset(&c->shown);
+	if (joblist_text(&c->shown, c->failed.data ? c->failed.data : "") < 0 ||
+	    !c->shown.data)
+		return "";
+	return c->shown.data;
 }
 
 static int
@@ -240,7 +249,7 @@ broken_master(struct ctx *c, struct master *m)
 	    "(`%s`) also fail on `%s` in [pipeline %lld](%s), so this is not "
 	    "a %s regression. This MR waits; once `%s` is green again relay "
 	    "closes it and the next run opens a fresh one.",
-	    c->mr.target_branch, c->pl, c->pl_url, c->failed.data,
+	    c->mr.target_branch, c->pl, c->pl_url, shown(c),
 	    c->mr.target_branch, m->id, m->url,
 	    job_var(c->job, "RELAY_COMPONENT"), c->mr.target_branch);
 	footer(c, &b);
@@ -439,14 +448,14 @@ retry(struct ctx *c)
 			goto out;
 		}
 		log_info("retried the failed jobs of pipeline %lld (%s)", c->pl,
-		    c->failed.data ? c->failed.data : "");
+		    shown(c));
 	}
 	/* the same words whoever started the retry: a run whose note was
 	 * lost must leave what the clean run leaves */
 	rc = buf_printf(&b,
 	    "[Pipeline %lld](%s) failed (`%s`). Its failed jobs are retried "
 	    "once to tell a flaky test from a real failure.",
-	    c->pl, c->pl_url, c->failed.data ? c->failed.data : "");
+	    c->pl, c->pl_url, shown(c));
 	footer(c, &b);
 	/* the marker carries the job names: the flake verdict, after the
 	 * retry passed, files issues for exactly these */
@@ -468,7 +477,7 @@ out:
 static int
 flaky_issue(struct ctx *c, const char *proj, const char *job, struct buf *links)
 {
-	struct buf path, title, b, mk;
+	struct buf path, title, b, mk, name;
 	struct json *d = NULL;
 	struct json_iter it;
 	struct jv e;
@@ -481,7 +490,13 @@ flaky_issue(struct ctx *c, const char *proj, const char *job, struct buf *links)
 	buf_init(&title, 0);
 	buf_init(&b, 0);
 	buf_init(&mk, 0);
-	rc = buf_printf(&title, "Flaky job: %s", job);
+	buf_init(&name, 0);
+	/* job is a joblist entry: the marker keeps it, people read the name */
+	rc = buf_puts(&title, "Flaky job: ");
+	if (rc == 0)
+		rc = joblist_decode(&title, job);
+	if (rc == 0)
+		rc = joblist_decode(&name, job);
 	if (rc == 0)
 		q = url_escape(title.data);
 	rc = q ? buf_printf(&path,
@@ -506,7 +521,7 @@ flaky_issue(struct ctx *c, const char *proj, const char *job, struct buf *links)
 	rc = buf_printf(&b,
 	    "- `%s` failed in [pipeline %lld](%s) of %s and passed when "
 	    "retried.",
-	    job, c->pl, c->pl_url, c->mr.web_url);
+	    name.data ? name.data : "", c->pl, c->pl_url, c->mr.web_url);
 	if (rc == 0)
 		rc = buf_printf(&mk,
 		    "<!-- relay:flaky pipeline=%lld job=%s -->", c->pl, job);
@@ -545,7 +560,7 @@ flaky_issue(struct ctx *c, const char *proj, const char *job, struct buf *links)
 		goto out;
 	/* a new issue: the project's template first, then relay's facts */
 	{
-		const char *name = job_var(c->job, "RELAY_FLAKY_TEMPLATE");
+		const char *tname = job_var(c->job, "RELAY_FLAKY_TEMPLATE");
 		struct buf tpath, desc, req;
 		struct json *made = NULL;
 		struct jw w;
@@ -554,8 +569,8 @@ flaky_issue(struct ctx *c, const char *proj, const char *job, struct buf *links)
 		buf_init(&desc, 0);
 		buf_init(&req, 0);
 		rc = buf_printf(&tpath, ".gitlab/issue_templates/%s.md",
-		    name ? name : "Flaky Test");
-		if (rc == 0 && name) {
+		    tname ? tname : "Flaky Test");
+		if (rc == 0 && tname) {
 			rc = gitlab_file(c->gl, &tmpl, proj, tpath.data, NULL);
 			if (rc == E_NOTFOUND) {
 				err_clear();
@@ -607,6 +622,7 @@ out:
 	buf_free(&title);
 	buf_free(&b);
 	buf_free(&mk);
+	buf_free(&name);
 	return rc;
 }
 
@@ -630,25 +646,24 @@ flake(struct ctx *c, const char *retried_note)
 	}
 	buf_init(&links, 0);
 	buf_init(&b, 0);
-	/* jobs=a,b c,d --> : names may hold spaces, commas separate them */
+	/* jobs=<joblist> -->: entries never hold ',' or '>' */
 	p = p ? p + 6 : "";
 	end = strstr(p, " -->");
 	if (!end)
 		end = p + strlen(p);
-	while (rc == 0 && p < end) {
-		size_t n = strcspn(p, ",");
-		char *job;
+	{
+		char *list = str_ndup(p, (size_t)(end - p));
+		const char *q = list;
+		struct buf e;
 
-		if (p + n > end)
-			n = (size_t)(end - p);
-		job = str_ndup(p, n);
-		rc = !job  ? err_set(E_NOMEM, "out of memory")
-		    : *job ? flaky_issue(c, proj, job, &links)
-			   : 0;
-		free(job);
-		p += n;
-		if (p < end && *p == ',')
-			p++;
+		buf_init(&e, 0);
+		if (!list)
+			rc = err_set(E_NOMEM, "out of memory");
+		while (rc == 0 && q && joblist_next(&e, &q))
+			if (e.data[0] != '+') /* "+N more": no name */
+				rc = flaky_issue(c, proj, e.data, &links);
+		buf_free(&e);
+		free(list);
 	}
 	if (rc == 0)
 		rc = buf_printf(&b,
@@ -726,9 +741,8 @@ regression(struct ctx *c)
 	    "**Regression suspected**: [pipeline %lld](%s) failed again after "
 	    "a retry (`%s`) while `%s` is green. The cause is likely among the "
 	    "%s changes from `%.12s` to `%.12s`: [compare](%s)\n\n",
-	    c->pl, c->pl_url, c->failed.data ? c->failed.data : "",
-	    c->mr.target_branch, job_var(c->job, "RELAY_COMPONENT"), old, new,
-	    url.data);
+	    c->pl, c->pl_url, shown(c), c->mr.target_branch,
+	    job_var(c->job, "RELAY_COMPONENT"), old, new, url.data);
 	if (rc == 0)
 		rc = range_list(&b, c->gl, c->src, old, new, max);
 	if (rc == 0) {
@@ -852,7 +866,9 @@ setup(struct ctx *c, long long iid)
 	rc = mr_read(&c->mr, c->gl, c->tgt, iid);
 	if (rc < 0)
 		return rc;
-	if (jobs && buf_puts(&c->failed, jobs) < 0)
+	/* a list cut short ("+N more") cannot show that every failed job
+	 * also fails on master: read them all from GitLab */
+	if (jobs && !joblist_truncated(jobs) && buf_puts(&c->failed, jobs) < 0)
 		return E_NOMEM;
 	c->pl = id;
 	if (!c->pl || !o) {
@@ -887,6 +903,7 @@ cmd_triage(struct job *job)
 	c.gl = job->gl;
 	c.verdict = "none";
 	buf_init(&c.failed, 0);
+	buf_init(&c.shown, 0);
 	iid = job_long(job, "MR_IID");
 	if (iid == 0) {
 		/* up to date or no green commit: the common hourly case */
@@ -909,6 +926,7 @@ cmd_triage(struct job *job)
 	}
 	mr_free(&c.mr);
 	buf_free(&c.failed);
+	buf_free(&c.shown);
 	free(c.tgt);
 	free(c.src);
 	free(c.range_url);

@@ -7,7 +7,8 @@
  * Variables: common ones, MR_IID (unset with MR_ACTION=none: nothing to
  * do, exit 0), RELAY_WATCH_WAIT_S, RELAY_POLL_S.
  * Outputs: OUTCOME (success, failed, running, canceled, merged, closed,
- * none), PIPELINE_ID, PIPELINE_URL, FAILED_JOBS.
+ * none), PIPELINE_ID, PIPELINE_URL, FAILED_JOBS (a joblist: names as
+ * GitLab gives them, encoded so commas in names stay unambiguous).
  * Exit: 0 done; 1 the pipeline failed; 64 bad MR_IID; 69 refused (also a
  * refused merge); 75 temporary; 78 missing. */
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "err.h"
 #include "gitlab.h"
 #include "job.h"
+#include "joblist.h"
 #include "log.h"
 #include "mr.h"
 #include "pipeline.h"
@@ -182,16 +184,9 @@ run(struct ctx *c, long long iid)
 
 		buf_init(&jobs, 0);
 		rc = pipeline_failed_jobs(&jobs, c->gl, c->tgt, c->pl.id);
-		if (rc == 0 && jobs.len > FAILED_MAX) {
-			/* cut at a name boundary and say so */
-			size_t n = FAILED_MAX;
-
-			while (n > 0 && jobs.data[n] != ',')
-				n--;
-			jobs.data[n] = '\0';
-			jobs.len = n;
-			buf_puts(&jobs, ",...");
-		}
+		/* cut at an entry and say how many more: "+N more" */
+		if (rc == 0)
+			rc = joblist_cap(&jobs, FAILED_MAX);
 		if (rc == 0) {
 			log_info("failed jobs: %s",
 			    jobs.len ? jobs.data : "(none listed)");

@@ -92,6 +92,23 @@ test_expect_success 'a canceled pipeline reads as canceled' '
 	test "$(dotenv OUTCOME)" = canceled
 '
 
+# issue 13 item 5: parallel:matrix names hold ", ": FAILED_JOBS keeps each
+# name whole (commas, plus signs and angle brackets percent-encoded)
+test_expect_success 'parallel:matrix names and commas: each failed job stays one entry' '
+	P6=$(mr_pipeline failed "[{\"name\": \"rspec: [ruby-3.3, pg-16]\", \"status\": \"failed\"}, {\"name\": \"lint, strict\", \"status\": \"failed\"}, {\"name\": \"c++ <build>\", \"status\": \"failed\"}, {\"name\": \"rspec: [ruby-3.3, pg-15]\", \"status\": \"success\"}]") &&
+	MR_IID=1 run watch && expect_rc 1 && test "$(dotenv PIPELINE_ID)" = "$P6" &&
+	test "$(dotenv FAILED_JOBS)" = "rspec: [ruby-3.3%2C pg-16],lint%2C strict,c%2B%2B %3Cbuild%3E"
+'
+
+test_expect_success 'a long list is cut at a name and counts the rest: +N more' '
+	J=$(jq -nc "[range(60) | {name: \"rspec: [ruby-3.3, pg-16] shard \\(.) of 60, long name\", status: \"failed\"}]") &&
+	P7=$(mr_pipeline failed "$J") && MR_IID=1 run watch && expect_rc 1 &&
+	F=$(dotenv FAILED_JOBS) && test ${#F} -le 1500 &&
+	N=$(echo "$F" | sed -n "s/.*,+\([0-9]*\) more\$/\1/p") &&
+	K=$(echo "$F" | tr , "\n" | grep -c "shard") && test "$((N + K))" -eq 60 &&
+	test "$(echo "$F" | tr , "\n" | grep -c "shard.* of 60%2C long name$")" -eq "$K"
+'
+
 test_expect_success 'bounded waiting sees a pipeline finish' '
 	P4=$(mr_pipeline running "[{\"name\": \"rspec\", \"status\": \"running\"}]") &&
 	sim PATCH /mrs/gitlab-org%2Fgitlab/1 "{\"auto_merge\": true}" >/dev/null &&

@@ -160,6 +160,27 @@ test_expect_success 'retried by a person, failed again, master green: regression
 	test "$(state "$T.pipelines[] | select(.id == $P7) | .retries")" -eq 1
 '
 
+# issue 13 item 5: matrix cells are compared whole; split on commas,
+# "rspec: [ruby-3.3, pg-16]" would match two other cells failing on master
+test_expect_success 'other matrix cells failing on master are not a broken master' '
+	target_pipeline failed "[{\"name\": \"rspec: [ruby-3.3, pg-14]\", \"status\": \"failed\"}, {\"name\": \"rspec: [ruby-3.2, pg-16]\", \"status\": \"failed\"}]" >/dev/null &&
+	PM=$(mr_pipeline failed "[{\"name\": \"rspec: [ruby-3.3, pg-16]\", \"status\": \"failed\"}]") &&
+	sim DELETE /requests >/dev/null &&
+	MR_IID=1 OUTCOME=failed PIPELINE_ID=$PM run triage &&
+	expect_rc 0 && test "$(dotenv TRIAGE)" = flake-retried && test "$(retries)" -eq 1 &&
+	test "$(notes_with "relay:retried pipeline=$PM jobs=rspec: [ruby-3.3%2C pg-16] -->")" -eq 1 &&
+	test "$(notes_with "(\`rspec: [ruby-3.3, pg-16]\`)")" -eq 1 &&
+	target_pipeline success >/dev/null
+'
+
+test_expect_success 'a matrix job that passed on retry: one issue named as GitLab names it' '
+	set_jobs "$PM" "{\"rspec: [ruby-3.3, pg-16]\": \"success\"}" &&
+	MR_IID=1 OUTCOME=success PIPELINE_ID=$PM run triage && expect_rc 0 &&
+	test "$(dotenv TRIAGE)" = flake &&
+	test "$(state "[$C.issues[] | select(.title == \"Flaky job: rspec: [ruby-3.3, pg-16]\")] | length")" -eq 1 &&
+	test "$(state "[$C.issues[] | select(.title | startswith(\"Flaky job: pg-16\"))] | length")" -eq 0
+'
+
 # a scheduled pipeline of master runs other jobs (nightly QA, caches):
 # only push pipelines say whether master itself is broken
 test_expect_success 'a failing scheduled pipeline on master is not a broken master' '
@@ -174,10 +195,10 @@ test_expect_success 'a failing scheduled pipeline on master is not a broken mast
 '
 
 test_expect_success 'the same jobs fail on master: broken-master, labelled, no retry' '
-	target_pipeline failed "[{\"name\": \"rspec 1/4\", \"status\": \"failed\"}, {\"name\": \"lint\", \"status\": \"failed\"}]" >/dev/null &&
-	P5=$(mr_pipeline failed "[{\"name\": \"rspec 1/4\", \"status\": \"failed\"}]") &&
+	target_pipeline failed "[{\"name\": \"rspec 1/4\", \"status\": \"failed\"}, {\"name\": \"lint\", \"status\": \"failed\"}, {\"name\": \"rspec: [ruby-3.3, pg-16]\", \"status\": \"failed\"}]" >/dev/null &&
+	P5=$(mr_pipeline failed "[{\"name\": \"rspec 1/4\", \"status\": \"failed\"}, {\"name\": \"rspec: [ruby-3.3, pg-16]\", \"status\": \"failed\"}]") &&
 	sim DELETE /requests >/dev/null &&
-	MR_IID=1 OUTCOME=failed PIPELINE_ID=$P5 FAILED_JOBS="rspec 1/4" run triage &&
+	MR_IID=1 OUTCOME=failed PIPELINE_ID=$P5 FAILED_JOBS="rspec 1/4,rspec: [ruby-3.3%2C pg-16]" run triage &&
 	expect_rc 0 && test "$(dotenv TRIAGE)" = broken-master && test "$(retries)" -eq 0 &&
 	mr labels | grep -q "relay::waiting-for-master" &&
 	test "$(notes_with "relay:broken-master pipeline=$P5")" -eq 1 &&

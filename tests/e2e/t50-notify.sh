@@ -52,7 +52,7 @@ test_expect_success 'a failed pipeline is reported to Slack and on the MR, taggi
 	test "$(posts)" -eq 1 &&
 	post 0 | grep -q "<$SIM/gitlab-org/gitlab/-/merge_requests/1|!1>" &&
 	post 0 | grep -q "pipelines/$P1|pipeline $P1>" &&
-	post 0 | grep -q "rspec 1/2,qa/smoke" && post 0 | grep -q "regression" &&
+	post 0 | grep -q "rspec 1/2; qa/smoke" && post 0 | grep -q "regression" &&
 	post 0 | grep -q "compare/a...b|compare>" &&
 	test "$(notes_with "relay:notified pipeline=$P1 slack=sent")" -eq 1 &&
 	note_with relay:notified | grep -q "^@gl-gitaly " && no_secrets
