@@ -165,9 +165,11 @@ install: all
 	mkdir -p $(DESTDIR)$(BINDIR)
 	cp $(BINS) $(DESTDIR)$(BINDIR)/
 
+# every build flavour; build/deps-musl (a link to shared static libraries)
+# and the setup stamps stay
 clean:
-	rm -rf build/obj build/test build/asan build/libcommon.a \
-		build/test-tmp bin
+	rm -rf build/obj build/test build/asan build/vg build/fuzz \
+		build/libcommon.a build/test-tmp bin
 
 distclean: clean
 	rm -rf build

@@ -7,7 +7,6 @@
 
 #include "buf.h"
 #include "err.h"
-#include "util.h"
 
 void
 buf_init(struct buf *b, size_t max)
@@ -24,14 +23,6 @@ buf_free(struct buf *b)
 	free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;
-}
-
-void
-buf_wipe(struct buf *b)
-{
-	if (b->data)
-		secure_zero(b->data, b->cap);
-	buf_free(b);
 }
 
 void

@@ -25,7 +25,5 @@ int buf_printf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* buf_detach: hand the data to the caller (who frees it); b is reset */
 char *buf_detach(struct buf *b);
-/* buf_wipe: zero the contents (secrets), then free */
-void buf_wipe(struct buf *b);
 
 #endif

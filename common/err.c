@@ -65,21 +65,3 @@ err_exit(int code)
 	default: return EXIT_SOFTWARE;
 	}
 }
-
-const char *
-err_name(int code)
-{
-	switch (code) {
-	case E_OK: return "ok";
-	case E_NOMEM: return "out of memory";
-	case E_NOTFOUND: return "not found";
-	case E_PERM: return "refused";
-	case E_CONFLICT: return "conflict";
-	case E_TEMP: return "temporary failure";
-	case E_PARSE: return "malformed answer";
-	case E_USAGE: return "usage";
-	case E_CONFIG: return "configuration missing";
-	case E_INPUT: return "bad input";
-	default: return "internal error";
-	}
-}

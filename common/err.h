@@ -19,7 +19,7 @@ enum {
 	E_INPUT = -10, /* a local file or argument could not be parsed */
 };
 
-/* Exit codes of CONTRACT.md. */
+/* Exit codes of docs/contract.md. */
 enum {
 	EXIT_DONE = 0,
 	EXIT_NO = 1,
@@ -39,8 +39,7 @@ int err_prefix(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 const char *err_msg(void);
 void err_clear(void);
-/* err_exit: the CONTRACT.md exit code for an error code */
+/* err_exit: the docs/contract.md exit code for an error code */
 int err_exit(int code);
-const char *err_name(int code);
 
 #endif

@@ -1,4 +1,5 @@
 /* job: what every stage does around its own logic */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -249,6 +250,19 @@ job_out(struct job *j, const char *key, const char *value)
 }
 
 int
+job_no(const char *fmt, ...)
+{
+	char why[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	log_warn("%s", why);
+	return EXIT_NO;
+}
+
+int
 job_finish(struct job *j, int rc)
 {
 	int code;
@@ -256,8 +270,6 @@ job_finish(struct job *j, int rc)
 
 	if (rc < 0)
 		log_error("%s", err_msg());
-	else if (rc == EXIT_NO)
-		log_warn("%s", err_msg()); /* the answer is no: not a fault */
 	code = rc < 0 ? err_exit(rc) : rc;
 	/* the report is written on every outcome that has values, so later
 	 * jobs see what was learnt before a failure */

@@ -29,7 +29,7 @@ struct stage {
 	size_t nvars;
 	unsigned flags; /* JOB_API, JOB_APPROVER */
 	const char *exit_no; /* what exit 1 means, or NULL: never */
-	/* run: the stage's work; 0, EXIT_NO (err_set with the reason) or an
+	/* run: the stage's work; 0, EXIT_NO (from job_no) or an
 	 * E_* code. Outputs go through job_out. */
 	int (*run)(struct job *j);
 	/* connect: job_api for JOB_API stages (the HTTP and GitLab clients,
@@ -80,6 +80,9 @@ long job_long(struct job *j, const char *name);
 int job_bool(struct job *j, const char *name);
 /* job_out: set a dotenv key (also printed on stdout as KEY=value) */
 int job_out(struct job *j, const char *key, const char *value);
+/* job_no: the answer is no (exit 1, not a failure): log the
+ * reason as a warning and return EXIT_NO for run to return */
+int job_no(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* job_finish: write the report, log err_msg() when rc < 0, free everything
  * and wipe secrets; returns the exit code. rc is 0, an E_* code, or
  * EXIT_NO (1) for "the answer is no". */

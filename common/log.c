@@ -25,12 +25,6 @@ log_init(const char *prog, int lvl, int use_color)
 	color = use_color;
 }
 
-int
-log_level(void)
-{
-	return level;
-}
-
 void
 log_secret(const char *s)
 {

@@ -7,7 +7,6 @@ enum { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 /* log_init: prog is the prefix ("relay-find-green"); color when NO_COLOR is
  * unset and stderr is a terminal or GitLab's job log (decided by main). */
 void log_init(const char *prog, int level, int color);
-int log_level(void);
 /* log_secret: mask every later occurrence of s in log lines; the copy is
  * wiped by log_forget_secrets. Strings shorter than 4 bytes are ignored. */
 void log_secret(const char *s);

@@ -8,7 +8,7 @@
  * requests in the common case, whatever the history depth. It never goes
  * older than the pinned SHA: the result must descend from it.
  *
- * Variables: common ones (CONTRACT.md), RELAY_PIN_SHA (manual pipelines:
+ * Variables: common ones (docs/contract.md), RELAY_PIN_SHA (manual pipelines:
  * pin this SHA instead), RELAY_ALLOW_DOWNGRADE, RELAY_MAX_COMMITS.
  * Outputs: GREEN_SHA, GREEN_PIPELINE_ID, GREEN_PIPELINE_URL, CURRENT_SHA,
  * UP_TO_DATE. UP_TO_DATE=true carries GREEN_SHA=CURRENT_SHA, so no later
@@ -16,7 +16,7 @@
  * GREEN_SHA empty, CURRENT_SHA, UP_TO_DATE=false (relay-open-mr: nothing
  * to do).
  * Exit: 0 found or up to date; 1 no green commit, or the pin diverged;
- * 64 bad RELAY_PIN_SHA; 69/75/78 as in CONTRACT.md. */
+ * 64 bad RELAY_PIN_SHA; 69/75/78 as in docs/contract.md. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,11 +325,10 @@ pinned(struct ctx *c, const char *pin)
 	if (rc < 0)
 		return rc;
 	if (rel != 1 && !allow)
-		return err_set(EXIT_NO,
-		    "RELAY_PIN_SHA %.12s does not descend "
-		    "from the pinned %.12s (%s); set "
-		    "RELAY_ALLOW_DOWNGRADE=true "
-		    "to pin it anyway",
+		return job_no("RELAY_PIN_SHA %.12s does not descend "
+			      "from the pinned %.12s (%s); set "
+			      "RELAY_ALLOW_DOWNGRADE=true "
+			      "to pin it anyway",
 		    sha, c->current,
 		    rel == 0 ? "it is older" : "they diverged");
 	if (rel != 1)
@@ -484,10 +483,9 @@ search(struct ctx *c)
 			goto out;
 		}
 		if (rel < 0) {
-			rc = err_set(EXIT_NO,
-			    "latest green %.12s does not "
-			    "descend from the pinned %.12s (diverged): "
-			    "refusing to move the pin",
+			rc = job_no("latest green %.12s does not "
+				    "descend from the pinned %.12s (diverged): "
+				    "refusing to move the pin",
 			    sha, c->current);
 			goto out;
 		}
@@ -507,9 +505,8 @@ search(struct ctx *c)
 		    c->current);
 		rc = emit(c, c->current, NULL, NULL, 1);
 	} else {
-		rc = err_set(EXIT_NO,
-		    "no green commit in the last %ld "
-		    "first-parent commits of %s@%s",
+		rc = job_no("no green commit in the last %ld "
+			    "first-parent commits of %s@%s",
 		    seen, job_var(c->job, "RELAY_SOURCE_PROJECT"), c->branch);
 	}
 out:

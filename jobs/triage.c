@@ -236,11 +236,11 @@ broken_master(struct ctx *c, struct master *m)
 	log_info("the jobs that failed also fail on %s (pipeline %lld): "
 		 "waiting for it to be fixed",
 	    c->mr.target_branch, m->id);
-	if (!mr_has_label(&c->mr, label)) {
-		if (c->job->dry_run)
-			log_info(
-			    "dry run: would label !%lld %s", c->mr.iid, label);
-		else if ((rc = mr_labels(c->gl, &c->mr, label, NULL)) < 0)
+	if (!mr_has_label(&c->mr, label) && c->job->dry_run)
+		log_info("dry run: would label !%lld %s", c->mr.iid, label);
+	else if (!mr_has_label(&c->mr, label)) {
+		rc = mr_labels(c->gl, &c->mr, label, NULL);
+		if (rc < 0)
 			return rc;
 	}
 	buf_init(&b, 0);

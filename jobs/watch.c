@@ -196,9 +196,7 @@ run(struct ctx *c, long long iid)
 		buf_free(&jobs);
 		if (rc < 0)
 			return rc;
-		/* the answer is no: job_finish logs this as the reason */
-		return err_set(
-		    EXIT_NO, "pipeline %lld of !%lld failed", c->pl.id, iid);
+		return job_no("pipeline %lld of !%lld failed", c->pl.id, iid);
 	}
 	job_out(c->job, "FAILED_JOBS", "");
 	if (strcmp(c->outcome, "success") == 0)

@@ -28,8 +28,18 @@ grep -n 'getenv(' common/*.c | while IFS= read -r l; do
 grep -nE '(^|[^_a-z])(exit|abort)\(' common/*.c | while IFS= read -r l; do
 	finding "exit in common/: $l"; done
 # no assignment inside if
-grep -nE '^\s*(\} else )?if \(\(?[a-z_>.-]+ = [^=]' $src |
+grep -nE '^\s*(\}? ?else )?if \(\(?[a-z_>.-]+ = [^=]' $src |
 	while IFS= read -r l; do finding "assignment in if: $l"; done
+# docs/contract.md names every RELAY_* variable, every declared variable and
+# every dotenv key of the code
+{
+	grep -ohE '"RELAY_[A-Z0-9_]+"' common/*.[ch] jobs/*.c
+	grep -ohE '(ENV_[A-Z]+\(|\.name = )"[A-Z][A-Z0-9_]*"' common/*.c jobs/*.c
+	grep -ohE '(job_out|list_out)\([^,]*, *"[A-Z][A-Z0-9_]*"' jobs/*.c
+} | grep -oE '"[A-Z][A-Z0-9_]*"' | tr -d '"' | sort -u | while read -r v; do
+	grep -q "\`$v\`" docs/contract.md ||
+		finding "$v is not in docs/contract.md"
+done
 # formatting
 for f in common/*.[ch] jobs/*.c tests/unit/*.[ch] tests/fuzz/*.c; do
 	clang-format --dry-run -Werror "$f" >/dev/null 2>&1 ||

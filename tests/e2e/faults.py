@@ -7,7 +7,7 @@ every distinct request (method + path, all pages) and every fault, the
 scenario is set up again from scratch, the fault is injected on that request
 for the whole run, and the stage must:
 
-  - exit with CONTRACT.md's code (75 for 5xx, 429, timeout, dropped
+  - exit with docs/contract.md's code (75 for 5xx, 429, timeout, dropped
     connection, malformed or truncated JSON; 69 for 401, 403, 404), unless
     the injected status is the answer the clean run got anyway;
   - print exactly one "error:" line, naming the request (method and path,
@@ -453,7 +453,7 @@ def clean_run(c, sc):
         raise RuntimeError("%s: clean run exited %d: %s" %
                            (name, rc, err.strip()[-300:]))
     state = normalize(c.state(), c.sim.base)
-    # the same inputs again change nothing (CONTRACT.md: idempotent)
+    # the same inputs again change nothing (docs/contract.md: idempotent)
     rc2, _, err2, report2 = c.run(stage, v)
     if rc2 != rc or normalize(c.state(), c.sim.base) != state or \
             stable_report(report2, c.sim.base) != \
