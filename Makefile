@@ -7,7 +7,7 @@ COMMON_SRC = common/buf.c common/dotenv.c common/env.c common/err.c \
 	common/slack.c common/url.c common/util.c
 
 # stages that speak HTTP only; relay-mirror alone links libgit2
-HTTP_JOBS = find-green open-mr watch triage notify track-deploy
+HTTP_JOBS = find-green open-mr watch triage notify track-deploy status
 JOBS = $(HTTP_JOBS) mirror
 UNIT = buf dotenv env gitlab http joblist json log stage util
 

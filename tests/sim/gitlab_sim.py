@@ -63,6 +63,7 @@ class State:
 
     def reset(self):
         self.clock_offset = 0.0
+        self.frozen = None         # a fixed clock (POST /clock freeze_at)
         self.users = {}            # id -> user
         self.tokens = {}           # token -> {user_id, scopes}
         self.projects = {}         # id -> project
@@ -81,7 +82,8 @@ class State:
 
     # ---- helpers ----
     def now(self):
-        return time.time() + self.clock_offset
+        base = self.frozen if self.frozen is not None else time.time()
+        return base + self.clock_offset
 
     def new_id(self, kind):
         self.next_ids[kind] += 1
@@ -401,6 +403,10 @@ class State:
 
     # ---- merge requests ----
     def mr_head(self, p, mr):
+        # a merged or closed MR keeps the head it had (GitLab's last
+        # merge_request_diff), whatever its branch holds later
+        if mr["state"] != "opened" and mr.get("last_head"):
+            return mr["last_head"]
         return p["branches"].get(mr["source_branch"], mr.get("sha"))
 
     def mr_json(self, p, mr, full=False):
@@ -507,6 +513,7 @@ class State:
                f"'{mr['target_branch']}'\n\n{mr['title']}\n\n"
                f"See merge request {p['path_with_namespace']}!{mr['iid']}")
         sha = self.make_commit(p, [target, head], msg, tree)
+        mr["last_head"] = head
         p["branches"][mr["target_branch"]] = sha
         mr.update(state="merged", merge_commit_sha=sha, merged_at=self.now(),
                   merged_by=uid, auto_merge=False, updated_at=self.now())
@@ -1073,7 +1080,8 @@ def update_mr(req, pid, iid):
                  b.get("remove_labels"))
     ev = b.get("state_event")
     if ev == "close" and mr["state"] == "opened":
-        mr.update(state="closed", closed_at=st.now(), auto_merge=False)
+        mr.update(state="closed", closed_at=st.now(), auto_merge=False,
+                  last_head=st.mr_head(p, mr))
     elif ev == "reopen" and mr["state"] == "closed":
         mr.update(state="opened", closed_at=None)
     mr["updated_at"] = st.now()
@@ -1315,6 +1323,9 @@ def list_issues(req, pid):
     search = req.q1("search")
     if search:
         issues = [i for i in issues if search in i["title"]]
+    author = req.q1("author_id")
+    if author:
+        issues = [i for i in issues if str(i["author"]["id"]) == author]
     issues.sort(key=lambda i: -i["iid"])
     chunk, h = paginate(req, issues)
     return 200, [issue_json(i) for i in chunk], h
@@ -1379,10 +1390,31 @@ def create_issue(req, pid):
              "project_id": p["id"], "title": b["title"],
              "description": b.get("description", ""), "state": "opened",
              "labels": [l for l in labels.split(",") if l],
-             "created_at": iso(st.now()), "notes": [],
+             "created_at": iso(st.now()), "updated_at": iso(st.now()),
+             "author": st.user_json(req.auth["user_id"]), "notes": [],
              "web_url": f"{p['web_url']}/-/issues/{p['issue_iid']}"}
     p["issues"][issue["iid"]] = issue
     return 201, issue_json(issue)
+
+
+@route("PUT", r"/projects/([^/]+)/issues/(\d+)")
+def update_issue(req, pid, iid):
+    st = req.st
+    p, issue = issue_of(req, pid, iid)
+    need_write(req, p)
+    b = req.body_json()
+    if "title" in b and not b["title"]:
+        raise bad_request("title is empty")
+    for k in ("title", "description"):
+        if k in b:
+            issue[k] = b[k]
+    ev = b.get("state_event")
+    if ev in ("close", "reopen"):
+        issue["state"] = "closed" if ev == "close" else "opened"
+    elif ev is not None:
+        raise bad_request("state_event does not have a valid value")
+    issue["updated_at"] = iso(st.now())
+    return 200, issue_json(issue)
 
 
 # ---------------------------------------------------------------- admin
@@ -1421,6 +1453,10 @@ def admin(st, method, path, body, query):
         st.slack_hooks[body["name"]] = body
         return 200, {"ok": True}
     if path == "/clock" and method == "POST":
+        if "freeze_at" in body:
+            # a fixed clock that moves only by advance_s: histories with
+            # timestamps that are the same on every run
+            st.frozen, st.clock_offset = float(body["freeze_at"]), 0.0
         st.clock_offset += float(body.get("advance_s", 0))
         return 200, {"now": iso(st.now())}
     if path == "/commits" and method == "POST":

@@ -1,0 +1,1615 @@
+/* relay-status: where is each change? Reads GitLab only and writes a
+ * status issue in the target project (one per component, edited in place),
+ * status.html (one self-contained page, inline SVG timeline), metrics.txt
+ * (OpenMetrics for artifacts:reports:metrics) and status.json.
+ *
+ * A bump is a merge request from RELAY_MR_BRANCH written by relay's own
+ * user (GET /user). Its stages: the pinned source commit merged (the
+ * commit's date in the source project, SHA from the relay:bump marker of
+ * the MR description), pinned (MR created), MR merged, then each
+ * environment of RELAY_ENVIRONMENTS as relay-track-deploy recorded it
+ * (its relay:deployed note). Verdicts and retries come from
+ * relay-triage's notes. Only notes, MRs and issues whose author is
+ * relay's user are read as records; everything else is ignored.
+ *
+ * Every figure is a difference of GitLab timestamps (no "now"), so a
+ * re-run over the same state writes the same issue and files.
+ *
+ * Variables: common ones, RELAY_ENVIRONMENTS, RELAY_STATUS_BUMPS,
+ * RELAY_STATUS_DIR, RELAY_STATUS_FROM (render from a status.json, no
+ * GitLab).
+ * Outputs: STATUS_ISSUE_IID, STATUS_ISSUE (created, updated, unchanged,
+ * none); files status.html, status.md, metrics.txt, status.json.
+ * Exit: 0 done; 64 bad variable; 69 refused; 75 temporary; 78 missing. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "err.h"
+#include "gitlab.h"
+#include "job.h"
+#include "json.h"
+#include "log.h"
+#include "mr.h"
+#include "util.h"
+
+#define MAX_ENVS 12
+#define MAX_EVS 8
+#define NSTAGE (3 + MAX_ENVS)
+#define S_SOURCE 0
+#define S_PINNED 1
+#define S_MERGED 2
+#define S_ENV 3
+
+static const struct env_var stage_vars[] = {
+	{ "RELAY_ENVIRONMENTS", 0,
+	    "gstg-cny:workflow::staging-canary,gstg:workflow::staging,"
+	    "gprd-cny:workflow::canary,gprd:workflow::production",
+	    "environment:label pairs in rollout order (the last one is "
+	    "production for lead times)",
+	    NULL },
+	{ "RELAY_STATUS_BUMPS", 0, "30", "how many bump MRs are shown (1-1000)",
+	    NULL },
+	{ "RELAY_STATUS_DIR", 0, ".",
+	    "folder for status.html, status.md, metrics.txt, status.json",
+	    NULL },
+	{ "RELAY_STATUS_FROM", 0, NULL,
+	    "render the files from this status.json instead of GitLab "
+	    "(no request, no issue)",
+	    NULL },
+};
+
+/* a verdict or retry recorded by relay-triage, for the timeline */
+struct ev {
+	long long ts;
+	char kind; /* r retried, f flake, R regression, b broken master,
+		      c closed by relay */
+};
+
+struct bump {
+	long long iid;
+	char state[8];
+	char sha[41]; /* pinned SHA, "" when unknown */
+	char head[41]; /* the MR's head: relay's commit of the pin */
+	long long created;
+	long long t[NSTAGE]; /* UTC seconds, 0: not (yet) reached */
+	int retries;
+	int nev;
+	struct ev ev[MAX_EVS];
+};
+
+struct ctx {
+	struct job *job;
+	const char *component;
+	char *src, *tgt; /* "/projects/<path>" */
+	char web[512]; /* target project's web page */
+	char src_web[512];
+	char env[MAX_ENVS][64];
+	int nenv;
+	long long me;
+	long max;
+	struct bump *b; /* newest first */
+	int nb;
+	/* the current state */
+	char pin[41], green[41];
+	long long pin_ts, green_ts;
+	long long behind_commits, behind_s;
+	long long open_iid; /* 0: none */
+	long long pl_id;
+	char pl_status[32];
+	char pl_url[512];
+	/* lead times over the window, seconds */
+	long long p50, p90;
+	int nlead;
+};
+
+static const char *
+ev_name(char k)
+{
+	switch (k) {
+	case 'r': return "retried";
+	case 'f': return "flake";
+	case 'R': return "regression";
+	case 'b': return "broken-master";
+	default: return "closed";
+	}
+}
+
+static int
+parse_envs(struct ctx *c, const char *spec)
+{
+	const char *p = spec;
+
+	while (*p) {
+		size_t len = strcspn(p, ",");
+		size_t nl = strcspn(p, ":,");
+		char name[64];
+
+		if (nl >= sizeof(name) || nl > len)
+			nl = len;
+		if (nl >= sizeof(name))
+			return err_set(E_USAGE,
+			    "RELAY_ENVIRONMENTS: entry too long: %.40s...", p);
+		memcpy(name, p, nl);
+		name[nl] = 0;
+		p += len + (p[len] ? 1 : 0);
+		if (!*str_trim(name))
+			continue;
+		if (strspn(name,
+			"abcdefghijklmnopqrstuvwxyz"
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./") !=
+		    strlen(name))
+			return err_set(E_USAGE,
+			    "RELAY_ENVIRONMENTS: bad environment name \"%s\"",
+			    name);
+		if (c->nenv == MAX_ENVS)
+			return err_set(E_USAGE,
+			    "RELAY_ENVIRONMENTS: more than %d environments",
+			    MAX_ENVS);
+		snprintf(c->env[c->nenv++], sizeof(c->env[0]), "%s", name);
+	}
+	if (c->nenv == 0)
+		return err_set(
+		    E_USAGE, "RELAY_ENVIRONMENTS: no environment listed");
+	return 0;
+}
+
+static void
+iso(char *out, size_t n, long long ts)
+{
+	time_t t = (time_t)ts;
+	struct tm tm;
+
+	if (ts <= 0 || !gmtime_r(&t, &tm)) {
+		snprintf(out, n, "%s", "");
+		return;
+	}
+	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* when: "2026-10-01 12:00" (UTC), or "–" */
+static void
+when(char *out, size_t n, long long ts)
+{
+	time_t t = (time_t)ts;
+	struct tm tm;
+
+	if (ts <= 0 || !gmtime_r(&t, &tm)) {
+		snprintf(out, n, "%s", "–");
+		return;
+	}
+	strftime(out, n, "%Y-%m-%d %H:%M", &tm);
+}
+
+/* hours: seconds as hours with one decimal ("12.5") */
+static void
+hours(char *out, size_t n, long long s)
+{
+	long long tenths = (s + 180) / 360;
+
+	snprintf(out, n, "%lld.%lld", tenths / 10, tenths % 10);
+}
+
+/* safe_url: a link GitLab gave that can go into Markdown and HTML as is */
+static int
+safe_url(const char *u)
+{
+	return u &&
+	    (str_has_prefix(u, "https://") || str_has_prefix(u, "http://")) &&
+	    !u[strcspn(u, " \t\r\n\"'<>()[]`\\")];
+}
+
+static long long
+ts_of(struct jv v, const char *path)
+{
+	long long ts = 0;
+	const char *s = json_strp(v, path);
+
+	if (!s || iso8601_parse(&ts, s) < 0)
+		return 0;
+	return ts;
+}
+
+static void
+add_ev(struct bump *b, char kind, long long ts)
+{
+	if (b->nev < MAX_EVS) {
+		b->ev[b->nev].kind = kind;
+		b->ev[b->nev++].ts = ts;
+	}
+}
+
+/* ---- reading GitLab ---- */
+
+static int
+read_me(struct ctx *c)
+{
+	struct json *d = NULL;
+	int rc = gitlab_call(c->job->gl, &d, "GET", "/user", NULL);
+
+	if (rc < 0)
+		return err_prefix(rc, "cannot read relay's own user: ");
+	c->me = json_intp(json_root(d), "id", 0);
+	json_free(d);
+	if (c->me <= 0)
+		return err_set(E_PARSE, "GET /user: no user id");
+	return 0;
+}
+
+/* commit_ts: the committed date of sha in project path proj */
+static int
+commit_ts(struct ctx *c, long long *out, const char *proj, const char *sha)
+{
+	struct json *d = NULL;
+	struct buf path;
+	int rc;
+
+	*out = 0;
+	buf_init(&path, 0);
+	rc = buf_printf(&path, "%s/repository/commits/%s", proj, sha);
+	if (rc == 0)
+		rc = gitlab_call(c->job->gl, &d, "GET", path.data, NULL);
+	buf_free(&path);
+	if (rc == E_NOTFOUND)
+		return 0; /* gone (rewritten): no date */
+	if (rc < 0)
+		return err_prefix(rc, "cannot read commit %.12s: ", sha);
+	*out = ts_of(json_root(d), "committed_date");
+	json_free(d);
+	return 0;
+}
+
+/* read_notes: relay's own records on bump b: environments reached,
+ * verdicts and retries */
+static int
+read_notes(struct ctx *c, struct bump *b)
+{
+	struct gitlab_pager pg;
+	struct json *page = NULL;
+	struct buf path;
+	int rc;
+
+	buf_init(&path, 0);
+	rc = buf_printf(&path,
+	    "%s/merge_requests/%lld/notes?sort=asc&order_by=created_at"
+	    "&per_page=100",
+	    c->tgt, b->iid);
+	if (rc == 0)
+		rc = gitlab_pager_init(&pg, c->job->gl, path.data, 10);
+	buf_free(&path);
+	if (rc < 0)
+		return rc;
+	while ((rc = gitlab_pager_next(&pg, &page)) > 0) {
+		struct json_iter it;
+		struct jv e;
+
+		json_iter_init(&it, json_root(page));
+		while (json_iter_next(&it, &e, NULL)) {
+			const char *body = json_strp(e, "body");
+			const char *m;
+			long long ts = ts_of(e, "created_at");
+			int i;
+
+			if (!body || json_intp(e, "author.id", 0) != c->me ||
+			    ts <= 0)
+				continue;
+			m = strstr(body, "<!-- relay:deployed env=");
+			if (m) {
+				m += strlen("<!-- relay:deployed env=");
+				for (i = 0; i < c->nenv; i++) {
+					size_t l = strlen(c->env[i]);
+
+					if (strncmp(m, c->env[i], l) == 0 &&
+					    m[l] == ' ' && !b->t[S_ENV + i])
+						b->t[S_ENV + i] = ts;
+				}
+			} else if (strstr(body, "<!-- relay:retried ")) {
+				b->retries++;
+				add_ev(b, 'r', ts);
+			} else if (strstr(body, "<!-- relay:flake ")) {
+				add_ev(b, 'f', ts);
+			} else if (strstr(body, "<!-- relay:regression ")) {
+				add_ev(b, 'R', ts);
+			} else if (strstr(body, "<!-- relay:broken-master ")) {
+				add_ev(b, 'b', ts);
+			} else if (strstr(body, "<!-- relay:closed ")) {
+				add_ev(b, 'c', ts);
+			}
+		}
+		json_free(page);
+		page = NULL;
+	}
+	gitlab_pager_free(&pg);
+	if (rc < 0)
+		return err_prefix(rc, "cannot read notes of !%lld: ", b->iid);
+	return 0;
+}
+
+/* read_bumps: relay's newest bump MRs, then each one's records */
+static int
+read_bumps(struct ctx *c)
+{
+	struct gitlab_pager pg;
+	struct json *page = NULL;
+	struct buf path;
+	char *branch = url_escape(job_var(c->job, "RELAY_MR_BRANCH"));
+	int rc, i;
+
+	c->b = calloc((size_t)c->max, sizeof(*c->b));
+	buf_init(&path, 0);
+	if (!branch || !c->b) {
+		free(branch);
+		return err_set(E_NOMEM, "out of memory");
+	}
+	rc = buf_printf(&path,
+	    "%s/merge_requests?state=all&source_branch=%s"
+	    "&order_by=created_at&sort=desc&per_page=%ld",
+	    c->tgt, branch, c->max < 100 ? c->max : 100);
+	free(branch);
+	if (rc == 0)
+		rc = gitlab_pager_init(
+		    &pg, c->job->gl, path.data, (int)(c->max / 100 + 3));
+	buf_free(&path);
+	if (rc < 0)
+		return rc;
+	while (c->nb < c->max && (rc = gitlab_pager_next(&pg, &page)) > 0) {
+		struct json_iter it;
+		struct jv e;
+
+		json_iter_init(&it, json_root(page));
+		while (c->nb < c->max && json_iter_next(&it, &e, NULL)) {
+			struct bump *b = &c->b[c->nb];
+			const char *d = json_strp(e, "description");
+			const char *st = json_strp(e, "state");
+			const char *u = json_strp(e, "web_url");
+			const char *m =
+			    d ? strstr(d, "<!-- relay:bump sha=") : NULL;
+
+			/* only relay's own MRs are bumps */
+			if (json_intp(e, "author.id", 0) != c->me || !st)
+				continue;
+			memset(b, 0, sizeof(*b));
+			b->iid = json_intp(e, "iid", 0);
+			snprintf(b->state, sizeof(b->state), "%s", st);
+			if (m) {
+				m += strlen("<!-- relay:bump sha=");
+				if (strlen(m) >= 40 && m[40] == ' ') {
+					memcpy(b->sha, m, 40);
+					if (!is_sha(b->sha))
+						b->sha[0] = 0;
+				}
+			}
+			b->created = ts_of(e, "created_at");
+			if (json_strp(e, "sha") && is_sha(json_strp(e, "sha")))
+				snprintf(b->head, sizeof(b->head), "%s",
+				    json_strp(e, "sha"));
+			b->t[S_MERGED] = ts_of(e, "merged_at");
+			if (!c->web[0] && safe_url(u)) {
+				const char *cut =
+				    strstr(u, "/-/merge_requests/");
+
+				if (cut && (size_t)(cut - u) < sizeof(c->web))
+					memcpy(c->web, u, (size_t)(cut - u));
+			}
+			if (b->iid > 0)
+				c->nb++;
+		}
+		json_free(page);
+		page = NULL;
+	}
+	gitlab_pager_free(&pg);
+	if (rc < 0)
+		return err_prefix(rc, "cannot list bump MRs: ");
+	for (i = 0; i < c->nb; i++) {
+		struct bump *b = &c->b[i];
+
+		rc = read_notes(c, b);
+		if (rc == 0 && b->sha[0])
+			rc = commit_ts(c, &b->t[S_SOURCE], c->src, b->sha);
+		/* pinned: relay's commit of the pin on the MR branch (an
+		 * updated MR pins later than it was opened) */
+		if (rc == 0 && b->head[0])
+			rc = commit_ts(c, &b->t[S_PINNED], c->tgt, b->head);
+		if (rc == 0 && !b->t[S_PINNED])
+			b->t[S_PINNED] = b->created;
+		if (rc < 0)
+			return rc;
+		if (!c->open_iid && strcmp(b->state, "opened") == 0)
+			c->open_iid = b->iid;
+	}
+	return 0;
+}
+
+/* read_open: the open bump MR's head pipeline */
+static int
+read_open(struct ctx *c)
+{
+	struct mr m = { 0 };
+	int rc;
+
+	if (!c->open_iid)
+		return 0;
+	rc = mr_read(&m, c->job->gl, c->tgt, c->open_iid);
+	if (rc == 0 && m.head.id > 0) {
+		c->pl_id = m.head.id;
+		snprintf(
+		    c->pl_status, sizeof(c->pl_status), "%s", m.head.status);
+		if (safe_url(m.head.web_url))
+			snprintf(
+			    c->pl_url, sizeof(c->pl_url), "%s", m.head.web_url);
+	}
+	mr_free(&m);
+	return rc;
+}
+
+/* read_pins: the current pin, the newest green commit, how far behind */
+static int
+read_pins(struct ctx *c)
+{
+	const char *branch = job_var(c->job, "RELAY_SOURCE_BRANCH");
+	const char *tb = job_var(c->job, "RELAY_TARGET_BRANCH");
+	struct json *d = NULL;
+	struct buf path;
+	char *file = NULL, *br = NULL;
+	const char *web;
+	int rc;
+
+	rc = gitlab_file(c->job->gl, &file, c->tgt,
+	    job_var(c->job, "RELAY_VERSION_FILE"), tb);
+	if (rc < 0)
+		return err_prefix(rc, "cannot read the pin: ");
+	snprintf(c->pin, sizeof(c->pin), "%s", str_trim(file));
+	free(file);
+	if (!is_sha(c->pin))
+		c->pin[0] = 0;
+	/* the source's web page, and its default branch when unset */
+	rc = gitlab_call(c->job->gl, &d, "GET", c->src, NULL);
+	if (rc < 0)
+		return err_prefix(rc, "cannot read the source project: ");
+	web = json_strp(json_root(d), "web_url");
+	if (safe_url(web))
+		snprintf(c->src_web, sizeof(c->src_web), "%s", web);
+	if (!branch)
+		branch = json_strp(json_root(d), "default_branch");
+	br = branch ? url_escape(branch) : NULL;
+	buf_init(&path, 0);
+	rc = br ? buf_printf(&path,
+		      "%s/pipelines?ref=%s&status=success&order_by=id"
+		      "&sort=desc&per_page=1",
+		      c->src, br)
+		: err_set(E_PARSE, "the source project has no default branch");
+	free(br);
+	json_free(d);
+	d = NULL;
+	if (rc == 0)
+		rc = gitlab_call(c->job->gl, &d, "GET", path.data, NULL);
+	if (rc < 0) {
+		buf_free(&path);
+		return err_prefix(rc, "cannot list green pipelines: ");
+	}
+	if (json_strp(json_root(d), "0.sha") &&
+	    is_sha(json_strp(json_root(d), "0.sha")))
+		snprintf(c->green, sizeof(c->green), "%s",
+		    json_strp(json_root(d), "0.sha"));
+	json_free(d);
+	d = NULL;
+	if (c->pin[0])
+		rc = commit_ts(c, &c->pin_ts, c->src, c->pin);
+	if (rc == 0 && c->green[0] && c->pin[0] && strcmp(c->pin, c->green)) {
+		buf_reset(&path);
+		rc = buf_printf(&path, "%s/repository/compare?from=%s&to=%s",
+		    c->src, c->pin, c->green);
+		if (rc == 0)
+			rc =
+			    gitlab_call(c->job->gl, &d, "GET", path.data, NULL);
+		if (rc < 0)
+			rc = err_prefix(rc, "cannot compare the pin: ");
+		if (rc == 0) {
+			c->behind_commits = (long long)json_size(
+			    json_get(json_root(d), "commits"));
+			c->green_ts =
+			    ts_of(json_root(d), "commit.committed_date");
+		}
+		json_free(d);
+	} else if (rc == 0 && c->green[0]) {
+		c->green_ts = c->pin_ts;
+	}
+	buf_free(&path);
+	if (rc == 0 && c->behind_commits && c->green_ts > c->pin_ts &&
+	    c->pin_ts > 0)
+		c->behind_s = c->green_ts - c->pin_ts;
+	return rc;
+}
+
+/* ---- the model from a status.json (RELAY_STATUS_FROM) ---- */
+
+static long long
+jts(struct jv v, const char *path)
+{
+	return ts_of(v, path);
+}
+
+static int
+read_from(struct ctx *c, const char *file)
+{
+	FILE *f = fopen(file, "rb");
+	struct buf text;
+	struct json *d = NULL;
+	struct json_iter it;
+	struct jv r, e;
+	char chunk[8192];
+	size_t n;
+	int rc = 0, i;
+
+	if (!f)
+		return err_set(
+		    E_CONFIG, "RELAY_STATUS_FROM: cannot open %s", file);
+	buf_init(&text, 64u << 20);
+	while (rc == 0 && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		rc = buf_add(&text, chunk, n);
+	fclose(f);
+	if (rc == 0)
+		rc = json_parse(&d, text.data ? text.data : "", text.len);
+	buf_free(&text);
+	if (rc < 0)
+		return err_prefix(E_INPUT, "RELAY_STATUS_FROM: %s: ", file);
+	r = json_root(d);
+	snprintf(c->pin, sizeof(c->pin), "%s",
+	    json_strp(r, "pin.sha") ? json_strp(r, "pin.sha") : "");
+	c->pin_ts = jts(r, "pin.committed_at");
+	snprintf(c->green, sizeof(c->green), "%s",
+	    json_strp(r, "green.sha") ? json_strp(r, "green.sha") : "");
+	c->green_ts = jts(r, "green.committed_at");
+	c->behind_commits = json_intp(r, "green.behind_commits", 0);
+	c->behind_s = json_intp(r, "green.behind_seconds", 0);
+	c->open_iid = json_intp(r, "open_mr.iid", 0);
+	c->pl_id = json_intp(r, "open_mr.pipeline.id", 0);
+	snprintf(c->pl_status, sizeof(c->pl_status), "%s",
+	    json_strp(r, "open_mr.pipeline.status")
+		? json_strp(r, "open_mr.pipeline.status")
+		: "");
+	if (safe_url(json_strp(r, "open_mr.pipeline.url")))
+		snprintf(c->pl_url, sizeof(c->pl_url), "%s",
+		    json_strp(r, "open_mr.pipeline.url"));
+	if (safe_url(json_strp(r, "target_url")))
+		snprintf(
+		    c->web, sizeof(c->web), "%s", json_strp(r, "target_url"));
+	if (safe_url(json_strp(r, "source_url")))
+		snprintf(c->src_web, sizeof(c->src_web), "%s",
+		    json_strp(r, "source_url"));
+	c->b = calloc((size_t)c->max, sizeof(*c->b));
+	if (!c->b) {
+		json_free(d);
+		return err_set(E_NOMEM, "out of memory");
+	}
+	json_iter_init(&it, json_get(r, "bumps"));
+	while (c->nb < c->max && json_iter_next(&it, &e, NULL)) {
+		struct bump *b = &c->b[c->nb];
+		struct json_iter vi;
+		struct jv v;
+		const char *s = json_strp(e, "sha");
+
+		b->iid = json_intp(e, "iid", 0);
+		snprintf(b->state, sizeof(b->state), "%s",
+		    json_strp(e, "state") ? json_strp(e, "state") : "");
+		if (s && is_sha(s))
+			snprintf(b->sha, sizeof(b->sha), "%s", s);
+		b->t[S_SOURCE] = jts(e, "source_merged_at");
+		b->t[S_PINNED] = jts(e, "pinned_at");
+		b->t[S_MERGED] = jts(e, "merged_at");
+		for (i = 0; i < c->nenv; i++) {
+			char key[80];
+
+			snprintf(
+			    key, sizeof(key), "environments.%s", c->env[i]);
+			b->t[S_ENV + i] = jts(e, key);
+		}
+		b->retries = (int)json_intp(e, "retries", 0);
+		json_iter_init(&vi, json_get(e, "events"));
+		while (json_iter_next(&vi, &v, NULL)) {
+			const char *k = json_strp(v, "kind");
+			char kind = 0;
+
+			if (!k)
+				continue;
+			kind = strcmp(k, "retried") == 0      ? 'r'
+			    : strcmp(k, "flake") == 0         ? 'f'
+			    : strcmp(k, "regression") == 0    ? 'R'
+			    : strcmp(k, "broken-master") == 0 ? 'b'
+			    : strcmp(k, "closed") == 0        ? 'c'
+							      : 0;
+			if (kind)
+				add_ev(b, kind, jts(v, "at"));
+		}
+		if (b->iid > 0)
+			c->nb++;
+	}
+	json_free(d);
+	return 0;
+}
+
+/* ---- figures ---- */
+
+static int
+cmp_ll(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* lead times, source merge to the last environment: nearest-rank p50 and
+ * p90 over the bumps of the window that got there */
+static int
+lead_times(struct ctx *c)
+{
+	long long *v = calloc((size_t)c->nb + 1, sizeof(*v));
+	int i, n = 0, last = S_ENV + c->nenv - 1;
+
+	if (!v)
+		return err_set(E_NOMEM, "out of memory");
+	for (i = 0; i < c->nb; i++)
+		if (c->b[i].t[S_SOURCE] > 0 && c->b[i].t[last] > 0)
+			v[n++] = c->b[i].t[last] - c->b[i].t[S_SOURCE];
+	qsort(v, (size_t)n, sizeof(*v), cmp_ll);
+	c->nlead = n;
+	if (n > 0) {
+		c->p50 = v[(n * 50 + 99) / 100 - 1];
+		c->p90 = v[(n * 90 + 99) / 100 - 1];
+	}
+	free(v);
+	return 0;
+}
+
+static int
+verdicts(const struct bump *b, char kind)
+{
+	int i, n = 0;
+
+	for (i = 0; i < b->nev; i++)
+		n += b->ev[i].kind == kind;
+	return n;
+}
+
+/* ---- status.md: the issue's description ---- */
+
+static void
+md_text(struct buf *b, const char *s)
+{
+	for (; *s; s++) {
+		if (strchr("\\`*_{}[]()#+-.!|<>~&@", *s))
+			buf_putc(b, '\\');
+		buf_putc(b, *s);
+	}
+}
+
+static void
+md_mr(struct ctx *c, struct buf *b, long long iid)
+{
+	if (c->web[0])
+		buf_printf(
+		    b, "[!%lld](%s/-/merge_requests/%lld)", iid, c->web, iid);
+	else
+		buf_printf(b, "!%lld", iid);
+}
+
+static void
+md_sha(struct ctx *c, struct buf *b, const char *sha)
+{
+	if (!sha[0])
+		buf_puts(b, "–");
+	else if (c->src_web[0])
+		buf_printf(
+		    b, "[`%.12s`](%s/-/commit/%s)", sha, c->src_web, sha);
+	else
+		buf_printf(b, "`%.12s`", sha);
+}
+
+static void
+marker(struct buf *b, const char *component)
+{
+	buf_puts(b, "<!-- relay:status component=");
+	for (; *component; component++)
+		buf_putc(
+		    b, strchr("<>-\"' \t\r\n", *component) ? '_' : *component);
+	buf_puts(b, " -->");
+}
+
+static int
+issue_md(struct ctx *c, struct buf *b)
+{
+	char t[64], h[32];
+	int i, j;
+
+	buf_puts(b, "Where each ");
+	md_text(b, c->component);
+	buf_puts(b,
+	    " update is, from the source merge to production. "
+	    "Written by relay-status; edits are overwritten.\n\n");
+	buf_puts(b, "| | |\n|---|---|\n| current pin | ");
+	md_sha(c, b, c->pin);
+	if (c->pin_ts > 0) {
+		when(t, sizeof(t), c->pin_ts);
+		buf_printf(b, " (%s)", t);
+	}
+	buf_puts(b, " |\n| newest green commit | ");
+	md_sha(c, b, c->green);
+	if (c->green[0]) {
+		hours(h, sizeof(h), c->behind_s);
+		buf_printf(b, ": the pin is %lld commits, %s hours behind",
+		    c->behind_commits, h);
+	}
+	buf_puts(b, " |\n| open bump MR | ");
+	if (c->open_iid) {
+		struct bump *o = NULL;
+
+		for (i = 0; i < c->nb; i++)
+			if (c->b[i].iid == c->open_iid)
+				o = &c->b[i];
+		md_mr(c, b, c->open_iid);
+		if (c->pl_id && c->pl_url[0])
+			buf_printf(b, ", pipeline [#%lld](%s) %s", c->pl_id,
+			    c->pl_url, c->pl_status);
+		else if (c->pl_id)
+			buf_printf(
+			    b, ", pipeline #%lld %s", c->pl_id, c->pl_status);
+		else
+			buf_puts(b, ", no pipeline yet");
+		if (o) {
+			buf_printf(b, ", retries %d", o->retries);
+			if (o->nev)
+				buf_printf(b, ", verdict %s",
+				    ev_name(o->ev[o->nev - 1].kind));
+		}
+	} else {
+		buf_puts(b, "none");
+	}
+	buf_puts(b, " |\n| lead time, source merge to ");
+	md_text(b, c->env[c->nenv - 1]);
+	if (c->nlead) {
+		char h2[32];
+
+		hours(h, sizeof(h), c->p50);
+		hours(h2, sizeof(h2), c->p90);
+		buf_printf(b, " | median %s h, p90 %s h (%d bumps) |\n", h, h2,
+		    c->nlead);
+	} else {
+		buf_puts(b, " | no bump reached it yet |\n");
+	}
+	buf_printf(b,
+	    "\n### The last %d bumps\n\n| MR | pin | state | "
+	    "source merged | pinned | MR merged",
+	    c->nb);
+	for (j = 0; j < c->nenv; j++) {
+		buf_puts(b, " | ");
+		md_text(b, c->env[j]);
+	}
+	buf_puts(b, " | retries | verdicts |\n|---|---|---|---|---|---");
+	for (j = 0; j < c->nenv; j++)
+		buf_puts(b, "|---");
+	buf_puts(b, "|---|---|\n");
+	for (i = 0; i < c->nb; i++) {
+		struct bump *x = &c->b[i];
+
+		buf_puts(b, "| ");
+		md_mr(c, b, x->iid);
+		buf_puts(b, " | ");
+		md_sha(c, b, x->sha);
+		buf_printf(b, " | %s", x->state);
+		for (j = 0; j < S_ENV + c->nenv; j++) {
+			when(t, sizeof(t), x->t[j]);
+			buf_printf(b, " | %s", t);
+		}
+		buf_printf(b, " | %d | ", x->retries);
+		for (j = 0; j < x->nev; j++)
+			buf_printf(
+			    b, "%s%s", j ? ", " : "", ev_name(x->ev[j].kind));
+		if (!x->nev)
+			buf_puts(b, "–");
+		buf_puts(b, " |\n");
+	}
+	buf_puts(b,
+	    "\nTimes are UTC; environments as relay-track-deploy "
+	    "recorded them.\n\n");
+	marker(b, c->component);
+	return buf_puts(b, "\n");
+}
+
+/* ---- files ---- */
+
+/* out_open: a temporary file next to dir/name; out_close renames it */
+static FILE *
+out_open(struct buf *tmp, const char *dir, const char *name)
+{
+	FILE *f;
+
+	buf_reset(tmp);
+	if (buf_printf(tmp, "%s/.%s.tmp", dir, name) < 0)
+		return NULL;
+	f = fopen(tmp->data, "wb");
+	if (!f)
+		err_set(
+		    E_FAIL, "cannot write %s: %s", tmp->data, strerror(errno));
+	return f;
+}
+
+static int
+out_close(FILE *f, struct buf *tmp, const char *dir, const char *name)
+{
+	struct buf path;
+	int bad = ferror(f);
+	int rc = 0;
+
+	if (fclose(f) != 0 || bad) {
+		remove(tmp->data);
+		return err_set(E_FAIL, "cannot write %s", tmp->data);
+	}
+	buf_init(&path, 0);
+	rc = buf_printf(&path, "%s/%s", dir, name);
+	if (rc == 0 && rename(tmp->data, path.data) < 0)
+		rc = err_set(E_FAIL, "cannot rename %s to %s: %s", tmp->data,
+		    path.data, strerror(errno));
+	buf_free(&path);
+	return rc;
+}
+
+static int
+write_text(const char *dir, const char *name, const struct buf *b)
+{
+	struct buf tmp;
+	FILE *f;
+	int rc;
+
+	buf_init(&tmp, 0);
+	f = out_open(&tmp, dir, name);
+	if (!f) {
+		buf_free(&tmp);
+		return E_FAIL;
+	}
+	fwrite(b->data ? b->data : "", 1, b->len, f);
+	rc = out_close(f, &tmp, dir, name);
+	buf_free(&tmp);
+	return rc;
+}
+
+static void
+jw_kts(struct jw *w, const char *key, long long ts)
+{
+	char t[40];
+
+	jw_key(w, key);
+	if (ts > 0) {
+		iso(t, sizeof(t), ts);
+		jw_str(w, t);
+	} else {
+		jw_null(w);
+	}
+}
+
+/* flush: move what the writer holds to f, so memory stays flat */
+static void
+flush(FILE *f, struct buf *b)
+{
+	if (b->len)
+		fwrite(b->data, 1, b->len, f);
+	buf_reset(b);
+}
+
+static int
+write_json(struct ctx *c, const char *dir)
+{
+	struct buf tmp, b;
+	struct jw w;
+	FILE *f;
+	int i, j, rc;
+	char url[640];
+
+	buf_init(&tmp, 0);
+	buf_init(&b, 0);
+	f = out_open(&tmp, dir, "status.json");
+	if (!f) {
+		buf_free(&tmp);
+		return E_FAIL;
+	}
+	jw_init(&w, &b);
+	jw_obj(&w);
+	jw_kstr(&w, "component", c->component);
+	jw_key(&w, "environments");
+	jw_arr(&w);
+	for (i = 0; i < c->nenv; i++)
+		jw_str(&w, c->env[i]);
+	jw_end(&w);
+	jw_kstr(&w, "target_url", c->web[0] ? c->web : NULL);
+	jw_kstr(&w, "source_url", c->src_web[0] ? c->src_web : NULL);
+	jw_key(&w, "pin");
+	jw_obj(&w);
+	jw_kstr(&w, "sha", c->pin[0] ? c->pin : NULL);
+	jw_kts(&w, "committed_at", c->pin_ts);
+	jw_end(&w);
+	jw_key(&w, "green");
+	jw_obj(&w);
+	jw_kstr(&w, "sha", c->green[0] ? c->green : NULL);
+	jw_kts(&w, "committed_at", c->green_ts);
+	jw_kint(&w, "behind_commits", c->behind_commits);
+	jw_kint(&w, "behind_seconds", c->behind_s);
+	jw_end(&w);
+	jw_key(&w, "open_mr");
+	if (c->open_iid) {
+		jw_obj(&w);
+		jw_kint(&w, "iid", c->open_iid);
+		jw_key(&w, "pipeline");
+		if (c->pl_id) {
+			jw_obj(&w);
+			jw_kint(&w, "id", c->pl_id);
+			jw_kstr(&w, "status", c->pl_status);
+			jw_kstr(&w, "url", c->pl_url[0] ? c->pl_url : NULL);
+			jw_end(&w);
+		} else {
+			jw_null(&w);
+		}
+		jw_end(&w);
+	} else {
+		jw_null(&w);
+	}
+	jw_key(&w, "lead_time_seconds");
+	jw_obj(&w);
+	jw_kstr(&w, "to", c->env[c->nenv - 1]);
+	jw_kint(&w, "count", c->nlead);
+	jw_key(&w, "p50");
+	c->nlead ? jw_int(&w, c->p50) : jw_null(&w);
+	jw_key(&w, "p90");
+	c->nlead ? jw_int(&w, c->p90) : jw_null(&w);
+	jw_end(&w);
+	jw_key(&w, "bumps");
+	jw_arr(&w);
+	for (i = 0; i < c->nb; i++) {
+		struct bump *x = &c->b[i];
+		int last = S_ENV + c->nenv - 1;
+
+		jw_obj(&w);
+		jw_kint(&w, "iid", x->iid);
+		if (c->web[0]) {
+			snprintf(url, sizeof(url), "%s/-/merge_requests/%lld",
+			    c->web, x->iid);
+			jw_kstr(&w, "url", url);
+		}
+		jw_kstr(&w, "state", x->state);
+		jw_kstr(&w, "sha", x->sha[0] ? x->sha : NULL);
+		jw_kts(&w, "source_merged_at", x->t[S_SOURCE]);
+		jw_kts(&w, "pinned_at", x->t[S_PINNED]);
+		jw_kts(&w, "merged_at", x->t[S_MERGED]);
+		jw_key(&w, "environments");
+		jw_obj(&w);
+		for (j = 0; j < c->nenv; j++)
+			jw_kts(&w, c->env[j], x->t[S_ENV + j]);
+		jw_end(&w);
+		jw_kint(&w, "retries", x->retries);
+		jw_key(&w, "events");
+		jw_arr(&w);
+		for (j = 0; j < x->nev; j++) {
+			jw_obj(&w);
+			jw_kstr(&w, "kind", ev_name(x->ev[j].kind));
+			jw_kts(&w, "at", x->ev[j].ts);
+			jw_end(&w);
+		}
+		jw_end(&w);
+		jw_key(&w, "lead_time_seconds");
+		if (x->t[S_SOURCE] > 0 && x->t[last] > 0)
+			jw_int(&w, x->t[last] - x->t[S_SOURCE]);
+		else
+			jw_null(&w);
+		jw_end(&w);
+		if (w.err == 0)
+			flush(f, &b);
+	}
+	jw_end(&w);
+	jw_end(&w);
+	rc = jw_finish(&w);
+	if (rc == 0) {
+		buf_putc(&b, '\n');
+		flush(f, &b);
+		rc = out_close(f, &tmp, dir, "status.json");
+	} else {
+		fclose(f);
+		remove(tmp.data);
+	}
+	buf_free(&tmp);
+	buf_free(&b);
+	return rc;
+}
+
+static int
+write_metrics(struct ctx *c, const char *dir)
+{
+	static const char kinds[] = "rfRbc";
+	struct buf b, lbl;
+	int i, k, rc;
+	long long n[4] = { 0, 0, 0, 0 }, retries = 0;
+	const char *states[] = { "opened", "merged", "closed", "locked" };
+
+	buf_init(&b, 0);
+	buf_init(&lbl, 0);
+	/* label values escape \ and " (OpenMetrics) */
+	buf_puts(&lbl, "component=\"");
+	for (i = 0; c->component[i]; i++) {
+		if (strchr("\\\"", c->component[i]))
+			buf_putc(&lbl, '\\');
+		if (c->component[i] == '\n')
+			buf_puts(&lbl, "\\n");
+		else
+			buf_putc(&lbl, c->component[i]);
+	}
+	buf_putc(&lbl, '"');
+	for (i = 0; i < c->nb; i++) {
+		for (k = 0; k < 4; k++)
+			n[k] += strcmp(c->b[i].state, states[k]) == 0;
+		retries += c->b[i].retries;
+	}
+	buf_puts(&b,
+	    "# TYPE relay_lead_time_seconds gauge\n"
+	    "# HELP relay_lead_time_seconds source merge to the "
+	    "last environment, over the window\n");
+	if (c->nlead)
+		buf_printf(&b,
+		    "relay_lead_time_seconds{%s,quantile=\"0.5\"} %lld\n"
+		    "relay_lead_time_seconds{%s,quantile=\"0.9\"} %lld\n",
+		    lbl.data, c->p50, lbl.data, c->p90);
+	buf_puts(&b,
+	    "# TYPE relay_bumps gauge\n"
+	    "# HELP relay_bumps bump MRs in the window by state\n");
+	for (k = 0; k < 4; k++)
+		buf_printf(&b, "relay_bumps{%s,state=\"%s\"} %lld\n", lbl.data,
+		    states[k], n[k]);
+	buf_puts(&b,
+	    "# TYPE relay_verdicts gauge\n"
+	    "# HELP relay_verdicts relay-triage records in the "
+	    "window by kind\n");
+	for (k = 0; kinds[k]; k++) {
+		long long v = 0;
+
+		for (i = 0; i < c->nb; i++)
+			v += verdicts(&c->b[i], kinds[k]);
+		buf_printf(&b, "relay_verdicts{%s,kind=\"%s\"} %lld\n",
+		    lbl.data, ev_name(kinds[k]), v);
+	}
+	buf_printf(&b,
+	    "# TYPE relay_retries gauge\n"
+	    "# HELP relay_retries pipelines relay retried in the window\n"
+	    "relay_retries{%s} %lld\n"
+	    "# TYPE relay_behind_commits gauge\n"
+	    "# HELP relay_behind_commits commits from the pin to the newest "
+	    "green commit\n"
+	    "relay_behind_commits{%s} %lld\n"
+	    "# TYPE relay_behind_seconds gauge\n"
+	    "# HELP relay_behind_seconds commit time from the pin to the "
+	    "newest green commit\n"
+	    "relay_behind_seconds{%s} %lld\n"
+	    "# EOF\n",
+	    lbl.data, retries, lbl.data, c->behind_commits, lbl.data,
+	    c->behind_s);
+	rc = write_text(dir, "metrics.txt", &b);
+	buf_free(&b);
+	buf_free(&lbl);
+	return rc;
+}
+
+/* ---- status.html ---- */
+
+static void
+html_text(FILE *f, const char *s)
+{
+	for (; *s; s++)
+		switch (*s) {
+		case '&': fputs("&amp;", f); break;
+		case '<': fputs("&lt;", f); break;
+		case '>': fputs("&gt;", f); break;
+		case '"': fputs("&quot;", f); break;
+		case '\'': fputs("&#39;", f); break;
+		default: fputc(*s, f);
+		}
+}
+
+static const char *const stage_colour[] = { "#8c8c8c", "#1f75cb", "#6e49cb" };
+static const char *const env_colour[] = { "#9dc7a6", "#52b36a", "#2f8f4a",
+	"#10652b" };
+
+static const char *
+colour(struct ctx *c, int stage)
+{
+	int k;
+
+	if (stage < S_ENV)
+		return stage_colour[stage];
+	/* environments: lighter to darker green, production darkest */
+	k = (stage - S_ENV) * 4 / c->nenv;
+	if (stage == S_ENV + c->nenv - 1)
+		k = 3;
+	return env_colour[k < 4 ? k : 3];
+}
+
+static const char *
+stage_name(struct ctx *c, int stage)
+{
+	static const char *const names[] = { "source merged", "pinned",
+		"MR merged" };
+
+	return stage < S_ENV ? names[stage] : c->env[stage - S_ENV];
+}
+
+static void
+html_head(struct ctx *c, FILE *f)
+{
+	char t[64], h[32], h2[32];
+
+	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
+	      "<meta charset=\"utf-8\">\n"
+	      "<meta name=\"viewport\" content=\"width=device-width\">\n"
+	      "<title>",
+	    f);
+	html_text(f, c->component);
+	fputs(" release train</title>\n<style>\n"
+	      "body{font:14px/1.4 system-ui,sans-serif;margin:24px;"
+	      "color:#1f1e24;background:#fff}\n"
+	      "h1{font-size:20px}h2{font-size:16px;margin-top:28px}\n"
+	      "table{border-collapse:collapse}\n"
+	      "td,th{padding:3px 8px;border-bottom:1px solid #dcdcde;"
+	      "text-align:left;white-space:nowrap}\n"
+	      "code{font:12px ui-monospace,monospace}\n"
+	      ".fig{font-size:22px;font-weight:600}\n"
+	      ".cards{display:flex;gap:24px;flex-wrap:wrap}\n"
+	      ".card{border:1px solid #dcdcde;border-radius:4px;"
+	      "padding:8px 14px}\n"
+	      ".bad{color:#c91c00}.warn{color:#ab6100}\n"
+	      "svg text{font:11px system-ui,sans-serif;fill:#535158}\n"
+	      "</style>\n</head>\n<body>\n<h1>",
+	    f);
+	html_text(f, c->component);
+	fputs(": where is my change?</h1>\n<div class=\"cards\">\n", f);
+	fputs("<div class=\"card\">current pin<br><code>", f);
+	fprintf(f, "%.12s", c->pin[0] ? c->pin : "none");
+	when(t, sizeof(t), c->pin_ts);
+	fprintf(f, "</code> %s</div>\n", t);
+	hours(h, sizeof(h), c->behind_s);
+	fprintf(f,
+	    "<div class=\"card\">behind the newest green commit<br>"
+	    "<span class=\"fig\">%lld</span> commits, "
+	    "<span class=\"fig\">%s</span> h</div>\n",
+	    c->behind_commits, h);
+	fputs("<div class=\"card\">open bump MR<br>", f);
+	if (c->open_iid) {
+		if (c->web[0])
+			fprintf(f,
+			    "<a href=\"%s/-/merge_requests/%lld\">!%lld</a>",
+			    c->web, c->open_iid, c->open_iid);
+		else
+			fprintf(f, "!%lld", c->open_iid);
+		if (c->pl_id) {
+			fputs(" pipeline ", f);
+			html_text(f, c->pl_status);
+		}
+	} else {
+		fputs("none", f);
+	}
+	fputs("</div>\n<div class=\"card\">lead time, source merge to ", f);
+	html_text(f, c->env[c->nenv - 1]);
+	if (c->nlead) {
+		hours(h, sizeof(h), c->p50);
+		hours(h2, sizeof(h2), c->p90);
+		fprintf(f,
+		    "<br>median <span class=\"fig\">%s</span> h, p90 "
+		    "<span class=\"fig\">%s</span> h (%d bumps)</div>\n",
+		    h, h2, c->nlead);
+	} else {
+		fputs("<br>no bump got there yet</div>\n", f);
+	}
+	fputs("</div>\n", f);
+}
+
+/* tick_step: a step in seconds for the time axis giving <= 12 marks */
+static long long
+tick_step(long long span)
+{
+	static const long long steps[] = { 3600, 2 * 3600, 6 * 3600, 12 * 3600,
+		86400, 2 * 86400, 7 * 86400, 30 * 86400 };
+	size_t i;
+
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+		if (span / steps[i] <= 12)
+			return steps[i];
+	return 365 * 86400;
+}
+
+/* origin: where bump b's trail starts (its source merge, else its first
+ * known stage); 0 when nothing is known */
+static long long
+origin(struct ctx *c, const struct bump *b)
+{
+	int j;
+
+	for (j = 0; j < S_ENV + c->nenv; j++)
+		if (b->t[j] > 0)
+			return b->t[j];
+	return 0;
+}
+
+/* html_svg: one row per bump, each on its own clock: x is the time since
+ * the bump's source merge, so the trails line up and lead times compare */
+static void
+html_svg(struct ctx *c, FILE *f)
+{
+	const int left = 150, right = 30, top = 40, row = 18, width = 1100;
+	int plot = width - left - right;
+	int height = top + row * c->nb + 34;
+	long long span = 0, step, tk;
+	int i, j;
+
+	for (i = 0; i < c->nb; i++) {
+		long long o = origin(c, &c->b[i]);
+
+		for (j = 0; j < S_ENV + c->nenv; j++)
+			if (c->b[i].t[j] > 0 && c->b[i].t[j] - o > span)
+				span = c->b[i].t[j] - o;
+		for (j = 0; j < c->b[i].nev; j++)
+			if (c->b[i].ev[j].ts - o > span)
+				span = c->b[i].ev[j].ts - o;
+	}
+	if (span < 3600)
+		span = 3600;
+	step = tick_step(span);
+	fprintf(f,
+	    "<h2>The last %d bumps, from the source merge</h2>\n"
+	    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
+	    "height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" "
+	    "aria-label=\"deployment trail of the last bumps\">\n",
+	    c->nb, width, height, width, height);
+	for (j = 0; j < S_ENV + c->nenv; j++) {
+		int x = left + j * 105;
+
+		fprintf(f,
+		    "<circle cx=\"%d\" cy=\"12\" r=\"5\" fill=\"%s\"/>"
+		    "<text x=\"%d\" y=\"16\">",
+		    x, colour(c, j), x + 8);
+		html_text(f, stage_name(c, j));
+		fputs("</text>\n", f);
+	}
+	j = left + (S_ENV + c->nenv) * 105;
+	fprintf(f,
+	    "<path d=\"M%d 6l5 10h-10z\" fill=\"#c91c00\"/>"
+	    "<text x=\"%d\" y=\"16\">failure</text>"
+	    "<path d=\"M%d 6l5 10h-10z\" fill=\"#ab6100\"/>"
+	    "<text x=\"%d\" y=\"16\">flake</text>\n",
+	    j, j + 8, j + 70, j + 78);
+	for (tk = 0; tk <= span; tk += step) {
+		int x = left + (int)(tk * plot / span);
+
+		fprintf(f,
+		    "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
+		    "stroke=\"#ececef\"/><text x=\"%d\" y=\"%d\">+%lld h"
+		    "</text>\n",
+		    x, top - 8, x, height - 26, x + 2, height - 12, tk / 3600);
+	}
+	if (c->nlead) {
+		long long q[2] = { c->p50, c->p90 };
+
+		for (j = 0; j < 2; j++) {
+			int x = left + (int)(q[j] * plot / span);
+
+			fprintf(f,
+			    "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
+			    "stroke=\"#10652b\" stroke-dasharray=\"4 3\"/>"
+			    "<text x=\"%d\" y=\"%d\">%s</text>\n",
+			    x, top - 8, x, height - 26, x + 3, top - 1,
+			    j ? "p90" : "median");
+		}
+	}
+	for (i = 0; i < c->nb; i++) {
+		struct bump *b = &c->b[i];
+		long long o = origin(c, b);
+		int y = top + row * i + row / 2;
+		int last = -1;
+		char t[64];
+
+		for (j = 0; j < S_ENV + c->nenv; j++)
+			if (b->t[j] > 0)
+				last = j;
+		when(t, sizeof(t), o);
+		fprintf(f,
+		    "<g><title>!%lld %.12s %s</title><text x=\"4\" "
+		    "y=\"%d\">!%lld %s</text>\n",
+		    b->iid, b->sha, b->state, y + 4, b->iid, t);
+		if (last >= 0 && b->t[last] > o)
+			fprintf(f,
+			    "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
+			    "stroke=\"%s\" stroke-width=\"2\"/>\n",
+			    left, y,
+			    left + (int)((b->t[last] - o) * plot / span), y,
+			    strcmp(b->state, "closed") == 0 ? "#dcdcde"
+							    : "#a4a3a8");
+		for (j = 0; j < S_ENV + c->nenv; j++) {
+			if (b->t[j] <= 0)
+				continue;
+			when(t, sizeof(t), b->t[j]);
+			fprintf(f,
+			    "<circle cx=\"%d\" cy=\"%d\" r=\"4\" "
+			    "fill=\"%s\"><title>",
+			    left + (int)((b->t[j] - o) * plot / span), y,
+			    colour(c, j));
+			html_text(f, stage_name(c, j));
+			fprintf(f, " %s</title></circle>\n", t);
+		}
+		for (j = 0; j < b->nev; j++) {
+			long long d = b->ev[j].ts - o;
+
+			if (d < 0)
+				d = 0;
+			when(t, sizeof(t), b->ev[j].ts);
+			fprintf(f,
+			    "<path d=\"M%d %dl5 10h-10z\" fill=\"%s\">"
+			    "<title>%s %s</title></path>\n",
+			    left + (int)(d * plot / span), y - 6,
+			    b->ev[j].kind == 'f' ? "#ab6100" : "#c91c00",
+			    ev_name(b->ev[j].kind), t);
+		}
+		fputs("</g>\n", f);
+	}
+	fputs("</svg>\n", f);
+}
+
+static void
+html_table(struct ctx *c, FILE *f)
+{
+	char t[64], h[32];
+	int i, j, last = S_ENV + c->nenv - 1;
+
+	fputs("<h2>Bumps</h2>\n<table>\n<tr><th>MR</th><th>pin</th>"
+	      "<th>state</th>",
+	    f);
+	for (j = 0; j < S_ENV + c->nenv; j++) {
+		fputs("<th>", f);
+		html_text(f, stage_name(c, j));
+		fputs("</th>", f);
+	}
+	fputs("<th>lead time</th><th>retries</th><th>verdicts</th></tr>\n", f);
+	for (i = 0; i < c->nb; i++) {
+		struct bump *b = &c->b[i];
+
+		if (c->web[0])
+			fprintf(f,
+			    "<tr><td><a href=\"%s/-/merge_requests/%lld\">"
+			    "!%lld</a></td>",
+			    c->web, b->iid, b->iid);
+		else
+			fprintf(f, "<tr><td>!%lld</td>", b->iid);
+		fprintf(f, "<td><code>%.12s</code></td><td>", b->sha);
+		html_text(f, b->state);
+		fputs("</td>", f);
+		for (j = 0; j < S_ENV + c->nenv; j++) {
+			when(t, sizeof(t), b->t[j]);
+			fprintf(f, "<td>%s</td>", t);
+		}
+		if (b->t[S_SOURCE] > 0 && b->t[last] > 0) {
+			hours(h, sizeof(h), b->t[last] - b->t[S_SOURCE]);
+			fprintf(f, "<td>%s h</td>", h);
+		} else {
+			fputs("<td>–</td>", f);
+		}
+		fprintf(f, "<td>%d</td><td>", b->retries);
+		for (j = 0; j < b->nev; j++)
+			fprintf(f, "%s<span class=\"%s\">%s</span>",
+			    j ? ", " : "",
+			    b->ev[j].kind == 'f' ? "warn" : "bad",
+			    ev_name(b->ev[j].kind));
+		fputs("</td></tr>\n", f);
+	}
+	fputs("</table>\n<p>Times are UTC. Environments as "
+	      "relay-track-deploy recorded them; verdicts as relay-triage "
+	      "recorded them.</p>\n</body>\n</html>\n",
+	    f);
+}
+
+static int
+write_html(struct ctx *c, const char *dir)
+{
+	struct buf tmp;
+	FILE *f;
+	int rc;
+
+	buf_init(&tmp, 0);
+	f = out_open(&tmp, dir, "status.html");
+	if (!f) {
+		buf_free(&tmp);
+		return E_FAIL;
+	}
+	html_head(c, f);
+	html_svg(c, f);
+	html_table(c, f);
+	rc = out_close(f, &tmp, dir, "status.html");
+	buf_free(&tmp);
+	return rc;
+}
+
+/* ---- the status issue ---- */
+
+static int
+put_issue(struct ctx *c, const char *text, const char **action, long long *iid)
+{
+	struct gitlab_pager pg;
+	struct json *page = NULL, *d = NULL;
+	struct buf path, mk, body, title;
+	struct jw w;
+	int rc, same = 0;
+
+	*iid = 0;
+	buf_init(&path, 0);
+	buf_init(&mk, 0);
+	buf_init(&body, 0);
+	buf_init(&title, 0);
+	marker(&mk, c->component);
+	buf_puts(&title, c->component);
+	rc = buf_puts(&title, " release train status");
+	if (rc == 0)
+		rc = buf_printf(&path,
+		    "%s/issues?author_id=%lld&state=opened&order_by=created_at"
+		    "&sort=asc&per_page=100",
+		    c->tgt, c->me);
+	if (rc == 0)
+		rc = gitlab_pager_init(&pg, c->job->gl, path.data, 5);
+	if (rc < 0)
+		goto out;
+	/* the oldest open issue relay wrote with this component's marker */
+	while (!*iid && (rc = gitlab_pager_next(&pg, &page)) > 0) {
+		struct json_iter it;
+		struct jv e;
+
+		json_iter_init(&it, json_root(page));
+		while (!*iid && json_iter_next(&it, &e, NULL)) {
+			const char *desc = json_strp(e, "description");
+
+			if (json_intp(e, "author.id", 0) != c->me || !desc ||
+			    !strstr(desc, mk.data))
+				continue;
+			*iid = json_intp(e, "iid", 0);
+			same = strcmp(desc, text) == 0 &&
+			    json_strp(e, "title") &&
+			    strcmp(json_strp(e, "title"), title.data) == 0;
+		}
+		json_free(page);
+		page = NULL;
+	}
+	gitlab_pager_free(&pg);
+	if (rc < 0) {
+		rc = err_prefix(rc, "cannot list status issues: ");
+		goto out;
+	}
+	if (*iid && same) {
+		*action = "unchanged";
+		log_info("status issue #%lld is up to date", *iid);
+		goto out;
+	}
+	*action = *iid ? "updated" : "created";
+	if (c->job->dry_run) {
+		log_info("dry run: would %s the status issue%s",
+		    *iid ? "update" : "create", *iid ? "" : " (new)");
+		*action = "none";
+		goto out;
+	}
+	jw_init(&w, &body);
+	jw_obj(&w);
+	jw_kstr(&w, "title", title.data);
+	jw_kstr(&w, "description", text);
+	jw_end(&w);
+	rc = jw_finish(&w);
+	buf_reset(&path);
+	if (rc == 0 && *iid)
+		rc = buf_printf(&path, "%s/issues/%lld", c->tgt, *iid);
+	else if (rc == 0)
+		rc = buf_printf(&path, "%s/issues", c->tgt);
+	if (rc == 0)
+		rc = gitlab_call(c->job->gl, &d, *iid ? "PUT" : "POST",
+		    path.data, body.data);
+	if (rc < 0) {
+		rc = err_prefix(rc,
+		    "cannot %s the status issue: ", *iid ? "update" : "create");
+		goto out;
+	}
+	if (!*iid)
+		*iid = json_intp(json_root(d), "iid", 0);
+	log_info("status issue #%lld %s", *iid, *action);
+out:
+	json_free(d);
+	buf_free(&path);
+	buf_free(&mk);
+	buf_free(&body);
+	buf_free(&title);
+	return rc;
+}
+
+static int
+run(struct ctx *c)
+{
+	const char *dir = job_var(c->job, "RELAY_STATUS_DIR");
+	const char *from = job_var(c->job, "RELAY_STATUS_FROM");
+	const char *action = "none";
+	long long iid = 0;
+	struct buf md;
+	char num[32];
+	int rc;
+
+	buf_init(&md, 0);
+	if (from) {
+		rc = read_from(c, from);
+	} else {
+		rc = read_me(c);
+		if (rc == 0)
+			rc = read_bumps(c);
+		if (rc == 0)
+			rc = read_open(c);
+		if (rc == 0)
+			rc = read_pins(c);
+	}
+	if (rc == 0)
+		rc = lead_times(c);
+	if (rc == 0)
+		rc = issue_md(c, &md);
+	if (rc == 0)
+		rc = write_text(dir, "status.md", &md);
+	if (rc == 0)
+		rc = write_json(c, dir);
+	if (rc == 0)
+		rc = write_metrics(c, dir);
+	if (rc == 0)
+		rc = write_html(c, dir);
+	if (rc == 0 && !from)
+		rc = put_issue(c, md.data, &action, &iid);
+	if (rc == 0) {
+		log_info("%d bumps; files in %s", c->nb, dir);
+		job_out(c->job, "STATUS_ISSUE", action);
+		snprintf(num, sizeof(num), "%lld", iid);
+		job_out(c->job, "STATUS_ISSUE_IID", num);
+	}
+	buf_free(&md);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct job job;
+	struct ctx c;
+	int rc;
+
+	rc = job_start(&job, "status",
+	    "Write the status issue, status.html, metrics.txt and "
+	    "status.json: where each change is.",
+	    argc, argv, stage_vars, sizeof(stage_vars) / sizeof(stage_vars[0]),
+	    getenv);
+	if (rc)
+		return rc & 0xff;
+	memset(&c, 0, sizeof(c));
+	c.job = &job;
+	c.component = job_var(&job, "RELAY_COMPONENT");
+	rc = parse_envs(&c, job_var(&job, "RELAY_ENVIRONMENTS"));
+	if (rc == 0)
+		rc = env_long(
+		    &c.max, job.vars, job.nvars, "RELAY_STATUS_BUMPS", 1, 1000);
+	/* the issue and the trust check need relay's own identity */
+	if (rc == 0 && !job_var(&job, "RELAY_STATUS_FROM"))
+		rc = job_need(&job, "RELAY_TOKEN", (char *)NULL);
+	if (rc == 0) {
+		c.src =
+		    gitlab_project_path(job_var(&job, "RELAY_SOURCE_PROJECT"));
+		c.tgt =
+		    gitlab_project_path(job_var(&job, "RELAY_TARGET_PROJECT"));
+		if (!c.src || !c.tgt)
+			rc = err_set(E_NOMEM, "out of memory");
+	}
+	if (rc == 0)
+		rc = run(&c);
+	free(c.b);
+	free(c.src);
+	free(c.tgt);
+	return job_finish(&job, rc);
+}
