@@ -815,7 +815,7 @@ issue_md(struct ctx *c, struct buf *b)
 	    "\nTimes are UTC; environments as relay-track-deploy "
 	    "recorded them.\n\n");
 	marker(b, c->component);
-	return buf_puts(b, "\n");
+	return b->data ? 0 : err_set(E_NOMEM, "out of memory");
 }
 
 /* ---- files ---- */
@@ -1433,6 +1433,25 @@ write_html(struct ctx *c, const char *dir)
 
 /* ---- the status issue ---- */
 
+/* same_text: equal but for line endings and trailing white space, which
+ * a text area may change */
+static int
+same_text(const char *a, const char *b)
+{
+	for (;;) {
+		while (*a == '\r')
+			a++;
+		while (*b == '\r')
+			b++;
+		if (!a[strspn(a, " \t\r\n")] && !b[strspn(b, " \t\r\n")])
+			return 1;
+		if (*a != *b)
+			return 0;
+		a++;
+		b++;
+	}
+}
+
 static int
 put_issue(struct ctx *c, const char *text, const char **action, long long *iid)
 {
@@ -1472,8 +1491,7 @@ put_issue(struct ctx *c, const char *text, const char **action, long long *iid)
 			    !strstr(desc, mk.data))
 				continue;
 			*iid = json_intp(e, "iid", 0);
-			same = strcmp(desc, text) == 0 &&
-			    json_strp(e, "title") &&
+			same = same_text(desc, text) && json_strp(e, "title") &&
 			    strcmp(json_strp(e, "title"), title.data) == 0;
 		}
 		json_free(page);
@@ -1484,6 +1502,7 @@ put_issue(struct ctx *c, const char *text, const char **action, long long *iid)
 		rc = err_prefix(rc, "cannot list status issues: ");
 		goto out;
 	}
+	rc = 0;
 	if (*iid && same) {
 		*action = "unchanged";
 		log_info("status issue #%lld is up to date", *iid);
