@@ -43,7 +43,7 @@ ASAN_VARS = DYNAMIC=1 O=build/asan BIN=build/asan/bin \
 	OPT="-O1 -g -fno-omit-frame-pointer $(SAN)" LDFLAGS="$(SAN)"
 
 .PHONY: all deps setup check check-asan check-valgrind unit lint lint-ci fmt \
-	bench install clean distclean demo fuzz
+	bench install clean distclean demo fuzz screenshots
 
 all: $(BINS)
 
@@ -160,6 +160,13 @@ bench: all
 
 demo: all
 	KEEP="$(KEEP)" ./scripts/demo.sh
+
+# README's picture of status.html: t65-status renders the page of its
+# 30-bump history in headless Chromium (build/status.png)
+screenshots: all
+	./scripts/setup.sh
+	RELAY_BIN=$$(cd $(BIN) && pwd) sh ./tests/e2e/t65-status.sh
+	mkdir -p docs && cp build/status.png docs/relay-status.png
 
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR)

@@ -31,6 +31,10 @@ enum {
  * Rejects truncated input, trailing data, invalid UTF-8, lone surrogates
  * and \u0000. Returns 0 or E_PARSE/E_NOMEM; *out is freed with json_free. */
 int json_parse(struct json **out, const char *text, size_t len);
+/* json_parse_owned: json_parse without the copy, for large documents:
+ * text (malloc'd, len + 1 bytes) belongs to the document from here on,
+ * also when parsing fails */
+int json_parse_owned(struct json **out, char *text, size_t len);
 void json_free(struct json *doc);
 
 struct jv json_root(const struct json *doc);

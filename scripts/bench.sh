@@ -45,6 +45,10 @@ else
 fi
 
 echo
+echo "## relay-status: 1,000 bumps in the window"
+RELAY_BIN=$bin "$top/scripts/bench-status.sh"
+
+echo
 echo "## requests per stage (clean run of each scenario of the fault matrix)"
 RELAY_BIN=$bin python3 "$top/tests/e2e/faults.py" --requests
 

@@ -8,7 +8,7 @@ import re
 import sys
 
 STAGES = ["mirror", "find-green", "open-mr", "watch", "triage", "notify",
-          "track-deploy"]
+          "track-deploy", "status"]
 # inputs of one stage that mean the same thing in every stage
 SHARED_PREFIX = {"mirror": "mirror_"}
 KEEP = {"stage", "job_prefix", "image", "tries", "timeout_s",
@@ -57,8 +57,9 @@ def render():
             "# edit those, then run it.\n"
             "spec:\n  inputs:\n" + "\n".join(spec) + "\n---\n"
             "# The whole chain, mirror -> find-green -> open-mr -> watch ->\n"
-            "# triage -> notify -> track-deploy, each stage a job of its own\n"
-            "# handing values on through dotenv reports and needs.\n"
+            "# triage -> notify -> track-deploy -> status, each stage a job of\n"
+            "# its own"
+            " handing values on through dotenv reports and needs.\n"
             "include:\n" + "\n".join(includes) + "\n")
 
 

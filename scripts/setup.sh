@@ -3,11 +3,13 @@
 # Runs `apt-get update` and installs only when something is missing, so
 # repeated `make` calls cost nothing. Needs root (or sudo) on Debian 12.
 set -eu
+# chromium (and a font): t65-status opens the status page headless
 pkgs="build-essential cmake dpkg-dev pkg-config
 	ca-certificates debian-archive-keyring git curl jq python3 python3-yaml
 	libjsmn-dev libmbedtls-dev libhttp-parser-dev zlib1g-dev
 	libcurl4-openssl-dev libgit2-dev lighttpd lighttpd-mod-openssl openssl rsync time bc
-	musl-tools clang libclang-rt-14-dev valgrind"
+	musl-tools clang libclang-rt-14-dev valgrind
+	chromium fonts-dejavu-core"
 # `setup.sh bench` (make bench): the tools the benchmarks compare against
 [ "${1:-}" = bench ] && pkgs="$pkgs hyperfine ruby-gitlab python3-gitlab"
 # gitlab-ci-local (tests) runs on Node.js: Debian's, unless one is there

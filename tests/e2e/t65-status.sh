@@ -117,6 +117,7 @@ test_expect_success 'a re-run changes nothing' '
 	cp "$ST/status.html" "$ST/status.json" "$ST/metrics.txt" "$TRASH/" &&
 	sim DELETE /requests >/dev/null && status && expect_rc 0 &&
 	test "$(dotenv STATUS_ISSUE)" = unchanged && test "$(writes)" -eq 0 &&
+	test "$(requests length)" -le $((9 + 3 * 30)) &&
 	cmp "$ST/status.html" "$TRASH/status.html" &&
 	cmp "$ST/status.json" "$TRASH/status.json" &&
 	cmp "$ST/metrics.txt" "$TRASH/metrics.txt"

@@ -119,13 +119,15 @@ test_expect_success 'README tells an adopter to include the release the template
 
 test_expect_success 'fresh MR: the whole chain runs, the bump MR is opened' '
 	chain schedule && green &&
-	for s in mirror find-green open-mr watch triage notify track-deploy; do
+	for s in mirror find-green open-mr watch triage notify track-deploy status; do
 		ran "relay-$s" || { echo "relay-$s did not run"; return 1; }
 	done &&
 	test "$(mrs)" -eq 1 &&
 	test "$(state "$T.mrs[0].title")" = "Update Gitaly version" && pinned "$G1" &&
 	test "$(git -C mirror.git rev-parse master)" = "$(git -C canon.git rev-parse master)" &&
-	log relay-open-mr "MR_ACTION=created" && secrets_hidden
+	log relay-open-mr "MR_ACTION=created" && secrets_hidden &&
+	test "$(state "$T.issues[0].title")" = "Gitaly release train status" &&
+	log relay-status "STATUS_ISSUE=created"
 '
 
 test_expect_success 'the values crossed the stages through dotenv reports' '
