@@ -910,6 +910,17 @@ write_text(const char *dir, const char *name, const struct buf *b)
 	return rc;
 }
 
+/* kstr: a string member, or null when s is NULL */
+static void
+kstr(struct jw *w, const char *key, const char *s)
+{
+	jw_key(w, key);
+	if (s)
+		jw_str(w, s);
+	else
+		jw_null(w);
+}
+
 static void
 jw_kts(struct jw *w, const char *key, long long ts)
 {
@@ -951,22 +962,22 @@ write_json(struct ctx *c, const char *dir)
 	}
 	jw_init(&w, &b);
 	jw_obj(&w);
-	jw_kstr(&w, "component", c->component);
+	kstr(&w, "component", c->component);
 	jw_key(&w, "environments");
 	jw_arr(&w);
 	for (i = 0; i < c->nenv; i++)
 		jw_str(&w, c->env[i]);
 	jw_end(&w);
-	jw_kstr(&w, "target_url", c->web[0] ? c->web : NULL);
-	jw_kstr(&w, "source_url", c->src_web[0] ? c->src_web : NULL);
+	kstr(&w, "target_url", c->web[0] ? c->web : NULL);
+	kstr(&w, "source_url", c->src_web[0] ? c->src_web : NULL);
 	jw_key(&w, "pin");
 	jw_obj(&w);
-	jw_kstr(&w, "sha", c->pin[0] ? c->pin : NULL);
+	kstr(&w, "sha", c->pin[0] ? c->pin : NULL);
 	jw_kts(&w, "committed_at", c->pin_ts);
 	jw_end(&w);
 	jw_key(&w, "green");
 	jw_obj(&w);
-	jw_kstr(&w, "sha", c->green[0] ? c->green : NULL);
+	kstr(&w, "sha", c->green[0] ? c->green : NULL);
 	jw_kts(&w, "committed_at", c->green_ts);
 	jw_kint(&w, "behind_commits", c->behind_commits);
 	jw_kint(&w, "behind_seconds", c->behind_s);
@@ -979,8 +990,8 @@ write_json(struct ctx *c, const char *dir)
 		if (c->pl_id) {
 			jw_obj(&w);
 			jw_kint(&w, "id", c->pl_id);
-			jw_kstr(&w, "status", c->pl_status);
-			jw_kstr(&w, "url", c->pl_url[0] ? c->pl_url : NULL);
+			kstr(&w, "status", c->pl_status);
+			kstr(&w, "url", c->pl_url[0] ? c->pl_url : NULL);
 			jw_end(&w);
 		} else {
 			jw_null(&w);
@@ -991,7 +1002,7 @@ write_json(struct ctx *c, const char *dir)
 	}
 	jw_key(&w, "lead_time_seconds");
 	jw_obj(&w);
-	jw_kstr(&w, "to", c->env[c->nenv - 1]);
+	kstr(&w, "to", c->env[c->nenv - 1]);
 	jw_kint(&w, "count", c->nlead);
 	jw_key(&w, "p50");
 	c->nlead ? jw_int(&w, c->p50) : jw_null(&w);
@@ -1009,10 +1020,10 @@ write_json(struct ctx *c, const char *dir)
 		if (c->web[0]) {
 			snprintf(url, sizeof(url), "%s/-/merge_requests/%lld",
 			    c->web, x->iid);
-			jw_kstr(&w, "url", url);
+			kstr(&w, "url", url);
 		}
-		jw_kstr(&w, "state", x->state);
-		jw_kstr(&w, "sha", x->sha[0] ? x->sha : NULL);
+		kstr(&w, "state", x->state);
+		kstr(&w, "sha", x->sha[0] ? x->sha : NULL);
 		jw_kts(&w, "source_merged_at", x->t[S_SOURCE]);
 		jw_kts(&w, "pinned_at", x->t[S_PINNED]);
 		jw_kts(&w, "merged_at", x->t[S_MERGED]);
@@ -1026,7 +1037,7 @@ write_json(struct ctx *c, const char *dir)
 		jw_arr(&w);
 		for (j = 0; j < x->nev; j++) {
 			jw_obj(&w);
-			jw_kstr(&w, "kind", ev_name(x->ev[j].kind));
+			kstr(&w, "kind", ev_name(x->ev[j].kind));
 			jw_kts(&w, "at", x->ev[j].ts);
 			jw_end(&w);
 		}

@@ -51,6 +51,13 @@ page_check() {
 	test -s "$2"
 }
 
+test_expect_success 'nothing yet: empty window, null fields, exit 0 (dry run)' '
+	status --dry-run && expect_rc 0 && test "$(jq -r ".bumps | length" "$ST/status.json")" -eq 0 &&
+	test "$(jq -r .open_mr "$ST/status.json")" = null &&
+	test "$(jq -r .target_url "$ST/status.json")" = null &&
+	grep -q "no bump reached it yet" "$ST/status.md" && test "$(issues)" -eq 0
+'
+
 test_expect_success 'set-up: 30 bumps by the real stages, deployments hours apart' '
 	python3 "$TOP/tests/e2e/status_history.py" "$SIM" &&
 	test "$(state "$T.mrs | length")" -eq 30 &&

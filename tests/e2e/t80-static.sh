@@ -77,7 +77,7 @@ G=$(nth 1)
 pipeline "$G" success >/dev/null
 
 test_expect_success 'every binary starts alone in the jail' '
-	for b in find-green open-mr watch triage notify track-deploy mirror; do
+	for b in find-green open-mr watch triage notify track-deploy status mirror; do
 		jail $b && test "$(find "$TRASH/root" -type f | wc -l)" -eq 3 &&
 		env -i $CHROOT "$TRASH/root" /relay-$b --version | grep -q "^relay-$b " || return 1
 	done

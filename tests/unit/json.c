@@ -174,5 +174,20 @@ main(void)
 		OK(jw_finish(&w) == E_FAIL);
 		buf_free(&b);
 	}
+	{
+		/* json_parse_owned: parsed in place; the text belongs to the
+		 * document, and is freed on failure too (ASan's leak check) */
+		char *t = malloc(32), *bad = malloc(32);
+
+		snprintf(t, 32, "%s", "{\"a\":[1,{\"b\":\"c\\n\"}]}");
+		OK(json_parse_owned(&d, t, strlen(t)) == 0);
+		STREQ(json_strp(json_root(d), "a.1.b"), "c\n");
+		OK(json_size(json_get(json_root(d), "a")) == 2);
+		json_free(d);
+		d = NULL;
+		snprintf(bad, 32, "%s", "{\"a\":[1,}");
+		OK(json_parse_owned(&d, bad, strlen(bad)) == E_PARSE);
+		OK(d == NULL);
+	}
 	return tap_done();
 }
