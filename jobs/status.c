@@ -44,21 +44,18 @@
 #define S_ENV 3
 
 static const struct env_var stage_vars[] = {
-	{ "RELAY_ENVIRONMENTS", 0,
-	    "gstg-cny:workflow::staging-canary,gstg:workflow::staging,"
-	    "gprd-cny:workflow::canary,gprd:workflow::production",
+	ENV_STRING("RELAY_ENVIRONMENTS", 0,
+	    "gstg-cny:workflow::staging-canary,gprd-cny:workflow::canary,"
+	    "gstg:workflow::staging,gprd:workflow::production",
 	    "environment:label pairs in rollout order (the last one is "
-	    "production for lead times)",
-	    NULL },
-	{ "RELAY_STATUS_BUMPS", 0, "30", "how many bump MRs are shown (1-1000)",
-	    NULL },
-	{ "RELAY_STATUS_DIR", 0, ".",
-	    "folder for status.html, status.md, metrics.txt, status.json",
-	    NULL },
-	{ "RELAY_STATUS_FROM", 0, NULL,
-	    "render the files from this status.json instead of GitLab "
-	    "(no request, no issue)",
-	    NULL },
+	    "production for lead times)"),
+	ENV_LONG("RELAY_STATUS_BUMPS", 0, "30", 1, 1000,
+	    "how many bump MRs are shown"),
+	ENV_STRING("RELAY_STATUS_DIR", 0, ".",
+	    "folder for status.html, status.md, metrics.txt, status.json"),
+	ENV_STRING("RELAY_STATUS_FROM", 0, NULL,
+	    "render the files from this status.json instead of GitLab (no "
+	    "request, no issue)"),
 };
 
 /* a verdict or retry recorded by relay-triage, for the timeline */
@@ -1657,9 +1654,7 @@ main(int argc, char **argv)
 	c.job = &job;
 	c.component = job_var(&job, "RELAY_COMPONENT");
 	rc = parse_envs(&c, job_var(&job, "RELAY_ENVIRONMENTS"));
-	if (rc == 0)
-		rc = env_long(
-		    &c.max, job.vars, job.nvars, "RELAY_STATUS_BUMPS", 1, 1000);
+	c.max = job_long(&job, "RELAY_STATUS_BUMPS");
 	/* the issue and the trust check need relay's own identity */
 	if (rc == 0 && !job_var(&job, "RELAY_STATUS_FROM"))
 		rc = job_need(&job, "RELAY_TOKEN", (char *)NULL);

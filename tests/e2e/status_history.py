@@ -9,7 +9,7 @@ merge goes out through the environments at realistic intervals
 (relay-track-deploy after each deployment). Some bumps are flaky (failed,
 retried, passed), one is a regression (failed twice; the next bump's
 update of the same MR passes), one meets a broken master (labelled, closed
-once master is green, a fresh MR merges). Bump 29 stops at staging, bump
+once master is green, a fresh MR merges). Bump 29 stops at the canaries, bump
 30's MR is open with its pipeline running, and one newer green commit is
 not pinned yet. Every record is written by relay's own binaries, so
 relay-status reads what production would hold.
@@ -29,7 +29,7 @@ TGT = "gitlab-org/gitlab"
 FLAKY = {5, 12, 21}
 REGRESSION = 17  # its MR is updated by bump 18, which passes
 BROKEN = 25
-ENVS = ["gstg-cny", "gstg", "gprd-cny", "gprd"]
+ENVS = ["gstg-cny", "gprd-cny", "gstg", "gprd"]  # gitlab.com's rollout order
 
 
 def admin(method, path, body=None):

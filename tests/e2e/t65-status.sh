@@ -11,7 +11,8 @@ sim_start
 # 2026-10-01T00:00:00Z, frozen: the same history on every run
 sim POST /clock '{"freeze_at": 1790812800}' >/dev/null
 seed_default
-sim POST /seed "{\"users\": [{\"username\": \"mallory\", \"token\": \"glpat-mallory-0005\"}]}" >/dev/null
+sim POST /seed "{\"users\": [{\"username\": \"mallory\", \"token\": \"glpat-mallory-0005\"}],
+  \"projects\": [{\"path\": \"gitlab-org/gitaly\", \"default_branch\": \"master\"}]}" >/dev/null
 T='.projects["gitlab-org/gitlab"]'
 ST=$TRASH/st
 mkdir -p "$ST"
@@ -155,11 +156,11 @@ test_expect_success 'an edited issue is put back in place, never duplicated' '
 test_expect_success 'a new deployment moves the figures; the same issue is edited' '
 	M29=$(state "$T.mrs[] | select(.iid == 29) | .merge_commit_sha") &&
 	NOW=$(sim POST /clock "{\"advance_s\": 7200}" | jq -r .now | cut -c1-19)Z &&
-	sim POST /deployments "{\"project\": \"gitlab-org/gitlab\", \"environment\": \"gprd-cny\", \"sha\": \"$M29\"}" >/dev/null &&
+	sim POST /deployments "{\"project\": \"gitlab-org/gitlab\", \"environment\": \"gstg\", \"sha\": \"$M29\"}" >/dev/null &&
 	RELAY_DEPLOY_MAX_DAYS=3650 run track-deploy && expect_rc 0 &&
 	status && expect_rc 0 && test "$(dotenv STATUS_ISSUE)" = updated &&
 	test "$(issues)" -eq 2 &&
-	test "$(jq -r ".bumps[] | select(.iid == 29) | .environments[\"gprd-cny\"]" "$ST/status.json")" = "$NOW"
+	test "$(jq -r ".bumps[] | select(.iid == 29) | .environments.gstg" "$ST/status.json")" = "$NOW"
 '
 
 test_expect_success 'RELAY_STATUS_FROM renders the same files from status.json, no request' '
