@@ -43,7 +43,20 @@
 #define S_MERGED 2
 #define S_ENV 3
 
+/* the common variables relay-status reads are declared here: job.c's
+ * table lists the stages of each (status is not among them) */
 static const struct env_var stage_vars[] = {
+	ENV_STRING("RELAY_SOURCE_PROJECT", 0, "gitlab-org/security/gitaly",
+	    "project whose green commits are pinned"),
+	ENV_STRING("RELAY_SOURCE_BRANCH", 0, NULL,
+	    "branch of the green commits (default: source default)"),
+	ENV_STRING("RELAY_TARGET_BRANCH", 0, NULL,
+	    "branch holding the pin (default: target default branch)"),
+	ENV_STRING("RELAY_VERSION_FILE", 0, "GITALY_SERVER_VERSION",
+	    "file in the target holding the pinned SHA"),
+	ENV_STRING("RELAY_COMPONENT", 0, "Gitaly", "component name in titles"),
+	ENV_STRING("RELAY_MR_BRANCH", 0, "release-tools/update-gitaly",
+	    "source branch of the bump MRs"),
 	ENV_STRING("RELAY_ENVIRONMENTS", 0,
 	    "gstg-cny:workflow::staging-canary,gprd-cny:workflow::canary,"
 	    "gstg:workflow::staging,gprd:workflow::production",
@@ -174,32 +187,47 @@ civil(long long ts, int *y, int *mo, int *d, int *h, int *mi, int *s)
 	*s = (int)(sec % 60);
 }
 
+/* stamp: "YYYY-MM-DD?HH:MM[:SSZ]" by hand (printf is most of a 1,000-bump
+ * page's time); sep is 'T' (ISO 8601, with seconds) or ' ' (minutes) */
+static void
+stamp(char *out, size_t n, long long ts, char sep)
+{
+	int v[6], w[6] = { 4, 2, 2, 2, 2, 2 }, i, k, len = 0;
+	const char *after = sep == 'T' ? "--T::Z" : "-- :";
+	char buf[24];
+
+	civil(ts, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]);
+	for (i = 0; i < (sep == 'T' ? 6 : 5); i++) {
+		for (k = w[i] - 1; k >= 0; k--) {
+			buf[len + k] = (char)('0' + v[i] % 10);
+			v[i] /= 10;
+		}
+		len += w[i];
+		if (after[i])
+			buf[len++] = after[i];
+	}
+	buf[len] = 0;
+	snprintf(out, n, "%s", buf);
+}
+
 /* iso: "2026-10-01T12:00:00Z", or "" when unknown */
 static void
 iso(char *out, size_t n, long long ts)
 {
-	int y, mo, d, h, mi, s;
-
-	if (ts <= 0) {
+	if (ts <= 0)
 		snprintf(out, n, "%s", "");
-		return;
-	}
-	civil(ts, &y, &mo, &d, &h, &mi, &s);
-	snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, mo, d, h, mi, s);
+	else
+		stamp(out, n, ts, 'T');
 }
 
 /* when: "2026-10-01 12:00" (UTC), or "–" */
 static void
 when(char *out, size_t n, long long ts)
 {
-	int y, mo, d, h, mi, s;
-
-	if (ts <= 0) {
+	if (ts <= 0)
 		snprintf(out, n, "%s", "–");
-		return;
-	}
-	civil(ts, &y, &mo, &d, &h, &mi, &s);
-	snprintf(out, n, "%04d-%02d-%02d %02d:%02d", y, mo, d, h, mi);
+	else
+		stamp(out, n, ts, ' ');
 }
 
 /* hours: seconds as hours with one decimal ("12.5") */
@@ -1636,33 +1664,22 @@ run(struct ctx *c)
 	return rc;
 }
 
-int
-main(int argc, char **argv)
+static int
+cmd_status(struct job *job)
 {
-	struct job job;
 	struct ctx c;
 	int rc;
 
-	rc = job_start(&job, "status",
-	    "Write the status issue, status.html, metrics.txt and "
-	    "status.json: where each change is.",
-	    argc, argv, stage_vars, sizeof(stage_vars) / sizeof(stage_vars[0]),
-	    getenv);
-	if (rc)
-		return rc & 0xff;
 	memset(&c, 0, sizeof(c));
-	c.job = &job;
-	c.component = job_var(&job, "RELAY_COMPONENT");
-	rc = parse_envs(&c, job_var(&job, "RELAY_ENVIRONMENTS"));
-	c.max = job_long(&job, "RELAY_STATUS_BUMPS");
-	/* the issue and the trust check need relay's own identity */
-	if (rc == 0 && !job_var(&job, "RELAY_STATUS_FROM"))
-		rc = job_need(&job, "RELAY_TOKEN", (char *)NULL);
+	c.job = job;
+	c.component = job_var(job, "RELAY_COMPONENT");
+	c.max = job_long(job, "RELAY_STATUS_BUMPS");
+	rc = parse_envs(&c, job_var(job, "RELAY_ENVIRONMENTS"));
 	if (rc == 0) {
 		c.src =
-		    gitlab_project_path(job_var(&job, "RELAY_SOURCE_PROJECT"));
+		    gitlab_project_path(job_var(job, "RELAY_SOURCE_PROJECT"));
 		c.tgt =
-		    gitlab_project_path(job_var(&job, "RELAY_TARGET_PROJECT"));
+		    gitlab_project_path(job_var(job, "RELAY_TARGET_PROJECT"));
 		if (!c.src || !c.tgt)
 			rc = err_set(E_NOMEM, "out of memory");
 	}
@@ -1671,5 +1688,22 @@ main(int argc, char **argv)
 	free(c.b);
 	free(c.src);
 	free(c.tgt);
-	return job_finish(&job, rc);
+	return rc;
+}
+
+static const struct stage stage = {
+	.name = "status",
+	.synopsis = "Write the status issue, status.html, metrics.txt and "
+		    "status.json: where each change is.",
+	.vars = stage_vars,
+	.nvars = LEN(stage_vars),
+	.flags = JOB_API,
+	.run = cmd_status,
+	.connect = job_api,
+};
+
+int
+main(int argc, char **argv)
+{
+	return job_main(&stage, argc, argv);
 }
