@@ -60,6 +60,30 @@ struct greens {
 	int done;
 };
 
+/* is_version: "X.Y.Z", optionally "-suffix" (17.5.1, 17.6.0-rc42), as the
+ * version file on a stable branch holds it */
+static int
+is_version(const char *s)
+{
+	int part;
+
+	for (part = 0; part < 3; part++) {
+		if (part > 0 && *s++ != '.')
+			return 0;
+		if (*s < '0' || *s > '9')
+			return 0;
+		while (*s >= '0' && *s <= '9')
+			s++;
+	}
+	if (*s == '-' && s[1])
+		for (s++; *s; s++)
+			if (!strchr("abcdefghijklmnopqrstuvwxyz"
+				    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-",
+				*s))
+				return 0;
+	return *s == '\0';
+}
+
 static int
 read_current(struct ctx *c)
 {
@@ -93,10 +117,15 @@ read_current(struct ctx *c)
 			c->current[i] = (char)(body[i] | 0x20); /* lowercase */
 		c->current[40] = '\0';
 	} else {
-		/* a stable branch may pin a tag: resolve it in the source */
+		/* a stable branch may pin a tag, or a version X.Y.Z that
+		 * names tag vX.Y.Z: resolve it in the source */
 		struct json *d = NULL;
-		char *e = url_escape(body);
+		char tag[300] = "";
+		char *e;
 
+		if (is_version(body))
+			snprintf(tag, sizeof(tag), "v%s", body);
+		e = url_escape(tag[0] ? tag : body);
 		buf_reset(&path);
 		rc = e
 		    ? buf_printf(&path, "%s/repository/commits/%s", c->src, e)
@@ -111,9 +140,17 @@ read_current(struct ctx *c)
 		    is_sha(json_strp(json_root(d), "id"))) {
 			snprintf(c->current, sizeof(c->current), "%s",
 			    json_strp(json_root(d), "id"));
-			log_info("%s pins '%.60s', which is %.12s",
+			log_info("%s pins '%.60s'%s%s%s, which is %.12s",
 			    job_var(c->job, "RELAY_VERSION_FILE"), body,
+			    tag[0] ? " (tag " : "", tag, tag[0] ? ")" : "",
 			    c->current);
+		} else if (rc != E_TEMP && tag[0]) {
+			rc = err_set(E_PERM,
+			    "%s of %s holds version '%.60s', but %s has no "
+			    "tag %.61s",
+			    job_var(c->job, "RELAY_VERSION_FILE"),
+			    job_var(c->job, "RELAY_TARGET_PROJECT"), body,
+			    job_var(c->job, "RELAY_SOURCE_PROJECT"), tag);
 		} else if (rc != E_TEMP) {
 			rc = err_set(E_PERM,
 			    "%s of %s holds '%.60s', which is "

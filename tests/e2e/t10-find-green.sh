@@ -105,6 +105,21 @@ test_expect_success 'a version file holding a tag is resolved in the source' '
 	test "$(dotenv UP_TO_DATE)" = true
 '
 
+# issue 13 item 9: on stable branches the version file holds X.Y.Z, the
+# name of tag vX.Y.Z in the source
+test_expect_success 'a version file holding X.Y.Z names tag vX.Y.Z in the source' '
+	V=$(sim POST /commits "{\"project\": \"gitlab-org/security/gitaly\", \"commits\": [{\"message\": \"p\", \"tag\": \"v17.1.2\"}]}" | jq -r ".shas[0]") &&
+	sim POST /commits "{\"project\": \"gitlab-org/gitlab\", \"commits\": [{\"message\": \"pin version\", \"files\": {\"GITALY_SERVER_VERSION\": \"17.1.2\\n\"}}]}" >/dev/null &&
+	run find-green && expect_rc 0 && grep -q "pins .17.1.2. (tag v17.1.2), which is" err &&
+	test "$(dotenv CURRENT_SHA)" = "$V" && test "$(dotenv UP_TO_DATE)" = true &&
+	test "$(dotenv GREEN_SHA)" = "$V"
+'
+
+test_expect_success 'a version without its tag is refused in one line naming the tag (69)' '
+	sim POST /commits "{\"project\": \"gitlab-org/gitlab\", \"commits\": [{\"message\": \"pin version\", \"files\": {\"GITALY_SERVER_VERSION\": \"17.9.0-rc1\\n\"}}]}" >/dev/null &&
+	run find-green && expect_rc 69 && one_error_line && grep -q "v17.9.0-rc1" err
+'
+
 test_expect_success 'a version file holding garbage is refused in one line (69)' '
 	sim POST /commits "{\"project\": \"gitlab-org/gitlab\", \"commits\": [{\"message\": \"bad\", \"files\": {\"GITALY_SERVER_VERSION\": \"not a sha at all\\n\"}}]}" >/dev/null &&
 	run find-green && expect_rc 69 && one_error_line &&
