@@ -16,8 +16,9 @@
  * message without losing the label step or repeating the message.
  *
  * Variables: common ones, MR_IID (unset: every merged bump MR not yet at
- * the last environment, newest first), RELAY_ENVIRONMENTS,
- * RELAY_DEPLOY_MAX_MRS, RELAY_DEPLOY_MAX_DAYS.
+ * the last environment, merged within RELAY_DEPLOY_MAX_DAYS, in pages),
+ * RELAY_ENVIRONMENTS, RELAY_DEPLOY_MAX_MRS (page size),
+ * RELAY_DEPLOY_MAX_DAYS.
  * Outputs: DEPLOY_STAGE (furthest environment reached by MR_IID, or by the
  * newest merged bump MR; "none").
  * Exit: 0 done; 64 bad variable; 69 refused; 75 temporary (the next run
@@ -52,8 +53,9 @@ static const struct env_var stage_vars[] = {
 	    "gstg:workflow::staging,gprd:workflow::production",
 	    "environment:label pairs in rollout order (gitlab.com: both "
 	    "canaries, then promotion to gstg and gprd)"),
-	ENV_LONG("RELAY_DEPLOY_MAX_MRS", 0, "5", 1, 50,
-	    "merged bump MRs followed when MR_IID is unset"),
+	ENV_LONG("RELAY_DEPLOY_MAX_MRS", 0, "20", 1, 100,
+	    "page size of the merged bump MR list when MR_IID is unset "
+	    "(every page is read)"),
 	ENV_LONG("RELAY_DEPLOY_MAX_DAYS", 0, "14", 1, 3650,
 	    "MRs merged longer ago than this are no longer followed"),
 };
@@ -463,83 +465,105 @@ track_iid(struct ctx *c, long long iid, int *stage)
 	return rc;
 }
 
-/* track_all: the newest merged bump MRs not yet at the last environment;
- * a failure on one MR does not stop the others */
+/* track_all: every merged bump MR not yet at the last environment, merged
+ * within RELAY_DEPLOY_MAX_DAYS, in pages (hourly bumps during a long
+ * rollout are many); a failure on one MR does not stop the others.
+ * *stage is that of the newest merge. */
 static int
 track_all(struct ctx *c, int *stage)
 {
 	const char *last = c->env[c->nenv - 1].label;
 	const char *labels = job_var(c->job, "RELAY_MR_LABELS");
 	char *branch = url_escape(job_var(c->job, "RELAY_MR_BRANCH"));
+	struct gitlab_pager pg;
 	struct json *list = NULL;
-	struct json_iter it;
-	struct jv v;
 	struct buf path;
-	long max = job_long(c->job, "RELAY_DEPLOY_MAX_MRS");
+	long per = job_long(c->job, "RELAY_DEPLOY_MAX_MRS");
 	long days = job_long(c->job, "RELAY_DEPLOY_MAX_DAYS");
-	long long now = (long long)time(NULL);
-	char why[512] = "";
-	int rc, first = 1, worst = 0, n = 0;
+	long long now = (long long)time(NULL), newest = -1;
+	time_t cut = (time_t)(now - (long long)days * 86400);
+	struct tm tm;
+	char why[512] = "", after[32] = "";
+	int rc, worst = 0, n = 0;
 
 	*stage = -1;
-	rc = 0;
 	buf_init(&path, 0);
-	if (rc == 0 && !branch)
-		rc = err_set(E_NOMEM, "out of memory");
+	rc = branch ? 0 : err_set(E_NOMEM, "out of memory");
+	/* a merge updates the MR: updated_after bounds the list by the
+	 * merge time, whatever happened to older MRs since */
+	if (rc == 0 &&
+	    (!gmtime_r(&cut, &tm) ||
+		!strftime(after, sizeof(after), "%Y-%m-%dT%H:%M:%SZ", &tm)))
+		rc = err_set(E_FAIL, "cannot format the time");
 	if (rc == 0)
 		rc = buf_printf(&path,
 		    "%s/merge_requests?state=merged&source_branch=%s"
-		    "&order_by=created_at&sort=desc&per_page=%ld",
-		    c->tgt, branch, max);
+		    "&updated_after=%s&order_by=updated_at&sort=desc"
+		    "&per_page=%ld",
+		    c->tgt, branch, after, per);
 	if (rc == 0)
-		rc = gitlab_call(c->job->gl, &list, "GET", path.data, NULL);
-	if (rc < 0)
-		rc = err_prefix(rc, "cannot list merged bump MRs: ");
+		rc = gitlab_pager_init(&pg, c->job->gl, path.data, 1000);
 	buf_free(&path);
 	free(branch);
-	json_iter_init(&it, json_root(list));
-	while (rc == 0 && json_iter_next(&it, &v, NULL)) {
-		long long iid = json_intp(v, "iid", 0), ts = 0;
-		const char *at = json_strp(v, "merged_at");
-		struct json_iter li;
-		struct jv l;
-		int done = 0, ours = !labels, st = -1, r;
+	if (rc < 0)
+		return rc;
+	while (rc == 0 && (rc = gitlab_pager_next(&pg, &list)) > 0) {
+		struct json_iter it;
+		struct jv v;
 
-		/* ours: one of the bump labels is enough, as people edit
-		 * labels; done: at the last environment */
-		json_iter_init(&li, json_get(v, "labels"));
-		while (json_iter_next(&li, &l, NULL) && json_str(l)) {
-			done |= strcmp(json_str(l), last) == 0;
-			ours |= list_has(labels, json_str(l));
-		}
-		if (!ours)
-			continue;
-		if (at && iso8601_parse(&ts, at) == 0 &&
-		    now - ts > (long long)days * 86400)
-			break; /* newest first: the rest are older still */
-		if (iid <= 0 || done) {
-			if (first && done)
-				*stage = (int)c->nenv - 1;
-			first = 0;
-			continue;
-		}
-		r = track_iid(c, iid, &st);
-		n++;
-		if (r < 0) {
-			log_warn("%s", err_msg());
-			if (!worst) {
-				worst = r;
-				snprintf(why, sizeof(why), "%s", err_msg());
+		rc = 0;
+		json_iter_init(&it, json_root(list));
+		while (json_iter_next(&it, &v, NULL)) {
+			long long iid = json_intp(v, "iid", 0), ts = 0;
+			const char *at = json_strp(v, "merged_at");
+			struct json_iter li;
+			struct jv l;
+			int done = 0, ours = !labels, st = -1, r;
+
+			/* ours: one of the bump labels is enough, as people
+			 * edit labels; done: at the last environment */
+			json_iter_init(&li, json_get(v, "labels"));
+			while (json_iter_next(&li, &l, NULL) && json_str(l)) {
+				done |= strcmp(json_str(l), last) == 0;
+				ours |= list_has(labels, json_str(l));
+			}
+			if (!ours || iid <= 0)
+				continue;
+			if (!at || iso8601_parse(&ts, at) < 0)
+				ts = 0;
+			if (ts && now - ts > (long long)days * 86400)
+				continue; /* merged too long ago */
+			if (done) {
+				if (ts > newest) {
+					newest = ts;
+					*stage = (int)c->nenv - 1;
+				}
+				continue;
+			}
+			r = track_iid(c, iid, &st);
+			n++;
+			if (r < 0) {
+				log_warn("%s", err_msg());
+				if (!worst) {
+					worst = r;
+					snprintf(
+					    why, sizeof(why), "%s", err_msg());
+				}
+			}
+			if (ts > newest) {
+				newest = ts;
+				*stage = st;
 			}
 		}
-		if (first)
-			*stage = st;
-		first = 0;
+		json_free(list);
+		list = NULL;
 	}
-	json_free(list);
-	if (rc == 0 && n == 0)
+	gitlab_pager_free(&pg);
+	if (rc < 0)
+		return err_prefix(rc, "cannot list merged bump MRs: ");
+	if (n == 0)
 		log_info("no merged bump MR to follow");
-	if (rc == 0 && worst)
+	if (worst)
 		rc = err_set(worst, "%s", why);
 	return rc;
 }

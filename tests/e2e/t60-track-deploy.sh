@@ -150,4 +150,21 @@ test_expect_success 'GitLab down: exit 75 with one line naming the request' '
 	grep -q "deployments to" err && sim DELETE /faults >/dev/null && no_secrets
 '
 
+# issue 13 item 13: hourly bumps during a long rollout: every merged bump
+# not yet at the last environment is followed, page after page
+test_expect_success 'more merged bumps than a page: every one is followed' '
+	for i in 1 2 3 4 5 6 7; do
+		src_commits "[{\"message\": \"Bump $i\"}]" && open_bump "$(nth 1)" &&
+		mr_pipeline success null "$(dotenv MR_IID)" >/dev/null || return 1
+	done &&
+	test "$(state "[$T.mrs[] | select(.state == \"merged\")] | length")" -eq 9 &&
+	D2=$(target_commit) && deploy gprd-cny "$D2" && sim DELETE /requests >/dev/null &&
+	RELAY_DEPLOY_MAX_MRS=3 run track-deploy && expect_rc 0 &&
+	test "$(dotenv DEPLOY_STAGE)" = gprd-cny &&
+	test "$(state "[$T.mrs[] | select(.labels | index(\"workflow::canary\"))] | length")" -eq 7 &&
+	test "$(requests "[.[] | select(.method == \"GET\" and (.path | endswith(\"/merge_requests\")))] | length")" -ge 3 &&
+	test "$(requests "[.[] | select(.path | endswith(\"/merge_requests/1\"))] | length")" -eq 0 &&
+	test "$(labels 1)" = "group::gitaly,dependency update,workflow::staging"
+'
+
 test_done

@@ -982,6 +982,19 @@ def list_mrs(req, pid):
     if labels:
         want = [l for l in labels.split(",") if l]
         mrs = [m for m in mrs if all(l in m["labels"] for l in want)]
+    # lib/api/merge_requests.rb: "optional :updated_after, type: DateTime,
+    # desc: 'Return merge requests updated after the specified time'"
+    for key, keep in (("updated_after", lambda t, c: t >= c),
+                      ("updated_before", lambda t, c: t <= c)):
+        v = req.q1(key)
+        if v:
+            try:
+                cut = datetime.fromisoformat(v.replace("Z", "+00:00"))
+            except ValueError:
+                raise bad_request(f"{key} is invalid")
+            if cut.tzinfo is None:
+                cut = cut.replace(tzinfo=timezone.utc)
+            mrs = [m for m in mrs if keep(m["updated_at"], cut.timestamp())]
     order_by = req.q1("order_by", "created_at")
     sort = req.q1("sort", "desc")
     key = {"created_at": "created_at", "updated_at": "updated_at",

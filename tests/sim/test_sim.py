@@ -230,6 +230,15 @@ def run(s):
                         "&source_branch=bump")
     check("MR list filters and counts", len(body) == 1 and
           h["X-Total"] == "1")
+    # lib/api/merge_requests.rb: updated_after / updated_before (DateTime)
+    st, body, _ = s.api("GET", P + "/merge_requests?source_branch=bump"
+                        "&updated_after=2000-01-01T00:00:00Z")
+    st2, body2, _ = s.api("GET", P + "/merge_requests?source_branch=bump"
+                          "&updated_after=2999-01-01T00:00:00Z")
+    st3, body3, _ = s.api("GET", P + "/merge_requests?updated_after=soon")
+    check("MR list: updated_after keeps MRs updated since, 400 if invalid",
+          st == 200 and len(body) == 1 and st2 == 200 and body2 == [] and
+          st3 == 400)
     st, body, _ = s.api("PUT", P + "/merge_requests/1",
                         {"add_labels": "b::d,e"})
     check("scoped label replaces its scope", body["labels"] == ["a",
