@@ -243,4 +243,17 @@ test_expect_success 'deep history: 600 commits, green at depth 450, requests bou
 	test "$(requests "length")" -le 10
 '
 
+# issue 13 item 3: merge_base answers 400 for a ref GitLab does not know;
+# that is an error to report, not a divergence (exit 1)
+test_expect_success 'merge_base 400 (unknown ref) is an error, not "diverged"' '
+	src_commits "[{\"message\": \"Newer\"}]" && NEWER=$(nth 1) &&
+	pipeline "$NEWER" success >/dev/null &&
+	sim POST /faults "{\"path\": \"/merge_base\$\", \"kind\": \"status\", \"status\": 400, \"body\": {\"message\": \"Could not find ref: $NEWER\"}, \"times\": -1}" >/dev/null &&
+	sim DELETE /requests >/dev/null &&
+	run find-green && sim DELETE /faults >/dev/null &&
+	expect_rc 69 && one_error_line &&
+	grep -q "a ref GitLab does not know.*HTTP 400: Could not find ref" err &&
+	test "$(requests "[.[] | select(.path | endswith(\"/merge_base\"))] | length")" -ge 1
+'
+
 test_done

@@ -243,4 +243,34 @@ test_expect_success 'a read-only token is refused with GitLab'"'"'s reason (69)'
 	grep -q "HTTP 403: The request requires higher privileges" err && ! grep -q glpat-reader err
 '
 
+# issue 13 item 3: GitLab's answers to the approval
+test_expect_success 'a repeat approval answers 304: success, not a refusal' '
+	src_commits "[{\"message\": \"Approve race\"}]" && GA=$(nth 1) &&
+	GREEN_SHA=$GA run open-mr && expect_rc 0 && IID=$(dotenv MR_IID) &&
+	test "$(state "[$T.mrs[] | select(.iid == $IID)][0].approved_by | join(\",\")")" = approver-bot &&
+	sim POST /faults "{\"method\": \"GET\", \"path\": \"/approvals\$\", \"kind\": \"status\", \"status\": 200, \"body\": {\"approved_by\": []}}" >/dev/null &&
+	GREEN_SHA=$GA run open-mr && expect_rc 0 &&
+	grep -q "approved already (HTTP 304)" err &&
+	test "$(state "[$T.mrs[] | select(.iid == $IID)][0].approved_by | length")" -eq 1
+'
+
+test_expect_success 'an ineligible approver (401): approvals re-read, one line says what to fix' '
+	src_commits "[{\"message\": \"Approve 401\"}]" && GB=$(nth 1) &&
+	sim POST /faults "{\"method\": \"POST\", \"path\": \"/approve\$\", \"kind\": \"status\", \"status\": 401, \"body\": {\"message\": \"401 Unauthorized\"}}" >/dev/null &&
+	sim DELETE /requests >/dev/null &&
+	GREEN_SHA=$GB run open-mr && expect_rc 69 && one_error_line &&
+	grep -q "HTTP 401: the approver may not approve !$IID: make the RELAY_APPROVER_TOKEN user an eligible approver" err &&
+	test "$(requests "[.[] | select(.path | endswith(\"/approvals\"))] | length")" -ge 2 &&
+	GREEN_SHA=$GB run open-mr && expect_rc 0 &&
+	test "$(state "[$T.mrs[] | select(.iid == $IID)][0].approved_by | length")" -eq 1
+'
+
+test_expect_success 'an approver without access (403): one line says what to fix' '
+	src_commits "[{\"message\": \"Approve 403\"}]" && GC=$(nth 1) &&
+	sim POST /faults "{\"method\": \"POST\", \"path\": \"/approve\$\", \"kind\": \"status\", \"status\": 403, \"body\": {\"message\": \"403 Forbidden\"}}" >/dev/null &&
+	GREEN_SHA=$GC run open-mr && expect_rc 69 && one_error_line &&
+	grep -q "HTTP 403: RELAY_APPROVER_TOKEN cannot approve !$IID: it needs the api scope and at least the Developer role" err &&
+	no_secrets
+'
+
 test_done

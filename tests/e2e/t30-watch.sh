@@ -188,4 +188,30 @@ test_expect_success 'GitLab down: temporary failure (75), one line, no token' '
 	sim DELETE /faults >/dev/null
 '
 
+# issue 13 item 4: gitlab-org/gitlab pipelines have hundreds of jobs
+test_expect_success 'a failed job past the first 100 is named (every page is read)' '
+	src_commits "[{\"message\": \"Big pipeline\"}]" && GN=$(nth 1) &&
+	GREEN_SHA=$GN CURRENT_SHA=$G1 run open-mr && expect_rc 0 && IID=$(dotenv MR_IID) &&
+	JOBS=$(jq -nc "[range(120) | {name: \"flaky \(.)\", status: \"failed\", allow_failure: true}] + [{name: \"qa-critical\", status: \"failed\"}]") &&
+	P9=$(mr_pipeline failed "$JOBS" "$IID") &&
+	MR_IID=$IID run watch && expect_rc 1 && test "$(dotenv PIPELINE_ID)" = "$P9" &&
+	test "$(dotenv FAILED_JOBS)" = qa-critical
+'
+
+# issue 13 item 3: GitLab answers 422 "Branch cannot be merged" (406 is gone)
+test_expect_success 'a conflicting MR: 422 is one line that names the request and what to do' '
+	sim POST /commits "{\"project\": \"gitlab-org/gitlab\", \"commits\": [{\"message\": \"Pin by hand\", \"files\": {\"GITALY_SERVER_VERSION\": \"$(printf %040d 7)\\n\"}}]}" >/dev/null &&
+	P10=$(mr_pipeline success null "$IID") &&
+	test "$(state "[$T.pipelines[] | select(.id == $P10)][0].ref")" = "refs/merge-requests/$IID/head" &&
+	MR_IID=$IID run watch && expect_rc 69 && one_error_line &&
+	grep -q "cannot merge !$IID: the branch conflicts with master (the next open-mr run rebuilds it): PUT /projects/gitlab-org%2Fgitlab/merge_requests/$IID/merge: HTTP 422: Branch cannot be merged" err &&
+	test "$(dotenv OUTCOME)" = success && no_secrets
+'
+
+test_expect_success 'an approver who may not merge: 401 says what to fix' '
+	sim POST /faults "{\"method\": \"PUT\", \"path\": \"/merge\$\", \"kind\": \"status\", \"status\": 401, \"body\": {\"message\": \"401 Unauthorized\"}}" >/dev/null &&
+	MR_IID=$IID run watch && expect_rc 69 && one_error_line &&
+	grep -q "RELAY_APPROVER_TOKEN user may not merge into master.*HTTP 401" err && no_secrets
+'
+
 test_done

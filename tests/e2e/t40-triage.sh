@@ -160,6 +160,20 @@ test_expect_success 'retried by a person, failed again, master green: regression
 	test "$(state "$T.pipelines[] | select(.id == $P7) | .retries")" -eq 1
 '
 
+# issue 13 item 4: with hundreds of jobs the retried ones are past the
+# first page; counted over every page, the retry is still seen
+test_expect_success 'a retried pipeline of 150 jobs: the retry past page one is seen, no second retry' '
+	JOBS=$(jq -nc "[range(149) | {name: \"rspec \(.)\", status: \"success\"}] + [{name: \"gitaly-race\", status: \"failed\"}]") &&
+	P8=$(mr_pipeline failed "$JOBS") &&
+	curl -sS --fail -X POST -H "PRIVATE-TOKEN: $APPROVER_TOKEN" \
+		"$CI_API_V4_URL/projects/gitlab-org%2Fgitlab/pipelines/$P8/retry" >/dev/null &&
+	set_jobs "$P8" "{\"gitaly-race\": \"failed\"}" && sim DELETE /requests >/dev/null &&
+	MR_IID=1 OUTCOME=failed PIPELINE_ID=$P8 FAILED_JOBS=gitaly-race run triage &&
+	expect_rc 0 && test "$(retries)" -eq 0 &&
+	test "$(dotenv TRIAGE)" = regression &&
+	test "$(state "$T.pipelines[] | select(.id == $P8) | .retries")" -eq 1
+'
+
 # issue 13 item 5: matrix cells are compared whole; split on commas,
 # "rspec: [ruby-3.3, pg-16]" would match two other cells failing on master
 test_expect_success 'other matrix cells failing on master are not a broken master' '
