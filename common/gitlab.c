@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "err.h"
@@ -185,6 +186,10 @@ request(struct gitlab *g, struct http_resp *r, const char *method,
 	if (rc < 0)
 		return rc;
 	g->status = r->status;
+	if (r->date > 0) {
+		g->date = r->date;
+		g->date_at = (long long)time(NULL);
+	}
 	if (r->status < 200 || r->status > 299)
 		return status_error(g, method, path, r);
 	return 0;
@@ -206,6 +211,16 @@ parse_body(struct json **out, const char *method, const char *path,
 		return err_prefix(
 		    rc, "%s %.*s: ", method, (int)strcspn(path, "?"), path);
 	return 0;
+}
+
+long long
+gitlab_now(const struct gitlab *g)
+{
+	long long now = (long long)time(NULL);
+
+	if (!g || g->date <= 0)
+		return now;
+	return g->date + (now - g->date_at);
 }
 
 int

@@ -14,11 +14,21 @@ struct gitlab {
 	int auth; /* HTTP_AUTH_* */
 	long status; /* HTTP status of the last answer, 0 if none */
 	int tries; /* attempts of the last call */
+	/* GitLab's clock: the Date of the latest answer (epoch s, 0 none yet)
+	 * and the local time it arrived */
+	long long date;
+	long long date_at;
 };
 
 int gitlab_new(struct gitlab **out, struct http *h, const char *api,
     const char *token, int auth);
 void gitlab_free(struct gitlab *g);
+
+/* gitlab_now: the time by GitLab's clock (the latest answer's Date plus
+ * the time since), or the local clock before any answer with a Date.
+ * Ages ("stale after 24 h", "merged within 14 days") are judged by it, so
+ * a runner with a skewed clock decides as any other. */
+long long gitlab_now(const struct gitlab *g);
 
 /* gitlab_call: METHOD api+path with an optional JSON body. On 2xx, *out is
  * the parsed answer (NULL for an empty body; out may be NULL to discard).

@@ -171,13 +171,36 @@ month_index(const char *m)
 }
 
 int
-http_retry_after(long *out, const char *value, time_t now)
+http_date(long long *out, const char *value)
 {
 	char wd[4], mon[4], tz[4];
 	struct tm tm;
-	long secs;
 	int n = 0;
-	time_t t;
+
+	while (isspace((unsigned char)*value))
+		value++;
+	/* IMF-fixdate: "Wed, 21 Oct 2015 07:28:00 GMT" */
+	memset(&tm, 0, sizeof(tm));
+	if (sscanf(value, "%3s, %2d %3s %4d %2d:%2d:%2d %3s%n", wd, &tm.tm_mday,
+		mon, &tm.tm_year, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, tz,
+		&n) != 8 ||
+	    strcmp(tz, "GMT") != 0 || value[n + strspn(value + n, " \t\r\n")])
+		return err_set(E_PARSE, "bad HTTP date");
+	tm.tm_mon = month_index(mon);
+	if (tm.tm_mon < 0 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+	    tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60 ||
+	    tm.tm_year < 1970)
+		return err_set(E_PARSE, "bad HTTP date");
+	tm.tm_year -= 1900;
+	*out = (long long)timegm(&tm);
+	return 0;
+}
+
+int
+http_retry_after(long *out, const char *value, time_t now)
+{
+	long long t;
+	long secs;
 
 	while (isspace((unsigned char)*value))
 		value++;
@@ -198,21 +221,9 @@ http_retry_after(long *out, const char *value, time_t now)
 		*out = secs;
 		return 0;
 	}
-	/* IMF-fixdate: "Wed, 21 Oct 2015 07:28:00 GMT" */
-	memset(&tm, 0, sizeof(tm));
-	if (sscanf(value, "%3s, %2d %3s %4d %2d:%2d:%2d %3s%n", wd, &tm.tm_mday,
-		mon, &tm.tm_year, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, tz,
-		&n) != 8 ||
-	    strcmp(tz, "GMT") != 0 || value[n + strspn(value + n, " \t\r\n")])
+	if (http_date(&t, value) < 0)
 		return err_set(E_PARSE, "bad Retry-After");
-	tm.tm_mon = month_index(mon);
-	if (tm.tm_mon < 0 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
-	    tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60 ||
-	    tm.tm_year < 1970)
-		return err_set(E_PARSE, "bad Retry-After");
-	tm.tm_year -= 1900;
-	t = timegm(&tm);
-	*out = t > now ? (long)(t - now) : 0;
+	*out = t > (long long)now ? (long)(t - (long long)now) : 0;
 	return 0;
 }
 
@@ -264,6 +275,7 @@ on_header(char *p, size_t sz, size_t n, void *arg)
 		x->r->next_page = 0;
 		x->r->retry_after_s = -1;
 		x->r->declared_size = -1;
+		x->r->date = 0;
 		return len;
 	}
 	v = header_value(p, len, "link");
@@ -292,6 +304,15 @@ on_header(char *p, size_t sz, size_t n, void *arg)
 
 		if (http_retry_after(&s, v, time(NULL)) == 0)
 			x->r->retry_after_s = s;
+		free(v);
+		return len;
+	}
+	v = header_value(p, len, "date");
+	if (v) {
+		long long t;
+
+		if (http_date(&t, v) == 0)
+			x->r->date = t;
 		free(v);
 		return len;
 	}

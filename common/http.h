@@ -49,6 +49,9 @@ struct http_resp {
 	/* X-Gitlab-Size, -1 when absent: GitLab's raw file answers declare
 	 * the blob's size, which tells a cut answer from a short file */
 	long declared_size;
+	/* the Date header (the server's clock), epoch seconds; 0 when absent
+	 * or unparseable */
+	long long date;
 };
 
 void http_opts_default(struct http_opts *o);
@@ -70,6 +73,9 @@ long http_requests(const struct http *h);
 /* Parsers, exposed for tests and fuzzing. */
 /* http_link_next: the rel="next" target of a Link header; *out NULL if none */
 int http_link_next(char **out, const char *link);
+/* http_date: an IMF-fixdate ("Wed, 21 Oct 2015 07:28:00 GMT") as epoch
+ * seconds */
+int http_date(long long *out, const char *value);
 /* http_retry_after: delta-seconds or an IMF-fixdate relative to now */
 int http_retry_after(long *out, const char *value, time_t now);
 

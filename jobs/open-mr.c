@@ -184,7 +184,7 @@ set_mr(struct ctx *c, struct jv mr)
 	if (c->iid <= 0 || !c->web_url)
 		return err_set(E_PARSE, "merge request answer has no iid");
 	if (!at || iso8601_parse(&c->created_ts, at) < 0)
-		c->created_ts = (long long)time(NULL);
+		c->created_ts = gitlab_now(c->gl);
 	buf_init(&path, 0);
 	buf_init(&marker, 0);
 	rc = buf_printf(&path, "%s/merge_requests/%lld", c->tgt, c->iid);
@@ -433,7 +433,8 @@ stale(struct ctx *c)
 	long hours = job_long(c->job, "RELAY_STALE_HOURS");
 	int rc = 0, found;
 
-	if ((long long)time(NULL) - c->created_ts < hours * 3600LL)
+	/* by GitLab's clock (created_at is GitLab's), not the runner's */
+	if (gitlab_now(c->gl) - c->created_ts < hours * 3600LL)
 		return 0;
 	found = notes_find(&n, c->gl, c->mr, "<!-- relay:stale ");
 	if (found < 0)

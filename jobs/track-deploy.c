@@ -480,8 +480,8 @@ track_all(struct ctx *c, int *stage)
 	struct buf path;
 	long per = job_long(c->job, "RELAY_DEPLOY_MAX_MRS");
 	long days = job_long(c->job, "RELAY_DEPLOY_MAX_DAYS");
-	long long now = (long long)time(NULL), newest = -1;
-	time_t cut = (time_t)(now - (long long)days * 86400);
+	long long now, newest = -1;
+	time_t cut;
 	struct tm tm;
 	char why[512] = "", after[32] = "";
 	int rc, worst = 0, n = 0;
@@ -489,6 +489,15 @@ track_all(struct ctx *c, int *stage)
 	*stage = -1;
 	buf_init(&path, 0);
 	rc = branch ? 0 : err_set(E_NOMEM, "out of memory");
+	/* "merged within N days" by GitLab's clock (merged_at is GitLab's),
+	 * not the runner's: one read of the target project tells its Date */
+	if (rc == 0 && c->job->gl->date <= 0) {
+		rc = gitlab_call(c->job->gl, NULL, "GET", c->tgt, NULL);
+		if (rc < 0)
+			rc = err_prefix(rc, "cannot read the target project: ");
+	}
+	now = gitlab_now(c->job->gl);
+	cut = (time_t)(now - (long long)days * 86400);
 	/* a merge updates the MR: updated_after bounds the list by the
 	 * merge time, whatever happened to older MRs since */
 	if (rc == 0 &&

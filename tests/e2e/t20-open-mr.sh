@@ -273,4 +273,18 @@ test_expect_success 'an approver without access (403): one line says what to fix
 	no_secrets
 '
 
+# issue 13 item 14: staleness by GitLab's clock (its Date header), not the
+# runner's: GitLab is 25 hours ahead, so the MR is stale though the runner
+# saw it opened minutes ago
+test_expect_success 'stale by GitLab'"'"'s clock, whatever the runner'"'"'s says' '
+	sim PATCH /mrs/gitlab-org%2Fgitlab/$IID "{\"state\": \"closed\"}" >/dev/null &&
+	src_commits "[{\"message\": \"Clock\"}]" && GD=$(nth 1) &&
+	GREEN_SHA=$GD run open-mr && expect_rc 0 && test "$(dotenv MR_ACTION)" = created &&
+	IID=$(dotenv MR_IID) &&
+	sim POST /clock "{\"advance_s\": $((25 * 3600))}" >/dev/null &&
+	GREEN_SHA=$GD run open-mr && expect_rc 0 &&
+	test "$(dotenv MR_ACTION)" = stale &&
+	test "$(state "[$T.mrs[] | select(.iid == $IID)][0].notes | map(select(.body | contains(\"relay:stale\"))) | length")" -eq 1
+'
+
 test_done

@@ -167,4 +167,13 @@ test_expect_success 'more merged bumps than a page: every one is followed' '
 	test "$(labels 1)" = "group::gitaly,dependency update,workflow::staging"
 '
 
+# issue 13 item 14: "merged within RELAY_DEPLOY_MAX_DAYS" by GitLab's clock
+# (its Date header), not the runner's: here GitLab is 15 days ahead
+test_expect_success 'merged 15 days ago by GitLab'"'"'s clock: no longer followed' '
+	sim POST /clock "{\"advance_s\": $((15 * 86400))}" >/dev/null &&
+	before=$(posts) && deploy gprd "$M2" &&
+	run track-deploy && expect_rc 0 && grep -q "no merged bump MR to follow" err &&
+	test "$(posts)" -eq "$before" && labels 1 | grep -q "workflow::staging"
+'
+
 test_done

@@ -61,6 +61,18 @@ main(void)
 	STREQ(s, "ERROR");
 	free(s);
 
+	/* Date: GitLab's clock (RFC 9110 IMF-fixdate) */
+	{
+		long long t = 0;
+
+		OK(http_date(&t, "Wed, 21 Oct 2015 07:28:00 GMT") == 0 &&
+		    t == 1445412480LL);
+		OK(http_date(&t, "Fri, 27 Nov 2026 15:20:00 GMT") == 0 &&
+		    t == 1795792800LL);
+		OK(http_date(&t, "Wed, 21 Oct 2015 07:28:00 CET") < 0);
+		OK(http_date(&t, "yesterday") < 0);
+		OK(http_date(&t, "Wed, 32 Oct 2015 07:28:00 GMT") < 0);
+	}
 	OK(http_retry_after(&v, "120", 0) == 0 && v == 120);
 	OK(http_retry_after(&v, " 7 ", 0) == 0 && v == 7);
 	OK(http_retry_after(&v, "0", 0) == 0 && v == 0);
