@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "buf.h"
 #include "err.h"
@@ -1368,12 +1369,15 @@ html_svg(struct ctx *c, FILE *f)
 		for (j = 0; j < 2; j++) {
 			int x = left + (int)(q[j] * plot / span);
 
+			/* median's label left of its line, p90's right:
+			 * apart even when the two lines are close */
 			fprintf(f,
 			    "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
 			    "stroke=\"#10652b\" stroke-dasharray=\"4 3\"/>"
-			    "<text x=\"%d\" y=\"%d\">%s</text>\n",
-			    x, top - 8, x, height - 26, x + 3, top - 1,
-			    j ? "p90" : "median");
+			    "<text x=\"%d\" y=\"%d\" text-anchor=\"%s\">%s"
+			    "</text>\n",
+			    x, top - 8, x, height - 26, j ? x + 3 : x - 3,
+			    top - 1, j ? "start" : "end", j ? "p90" : "median");
 		}
 	}
 	for (i = 0; i < c->nb; i++) {
@@ -1629,6 +1633,10 @@ run(struct ctx *c)
 	int rc;
 
 	buf_init(&md, 0);
+	/* the folder of the files, one level, as the component names it */
+	if (mkdir(dir, 0777) < 0 && errno != EEXIST)
+		return err_set(
+		    E_FAIL, "cannot create %s: %s", dir, strerror(errno));
 	if (from) {
 		rc = read_from(c, from);
 	} else {

@@ -203,6 +203,7 @@ class Demo:
         self.setup()
         self.story_first_pass()
         self.story_second_pass()
+        self.show_status()
         print()
         print(bold("── done") + f" in {time.time() - t0:.1f} s")
         if self.keep:
@@ -245,7 +246,11 @@ class Demo:
         sim = self.sim
         self.chain = Chain(
             inputs={"component": "Gitaly", "source_project": SRC,
-                    "target_project": TGT, "mr_branch":
+                    "target_project": TGT,
+                    "version_file": "GITALY_SERVER_VERSION",
+                    "mr_labels": "team::Delivery,dependency update,"
+                    "group::gitaly,feature::maintenance",
+                    "team_handle": "@gl-gitaly", "mr_branch":
                     "release-tools/update-gitaly", "wait_s": 0,
                     "pipeline_wait_s": 0, "poll_s": 1, "retry_base_ms": 5,
                     "timeout_s": 5,
@@ -390,6 +395,33 @@ class Demo:
                       show=["triage", "notify"])
         self.show_notes(notes)
         self.show_mr()
+
+    def show_status(self):
+        """relay-status over the story: the status issue and the page
+        (kept in build/ when the demo's folder goes)"""
+        inputs = {}
+        for j in self.chain.jobs:
+            for k, v in j.inputs.items():
+                inputs.setdefault(k, v)
+        chain = Chain(inputs, self.chain.ci_vars, stages=["status"],
+                      workdir=self.chain.workdir)
+        r = chain.run()["status"]
+        print()
+        print(bold("Status") + ": relay-status, the status issue and the "
+              "page from relay's own records")
+        for line in r.stderr.strip().splitlines():
+            print(f"  {dim(line)}")
+        page = os.path.join(chain.workdir, "p1-status", "status",
+                            "status.html")
+        if r.status != "success" or not os.path.exists(page):
+            raise SystemExit("relay-status failed")
+        keep = os.path.join(simchain.TOP, "build", "demo-status.html")
+        os.makedirs(os.path.dirname(keep), exist_ok=True)
+        shutil.copyfile(page, keep)
+        issue = int(r.dotenv.get("STATUS_ISSUE_IID", "0") or 0)
+        print(f"  status issue: {self.sim.api}/projects/{q(TGT)}/issues/"
+              f"{issue}")
+        print(f"  the page:     {keep}")
 
     def target_green(self):
         sha = self.sim.get(f"/projects/{q(TGT)}/repository/branches/master",

@@ -77,6 +77,15 @@ test_expect_todo 'the #g_gitaly message tags the team' \
 	grep -q "@gl-gitaly" g.txt
 '
 
+test_expect_success 'it ends with the status issue and the page: both bumps, the story' '
+	PAGE=$(sed -n "s/^  the page: *\(.*\)$/\1/p" demo.out) && test -s "$PAGE" &&
+	test "$(dstate "$T.issues[] | select(.title == \"Gitaly release train status\") | .author.username")" = release-tools-bot &&
+	D=$(dstate "$T.issues[] | select(.title == \"Gitaly release train status\") | .description") &&
+	echo "$D" | grep -q "| retried, flake |" && echo "$D" | grep -q "| retried, regression |" &&
+	echo "$D" | grep -q "lead time, source merge to gprd | median" &&
+	grep -q "!2" "$PAGE" && ! grep -q "<script" "$PAGE"
+'
+
 test_expect_success 'KEEP=1: the printed URLs answer' '
 	for u in $(sed -n "s/^  [a-z].*: *\(http[^ ]*\)$/\1/p" demo.out); do
 		curl -sSf -o /dev/null "$u" || { echo "$u"; return 1; }
