@@ -16,13 +16,49 @@ static int level = LOG_INFO;
 static int color;
 static char *secrets[MAX_SECRETS];
 static size_t nsecrets;
+/* the run of debug lines being printed sits in this collapsed section */
+static char debug_section[32];
+static unsigned debug_sections;
+
+/* debug_fold: debug lines (one per request) are folded, each run of them
+ * into a collapsed GitLab section, so the job log shows the story and the
+ * requests are one click away; any other line closes the run first. */
+static void
+debug_fold(int lvl)
+{
+	if (lvl == LOG_DEBUG && !debug_section[0]) {
+		char header[128];
+
+		snprintf(debug_section, sizeof(debug_section), "relay_debug_%u",
+		    ++debug_sections);
+		snprintf(header, sizeof(header), "%s: requests (RELAY_DEBUG)",
+		    prefix);
+		log_section_start(debug_section, header, 1);
+	} else if (lvl != LOG_DEBUG) {
+		log_end();
+	}
+}
+
+void
+log_end(void)
+{
+	if (!debug_section[0])
+		return;
+	log_section_end(debug_section);
+	debug_section[0] = '\0';
+}
 
 void
 log_init(const char *prog, int lvl, int use_color)
 {
+	static int once;
+
 	prefix = prog;
 	level = lvl;
 	color = use_color;
+	/* a section still open when main returns is closed in the log */
+	if (lvl == LOG_DEBUG && !once)
+		once = atexit(log_end) == 0;
 }
 
 void
@@ -93,6 +129,7 @@ vlog(int lvl, const char *fmt, va_list ap)
 
 	if (lvl > level)
 		return;
+	debug_fold(lvl);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	/* one line per message: a stray newline would split GitLab's log */
 	for (n = 0; line[n]; n++)

@@ -22,5 +22,8 @@ void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* GitLab collapsible sections: name is [a-z0-9_-], header is free text */
 void log_section_start(const char *name, const char *header, int collapsed);
 void log_section_end(const char *name);
+/* log_end: close the collapsed section holding the current run of debug
+ * lines, if any (also run at exit once debug logging was on) */
+void log_end(void);
 
 #endif

@@ -40,15 +40,37 @@ main(void)
 	log_debug("hidden at info level");
 	log_init("relay-test", LOG_DEBUG, 0);
 	log_debug("shown");
+	log_debug("shown too");
+	log_warn("back");
+	log_debug("again");
+	log_end();
+	log_end(); /* nothing open: nothing printed */
 	fflush(stderr);
 	f = fopen(path, "r");
 	n = fread(got, 1, sizeof(got) - 1, f);
 	got[n] = '\0';
 	fclose(f);
 	unlink(path);
-	STREQ(got,
-	    "relay-test: error: cannot read x y: token [MASKED]\n"
-	    "relay-test: debug: shown\n");
+	OK(strncmp(got, "relay-test: error: cannot read x y: token [MASKED]\n",
+	       51) == 0);
+	/* a run of debug lines is folded in one collapsed section, closed by
+	 * the next other line */
+	{
+		const char *s1 = strstr(got, "section_start:");
+		const char *d1 = strstr(got, "relay-test: debug: shown\n");
+		const char *d2 = strstr(got, "relay-test: debug: shown too\n");
+		const char *e1 = strstr(got, "section_end:");
+		const char *w = strstr(got, "relay-test: warning: back\n");
+
+		OK(s1 && d1 && d2 && e1 && w);
+		OK(s1 < d1 && d1 < d2 && d2 < e1 && e1 < w);
+		OK(strstr(got,
+		       ":relay_debug_1[collapsed=true]\r\033[0Krelay-test: "
+		       "requests (RELAY_DEBUG)\n") != NULL);
+		OK(strstr(got, "section_end:") &&
+		    strstr(strstr(got, "section_end:"), ":relay_debug_1\r"));
+		OK(strstr(got, "relay_debug_2[collapsed=true]") != NULL);
+	}
 	log_forget_secrets();
 	return tap_done();
 }
