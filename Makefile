@@ -1,7 +1,7 @@
 # relay: GitLab-CI-native job binaries. See README.md.
 include config.mk
 
-COMMON_SRC = common/buf.c common/dotenv.c common/env.c common/err.c \
+COMMON_SRC = common/annotate.c common/buf.c common/dotenv.c common/env.c common/err.c \
 	common/gitlab.c common/http.c common/job.c common/job_api.c common/joblist.c common/json.c common/log.c common/mr.c \
 	common/notes.c common/pipeline.c common/range.c common/repo.c \
 	common/slack.c common/url.c common/util.c
@@ -9,7 +9,7 @@ COMMON_SRC = common/buf.c common/dotenv.c common/env.c common/err.c \
 # stages that speak HTTP only; relay-mirror alone links libgit2
 HTTP_JOBS = find-green open-mr watch triage notify track-deploy status
 JOBS = $(HTTP_JOBS) mirror
-UNIT = buf dotenv env gitlab http joblist json log stage util
+UNIT = annotate buf dotenv env gitlab http joblist json log stage util
 
 # O: output folder of this build flavour (objects, library, tests);
 # BIN: where the relay-* binaries go.
@@ -43,7 +43,7 @@ ASAN_VARS = DYNAMIC=1 O=build/asan BIN=build/asan/bin \
 	OPT="-O1 -g -fno-omit-frame-pointer $(SAN)" LDFLAGS="$(SAN)"
 
 .PHONY: all deps setup check check-asan check-valgrind unit lint lint-ci fmt \
-	bench install clean distclean demo fuzz screenshots
+	bench install clean distclean demo fuzz screenshots man
 
 all: $(BINS)
 
@@ -168,15 +168,23 @@ screenshots: all
 	RELAY_BIN=$$(cd $(BIN) && pwd) sh ./tests/e2e/t65-status.sh
 	mkdir -p docs && cp build/status.png docs/relay-status.png
 
-install: all
-	mkdir -p $(DESTDIR)$(BINDIR)
+# a man page per binary, from its --help (the stage's variable table)
+MANS = $(JOBS:%=$(O)/man/relay-%.1)
+man: $(MANS)
+$(O)/man/relay-%.1: $(BIN)/relay-% scripts/man.py
+	@mkdir -p $(@D)
+	python3 scripts/man.py $< '$(VERSION)' >$@.tmp && mv $@.tmp $@
+
+install: all man
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	cp $(BINS) $(DESTDIR)$(BINDIR)/
+	cp $(MANS) $(DESTDIR)$(MANDIR)/man1/
 
 # every build flavour; build/deps-musl (a link to shared static libraries)
 # and the setup stamps stay
 clean:
 	rm -rf build/obj build/test build/asan build/vg build/fuzz \
-		build/libcommon.a build/test-tmp bin
+		build/libcommon.a build/test-tmp build/man bin
 
 distclean: clean
 	rm -rf build

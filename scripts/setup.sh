@@ -8,7 +8,7 @@ pkgs="build-essential cmake dpkg-dev pkg-config
 	ca-certificates debian-archive-keyring git curl jq python3 python3-yaml
 	libjsmn-dev libmbedtls-dev libhttp-parser-dev zlib1g-dev
 	libcurl4-openssl-dev libgit2-dev lighttpd lighttpd-mod-openssl openssl rsync time bc
-	musl-tools clang libclang-rt-14-dev valgrind
+	musl-tools clang libclang-rt-14-dev valgrind man-db groff-base bsdextrautils
 	chromium fonts-dejavu-core"
 # `setup.sh bench` (make bench): the tools the benchmarks compare against
 [ "${1:-}" = bench ] && pkgs="$pkgs hyperfine ruby-gitlab python3-gitlab"

@@ -163,9 +163,13 @@ expect_rc() {
 # one_line: stderr's error is a single line naming what failed
 one_error_line() { [ "$(grep -c 'error:' err)" -eq 1 ]; }
 
+# test_eval_ BODY: a function of its own, so a "return 1" in a test body
+# fails that test instead of returning from test_expect_success unseen
+test_eval_() { eval "$1"; }
+
 test_expect_success() {
 	test_count=$((test_count + 1))
-	if { eval "$2"; } >"$TRASH/t.log" 2>&1; then
+	if test_eval_ "$2" >"$TRASH/t.log" 2>&1; then
 		echo "ok $test_count - $1"
 	else
 		test_failed=$((test_failed + 1))
