@@ -18,7 +18,7 @@
  *
  * Variables: common ones, MR_IID (unset with MR_ACTION=none: nothing to
  * do, exit 0), OUTCOME, PIPELINE_ID, FAILED_JOBS,
- * RELAY_WAIT_LABEL, RELAY_FLAKY_PROJECT, RELAY_FLAKY_LABELS,
+ * RELAY_WAIT_LABEL, RELAY_MR_BRANCH, RELAY_FLAKY_PROJECT, RELAY_FLAKY_LABELS,
  * RELAY_FLAKY_TEMPLATE, RELAY_RANGE_MAX, CI_JOB_URL.
  * Outputs: TRIAGE, SUSPECT_RANGE.
  * Exit: 0 done; 64 bad variable; 69 refused; 75 temporary; 78 missing. */
@@ -60,6 +60,9 @@ static const struct env_var stage_vars[] = {
 	    "label of an MR waiting for a broken target branch"),
 	/* the seed files flaky tests with the canonical project's "Flaky
 	 * Test" template, not in the security mirror */
+	/* merged bump MRs whose retry decided after the chain moved on */
+	ENV_STRING("RELAY_MR_BRANCH", 0, "release-tools/update-gitaly",
+	    "source branch of the bump MRs"),
 	ENV_STRING("RELAY_FLAKY_PROJECT", 0, "gitlab-org/gitaly",
 	    "where flaky-job issues go (the canonical project)"),
 	ENV_STRING("RELAY_FLAKY_LABELS", 0, "failure::flaky-test",
@@ -69,6 +72,13 @@ static const struct env_var stage_vars[] = {
 	ENV_LONG("RELAY_RANGE_MAX", 0, "30", 1, 500,
 	    "changes listed in a regression note"),
 };
+
+/* the index of retries without a verdict yet: set with the retried note,
+ * removed with the verdict's, both through quick actions of that note
+ * (one request, no window between the record and the index). A merged
+ * MR still carrying it is finished by the next run (sweep). The note is
+ * the record; the label only finds the MRs to read. */
+#define RETRIED_LABEL "relay-retried"
 
 struct ctx {
 	struct job *job;
@@ -461,8 +471,9 @@ retry(struct ctx *c)
 	 * retry passed, files issues for exactly these */
 	if (rc == 0)
 		rc = buf_printf(&b,
-		    "\n\n<!-- relay:retried pipeline=%lld jobs=%s -->", c->pl,
-		    c->failed.data ? c->failed.data : "");
+		    "\n\n/label ~" RETRIED_LABEL
+		    "\n\n<!-- relay:retried pipeline=%lld jobs=%s -->",
+		    c->pl, c->failed.data ? c->failed.data : "");
 	if (rc == 0)
 		rc = note(c, b.data);
 out:
@@ -673,8 +684,10 @@ flake(struct ctx *c, const char *retried_note)
 		    links.len ? links.data : "- (no job names recorded)\n");
 	if (rc == 0) {
 		footer(c, &b);
-		rc = buf_printf(
-		    &b, "\n\n<!-- relay:flake pipeline=%lld -->", c->pl);
+		rc = buf_printf(&b,
+		    "\n\n/unlabel ~" RETRIED_LABEL
+		    "\n\n<!-- relay:flake pipeline=%lld -->",
+		    c->pl);
 	}
 	if (rc == 0)
 		rc = note(c, b.data);
@@ -747,8 +760,10 @@ regression(struct ctx *c)
 		rc = range_list(&b, c->gl, c->src, old, new, max);
 	if (rc == 0) {
 		footer(c, &b);
-		rc = buf_printf(
-		    &b, "\n\n<!-- relay:regression pipeline=%lld -->", c->pl);
+		rc = buf_printf(&b,
+		    "\n\n/unlabel ~" RETRIED_LABEL
+		    "\n\n<!-- relay:regression pipeline=%lld -->",
+		    c->pl);
 	}
 	if (rc == 0)
 		rc = note(c, b.data);
@@ -891,6 +906,102 @@ setup(struct ctx *c, long long iid)
 	return 0;
 }
 
+/* finish: one merged bump MR still carrying RETRIED_LABEL. Its head
+ * pipeline is the one that merged it: relay's retried note for it and
+ * no verdict yet means the retry decided after the chain moved on. */
+static int
+finish(struct ctx *c, long long iid)
+{
+	struct ctx o;
+	char *retried = NULL;
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	o.job = c->job;
+	o.gl = c->gl;
+	o.tgt = c->tgt;
+	o.src = c->src;
+	o.verdict = "none";
+	buf_init(&o.failed, 0);
+	buf_init(&o.shown, 0);
+	rc = mr_read(&o.mr, o.gl, o.tgt, iid);
+	if (rc == 0 && o.mr.head.id > 0) {
+		o.pl = o.mr.head.id;
+		snprintf(o.pl_url, sizeof(o.pl_url), "%s", o.mr.head.web_url);
+		if (!o.pl_url[0])
+			mr_pipeline_url(
+			    o.pl_url, sizeof(o.pl_url), &o.mr, o.pl);
+		rc = done(&o, "retried", o.pl, &retried);
+	}
+	if (rc == 1) {
+		int v = done(&o, "flake", o.pl, NULL);
+
+		if (v == 0)
+			v = done(&o, "regression", o.pl, NULL);
+		rc = v < 0 ? v : v == 0 ? 2 : 0;
+	}
+	if (rc == 2) {
+		log_info(
+		    "merged !%lld: its retried pipeline %lld has no verdict "
+		    "yet",
+		    iid, o.pl);
+		rc = after_retry(&o, retried);
+		if (rc == 0)
+			log_info("merged !%lld, pipeline %lld: %s", iid, o.pl,
+			    o.verdict);
+	} else if (rc == 0 && o.mr.iid > 0) {
+		/* nothing pending: drop the index */
+		if (c->job->dry_run)
+			log_info("dry run: would unlabel !%lld", iid);
+		else
+			rc = mr_labels(o.gl, &o.mr, NULL, RETRIED_LABEL);
+	}
+	free(retried);
+	mr_free(&o.mr);
+	buf_free(&o.failed);
+	buf_free(&o.shown);
+	free(o.range_url);
+	return rc;
+}
+
+/* sweep: merged bump MRs that relay retried and whose verdict is still
+ * open (the retry passed, auto-merge merged the MR, and the next run had
+ * another MR or none): file the flake now, whichever run sees it first.
+ * One list request when there is nothing to finish. */
+static int
+sweep(struct ctx *c)
+{
+	char *branch = url_escape(job_var(c->job, "RELAY_MR_BRANCH"));
+	struct buf path;
+	struct json *d = NULL;
+	struct json_iter it;
+	struct jv e;
+	int rc;
+
+	buf_init(&path, 0);
+	rc = branch ? buf_printf(&path,
+			  "%s/merge_requests?state=merged&source_branch=%s"
+			  "&labels=" RETRIED_LABEL
+			  "&order_by=updated_at&sort=desc&per_page=20",
+			  c->tgt, branch)
+		    : err_set(E_NOMEM, "out of memory");
+	if (rc == 0)
+		rc = gitlab_call(c->gl, &d, "GET", path.data, NULL);
+	if (rc < 0)
+		err_prefix(rc, "cannot list merged bump MRs: ");
+	json_iter_init(&it, json_root(d));
+	while (rc == 0 && json_iter_next(&it, &e, NULL)) {
+		long long iid = json_intp(e, "iid", 0);
+
+		if (iid > 0 && iid != c->mr.iid)
+			rc = finish(c, iid);
+	}
+	json_free(d);
+	buf_free(&path);
+	free(branch);
+	return rc;
+}
+
 static int
 cmd_triage(struct job *job)
 {
@@ -905,22 +1016,23 @@ cmd_triage(struct job *job)
 	buf_init(&c.failed, 0);
 	buf_init(&c.shown, 0);
 	iid = job_long(job, "MR_IID");
-	if (iid == 0) {
-		/* up to date or no green commit: the common hourly case */
-		log_info("MR_ACTION=none and no MR_IID: no bump MR, nothing to "
-			 "do");
-		return job_out(job, "TRIAGE", "none");
-	}
 	c.tgt = gitlab_project_path(job_var(job, "RELAY_TARGET_PROJECT"));
 	c.src = gitlab_project_path(job_var(job, "RELAY_SOURCE_PROJECT"));
 	rc = c.tgt && c.src ? 0 : err_set(E_NOMEM, "out of memory");
-	if (rc == 0)
+	if (rc == 0 && iid == 0)
+		/* up to date or no green commit: the common hourly case */
+		log_info("MR_ACTION=none and no MR_IID: no bump MR to triage");
+	if (rc == 0 && iid)
 		rc = setup(&c, iid);
-	if (rc == 0)
+	if (rc == 0 && iid)
 		rc = run(&c);
-	if (rc == 0) {
+	/* a retry of an earlier MR may have decided since: finish it */
+	if (rc == 0)
+		rc = sweep(&c);
+	if (rc == 0 && iid)
 		log_info("triage of !%lld, pipeline %lld: %s", c.mr.iid, c.pl,
 		    c.verdict);
+	if (rc == 0) {
 		job_out(job, "TRIAGE", c.verdict);
 		job_out(job, "SUSPECT_RANGE", c.range_url ? c.range_url : "");
 	}

@@ -29,11 +29,15 @@ open_bump "$G2"
 sim PATCH /mrs/gitlab-org%2Fgitlab/1 '{"auto_merge": false}' >/dev/null
 M1=$(target_pipeline success)
 
-test_expect_success 'MR_ACTION=none and no MR_IID: nothing to do, exit 0, no request' '
+# the idle hour still looks for merged bump MRs whose retry decided after
+# the chain moved on (one list request when there is none)
+test_expect_success 'MR_ACTION=none and no MR_IID: nothing to triage, exit 0, one request' '
 	sim DELETE /requests >/dev/null &&
 	MR_ACTION=none MR_IID= run triage && expect_rc 0 &&
-	test "$(dotenv TRIAGE)" = none && grep -q "nothing to do" err &&
-	! grep -q "error:\|warning:" err && test "$(requests length)" -eq 0
+	test "$(dotenv TRIAGE)" = none && grep -q "no bump MR to triage" err &&
+	! grep -q "error:\|warning:" err && test "$(requests length)" -eq 1 &&
+	requests ".[0].path" | grep -q "/merge_requests$" &&
+	requests ".[0].query" | grep -q "labels=relay-retried"
 '
 
 test_expect_success 'MR_ACTION=created and no MR_IID is still missing configuration (78)' '
@@ -252,6 +256,26 @@ test_expect_success 'dry run on a first failure retries nothing and writes nothi
 test_expect_success 'run by hand: outcome and failed jobs read from GitLab' '
 	MR_IID=2 run triage && expect_rc 0 && test "$(dotenv TRIAGE)" = flake-retried &&
 	test "$(state "$T.pipelines[] | select(.id == $P6) | .retries")" -eq 1 && no_secrets
+'
+
+# issue 13 item 12: the retry passes, auto-merge merges the MR, and the
+# next hour has no MR (or another one): the flake is filed all the same
+test_expect_success 'a merged MR whose retry passed: the next run files the flake, once' '
+	test "$(state "$T.mrs[1].labels | index(\"relay-retried\") != null")" = true &&
+	set_jobs "$P6" "{\"x\": \"success\"}" &&
+	if [ "$(state "$T.mrs[1].state")" != merged ]; then
+		curl -sS --fail -X PUT -H "PRIVATE-TOKEN: $APPROVER_TOKEN" \
+			"$CI_API_V4_URL/projects/gitlab-org%2Fgitlab/merge_requests/2/merge" >/dev/null
+	fi &&
+	test "$(state "$T.mrs[1].state")" = merged &&
+	MR_ACTION=none MR_IID= run triage && expect_rc 0 && test "$(dotenv TRIAGE)" = none &&
+	test "$(state "[$C.issues[] | select(.title == \"Flaky job: x\")] | length")" -eq 1 &&
+	state "[$C.issues[] | select(.title == \"Flaky job: x\")][0].description" | grep -q "pipelines/$P6" &&
+	test "$(state "[$T.mrs[1].notes[] | select(.body | contains(\"relay:flake pipeline=$P6\"))] | length")" -eq 1 &&
+	test "$(state "$T.mrs[1].labels | index(\"relay-retried\")")" = null &&
+	sim DELETE /requests >/dev/null &&
+	MR_ACTION=none MR_IID= run triage && expect_rc 0 && test "$(requests length)" -eq 1 &&
+	test "$(state "[$C.issues[] | select(.title == \"Flaky job: x\")] | length")" -eq 1
 '
 
 test_done
