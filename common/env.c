@@ -7,11 +7,15 @@
 #include "log.h"
 #include "util.h"
 
+/* the lowercase copies of ENV_T_SHA values, until the next env_read */
+static char shas[ENV_MAX_SHAS][41];
+static size_t nshas;
+
 /* check: parse v's value by its type; E_USAGE naming it when it is bad */
 static int
 check(struct env_var *v)
 {
-	int b, i;
+	int b;
 
 	switch (v->type) {
 	case ENV_T_LONG:
@@ -39,10 +43,11 @@ check(struct env_var *v)
 			return err_set(E_USAGE,
 			    "%s: expected 40 hex digits, got '%.48s'", v->name,
 			    v->value);
-		for (i = 0; i < 40; i++)
-			v->sha[i] = (char)(v->value[i] | 0x20); /* lowercase */
-		v->sha[40] = '\0';
-		v->value = v->sha;
+		if (nshas == ENV_MAX_SHAS)
+			return err_set(
+			    E_FAIL, "%s: too many SHA variables", v->name);
+		sha_lower(shas[nshas], v->value);
+		v->value = shas[nshas++];
 		break;
 	case ENV_T_STRING: break;
 	}
@@ -84,21 +89,17 @@ holds(struct env_var *vars, size_t n, const char *c, size_t len)
 static int
 needed(struct env_var *vars, size_t n, const struct env_var *v)
 {
-	const char *c = v->when;
+	const char *p = v->when, *c;
+	size_t len;
 
 	if (v->flags & ENV_REQUIRED)
 		return 1;
-	if (!c)
+	if (!p)
 		return 0;
-	for (;;) {
-		size_t len = strcspn(c, ",");
-
+	while (list_next(&p, &c, &len))
 		if (!holds(vars, n, c, len))
 			return 0;
-		if (!c[len])
-			return 1;
-		c += len + 1;
-	}
+	return 1;
 }
 
 int
@@ -108,6 +109,7 @@ env_read(struct env_var *vars, size_t n, char *(*get)(const char *))
 	size_t i, nmissing = 0;
 	int rc = 0, bad = 0;
 
+	nshas = 0;
 	for (i = 0; i < n; i++) {
 		const char *v = get(vars[i].name);
 
@@ -165,16 +167,15 @@ env_num(struct env_var *vars, size_t n, const char *name)
 
 /* help_when: " (required when A=x and B is unset)" */
 static void
-help_when(FILE *f, const char *c)
+help_when(FILE *f, const char *p)
 {
-	const char *sep = " (required when ";
+	const char *sep = " (required when ", *c;
+	size_t n;
 
-	for (;;) {
-		int len = (int)strcspn(c, ",");
+	while (list_next(&p, &c, &n)) {
+		int len = (int)n, name = (int)strcspn(c, "!=");
 
-		int name = (int)strcspn(c, "!=");
-
-		if (len > 0 && c[len - 1] == '=')
+		if (c[len - 1] == '=')
 			fprintf(f, "%s%.*s is unset", sep, len - 1, c);
 		else if (name < len && c[name] == '!')
 			fprintf(f, "%s%.*s is not %.*s", sep, name, c,
@@ -182,9 +183,6 @@ help_when(FILE *f, const char *c)
 		else
 			fprintf(f, "%s%.*s", sep, len, c);
 		sep = " and ";
-		if (!c[len])
-			break;
-		c += len + 1;
 	}
 	fputc(')', f);
 }

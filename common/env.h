@@ -33,7 +33,6 @@ struct env_var {
 	 * "VAR!=value" (unset or other); bools as true or false */
 	const char *when;
 	long num; /* filled by env_read: ENV_T_LONG value, ENV_T_BOOL 0 or 1 */
-	char sha[41]; /* filled by env_read: ENV_T_SHA, lowercase (= value) */
 };
 
 /* table entries, as git's OPT_* macros: ENV_LONG("N", 0, "5", 1, 9, "help") */
@@ -61,12 +60,14 @@ struct env_var {
 		.name = (n), .flags = (f), .desc = (h), .type = ENV_T_SHA      \
 	}
 
-/* env_read: fill value (and num, sha) for each entry from get (getenv in
+#define ENV_MAX_SHAS 8
+
+/* env_read: fill value (and num) for each entry from get (getenv in
  * main), masking secrets in logs, then check every value against its type.
  * Returns E_CONFIG naming every missing required variable in one message,
  * else E_USAGE naming the first value of the wrong type, else 0. Empty
- * values count as unset, as in GitLab CI. An ENV_T_SHA entry's value points
- * into the entry itself: copy tables before env_read, not after. */
+ * values count as unset, as in GitLab CI. An ENV_T_SHA value is a lowercase
+ * copy kept by env.c (ENV_MAX_SHAS of them) until the next env_read. */
 int env_read(struct env_var *vars, size_t n, char *(*get)(const char *));
 /* env_find: the entry called name, or NULL */
 struct env_var *env_find(struct env_var *vars, size_t n, const char *name);

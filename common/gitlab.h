@@ -61,8 +61,5 @@ void gitlab_pager_free(struct gitlab_pager *p);
 
 /* gitlab_project_path: "/projects/<url-encoded path or id>"; caller frees */
 char *gitlab_project_path(const char *project);
-/* gitlab_error_line: GitLab's error body ({"message": ...}, {"error": ...}
- * or text) flattened to one printable line; caller frees */
-char *gitlab_error_line(const char *body, size_t len);
 
 #endif

@@ -12,8 +12,10 @@
 
 #include <curl/curl.h>
 
+#include "buf.h"
 #include "err.h"
 #include "http.h"
+#include "json.h"
 #include "url.h"
 #include "log.h"
 #include "util.h"
@@ -560,4 +562,78 @@ http_do(struct http *h, struct http_resp *r, const struct http_req *req)
 	}
 	/* a final HTTP answer (429/5xx) is for the caller to judge */
 	return r->status ? 0 : rc;
+}
+
+static void
+flatten(struct buf *b, struct jv v)
+{
+	struct json_iter it;
+	struct jv e;
+	const char *k;
+	int first = 1;
+
+	switch (json_type(v)) {
+	case JSON_STRING: buf_puts(b, json_str(v)); break;
+	case JSON_ARRAY:
+		json_iter_init(&it, v);
+		while (json_iter_next(&it, &e, NULL)) {
+			if (!first)
+				buf_puts(b, ", ");
+			flatten(b, e);
+			first = 0;
+		}
+		break;
+	case JSON_OBJECT:
+		json_iter_init(&it, v);
+		while (json_iter_next(&it, &e, &k)) {
+			if (!first)
+				buf_puts(b, "; ");
+			buf_printf(b, "%s ", k);
+			flatten(b, e);
+			first = 0;
+		}
+		break;
+	default: break;
+	}
+}
+
+char *
+http_error_line(const char *body, size_t len)
+{
+	struct json *d = NULL;
+	struct buf b;
+	size_t i, j;
+	char *s;
+
+	buf_init(&b, 0);
+	if (len && json_parse(&d, body, len) == 0) {
+		struct jv r = json_root(d);
+		struct jv m = json_get(r, "message");
+
+		if (json_type(m) == JSON_MISSING)
+			m = json_get(r, "error_description");
+		if (json_type(m) == JSON_MISSING)
+			m = json_get(r, "error");
+		flatten(&b, m);
+		json_free(d);
+	} else if (len) {
+		buf_add(&b, body, len < 200 ? len : 200);
+	}
+	s = buf_detach(&b);
+	/* one printable line, capped */
+	for (i = 0, j = 0; s[i] && j < 300; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '\n' || c == '\r' || c == '\t')
+			c = ' ';
+		if (c < 0x20 || c == 0x7f)
+			continue;
+		if (c == ' ' && j > 0 && s[j - 1] == ' ')
+			continue;
+		s[j++] = (char)c;
+	}
+	while (j > 0 && s[j - 1] == ' ')
+		j--;
+	s[j] = '\0';
+	return s;
 }

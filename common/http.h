@@ -69,6 +69,11 @@ void http_resp_free(struct http_resp *r);
 int http_do(struct http *h, struct http_resp *out, const struct http_req *req);
 /* http_requests: attempts made by this handle so far (request budgets) */
 long http_requests(const struct http *h);
+/* http_error_line: an error answer's body as one printable line for a
+ * message: JSON ({"message": ...}, {"error_description": ...},
+ * {"error": ...}, as GitLab answers) flattened, or the text (Slack answers
+ * "invalid_payload"), capped; caller frees */
+char *http_error_line(const char *body, size_t len);
 
 /* Parsers, exposed for tests and fuzzing. */
 /* http_link_next: the rel="next" target of a Link header; *out NULL if none */

@@ -4,14 +4,12 @@
 
 #include "buf.h"
 #include "err.h"
-#include "gitlab.h"
 #include "http.h"
 #include "json.h"
 #include "slack.h"
 
 int
-slack_post(struct http *h, const char *webhook, const char *text,
-    const char *blocks_json)
+slack_post(struct http *h, const char *webhook, const char *text)
 {
 	struct http_resp r;
 	struct http_req req = { "POST", webhook, HTTP_AUTH_NONE, NULL, NULL,
@@ -30,15 +28,6 @@ slack_post(struct http *h, const char *webhook, const char *text,
 		buf_free(&body);
 		return rc;
 	}
-	if (blocks_json) {
-		/* splice the caller's array before the closing brace */
-		body.len--;
-		rc = buf_printf(&body, ",\"blocks\":%s}", blocks_json);
-		if (rc < 0) {
-			buf_free(&body);
-			return rc;
-		}
-	}
 	req.body = body.data;
 	rc = http_do(h, &r, &req);
 	buf_free(&body);
@@ -47,7 +36,7 @@ slack_post(struct http *h, const char *webhook, const char *text,
 		return rc;
 	}
 	if (r.status < 200 || r.status > 299) {
-		char *line = gitlab_error_line(r.body.data, r.body.len);
+		char *line = http_error_line(r.body.data, r.body.len);
 
 		rc = err_set(
 		    r.status == 429 || r.status >= 500 ? E_TEMP : E_PERM,

@@ -5,14 +5,12 @@
 struct buf;
 struct http;
 
-/* slack_post: POST {"text": text[, "blocks": blocks_json]} to webhook.
- * blocks_json is a JSON array or NULL. 429 is retried by http (honouring
+/* slack_post: POST {"text": text} to webhook. 429 is retried by http (honouring
  * Retry-After); other failures are not retried here, so a message is never
  * sent twice by one run. Returns 0, E_TEMP (5xx, network), E_PERM (Slack
  * refused: invalid_payload, no_service, channel_is_archived...). The
  * webhook URL is a secret: it never appears in messages. */
-int slack_post(struct http *h, const char *webhook, const char *text,
-    const char *blocks_json);
+int slack_post(struct http *h, const char *webhook, const char *text);
 
 /* slack_escape: append s with Slack's three control characters (& < >)
  * escaped, so text from GitLab cannot forge links or mentions */

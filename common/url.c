@@ -1,8 +1,11 @@
-/* url: which URLs a token may be sent to; shared by the HTTP and git
- * transports */
+/* url: which URLs a token may be sent to (shared by the HTTP and git
+ * transports), and escaping for URL paths */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -76,4 +79,32 @@ url_same_origin(const char *a, const char *b)
 	    host_of(hb, sizeof(hb), b, &rb) < 0)
 		return 0;
 	return ra - a == rb - b && strncasecmp(a, b, (size_t)(ra - a)) == 0;
+}
+
+char *
+url_escape(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(s), i, j = 0;
+	char *o;
+
+	if (n > (SIZE_MAX - 1) / 3)
+		return NULL;
+	o = malloc(n * 3 + 1);
+	if (!o)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (isalnum(c) || c == '-' || c == '_' || c == '.' ||
+		    c == '~') {
+			o[j++] = (char)c;
+		} else {
+			o[j++] = '%';
+			o[j++] = hex[c >> 4];
+			o[j++] = hex[c & 15];
+		}
+	}
+	o[j] = '\0';
+	return o;
 }

@@ -1,4 +1,4 @@
-/* url: which URLs a token may be sent to */
+/* url: which URLs a token may be sent to, and escaping for URL paths */
 #ifndef RELAY_URL_H
 #define RELAY_URL_H
 
@@ -7,5 +7,7 @@
 int url_allowed(const char *url);
 /* url_same_origin: same scheme, host and port */
 int url_same_origin(const char *a, const char *b);
+/* url_escape: percent-encode everything but RFC 3986 unreserved; caller frees */
+char *url_escape(const char *s);
 
 #endif

@@ -66,34 +66,6 @@ is_sha(const char *s)
 	return s[40] == '\0';
 }
 
-char *
-url_escape(const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t n = strlen(s), i, j = 0;
-	char *o;
-
-	if (n > (SIZE_MAX - 1) / 3)
-		return NULL;
-	o = malloc(n * 3 + 1);
-	if (!o)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (isalnum(c) || c == '-' || c == '_' || c == '.' ||
-		    c == '~') {
-			o[j++] = (char)c;
-		} else {
-			o[j++] = '%';
-			o[j++] = hex[c >> 4];
-			o[j++] = hex[c & 15];
-		}
-	}
-	o[j] = '\0';
-	return o;
-}
-
 int
 parse_long(long *out, const char *s, long min, long max)
 {
@@ -226,25 +198,52 @@ iso8601_parse(long long *out, const char *s)
 }
 
 int
+list_next(const char **p, const char **item, size_t *len)
+{
+	const char *s = *p;
+
+	for (;;) {
+		size_t n;
+
+		while (*s == ' ' || *s == ',')
+			s++;
+		if (!*s)
+			break;
+		n = strcspn(s, ",");
+		*item = s;
+		s += n;
+		while (n > 0 && (*item)[n - 1] == ' ')
+			n--;
+		if (n > 0) {
+			*len = n;
+			*p = s;
+			return 1;
+		}
+	}
+	*p = s;
+	return 0;
+}
+
+int
 list_has(const char *list, const char *item)
 {
-	size_t n = item ? strlen(item) : 0;
+	size_t n = item ? strlen(item) : 0, len;
+	const char *e;
 
 	if (!list || n == 0)
 		return 0;
-	while (*list) {
-		size_t len;
-
-		while (*list == ' ')
-			list++;
-		len = strcspn(list, ",");
-		while (len > 0 && list[len - 1] == ' ')
-			len--;
-		if (len == n && strncmp(list, item, n) == 0)
+	while (list_next(&list, &e, &len))
+		if (len == n && strncmp(e, item, n) == 0)
 			return 1;
-		list += strcspn(list, ",");
-		if (*list == ',')
-			list++;
-	}
 	return 0;
+}
+
+void
+sha_lower(char out[41], const char *sha)
+{
+	size_t i;
+
+	for (i = 0; i < 40 && sha[i]; i++)
+		out[i] = (char)tolower((unsigned char)sha[i]);
+	out[i] = '\0';
 }

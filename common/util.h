@@ -14,8 +14,6 @@ char *str_trim(char *s);
 int str_has_prefix(const char *s, const char *prefix);
 /* is_sha: 40 lowercase or uppercase hex digits exactly */
 int is_sha(const char *s);
-/* url_escape: percent-encode everything but RFC 3986 unreserved; caller frees */
-char *url_escape(const char *s);
 /* parse_long: whole decimal number within [min, max]; 0 or E_USAGE */
 int parse_long(long *out, const char *s, long min, long max);
 /* parse_bool: true/false/1/0/yes/no (case-insensitive); 0 or E_USAGE */
@@ -24,9 +22,15 @@ int parse_bool(int *out, const char *s);
 long long now_ms(void);
 /* sleep_ms: sleep, restarting after signals */
 void sleep_ms(long ms);
+/* list_next: the next entry of a comma-separated list, trimmed of spaces,
+ * empty ones skipped: 1 with *item (not terminated) and *len set and *p
+ * past it, 0 at the end. The one walker of every comma list. */
+int list_next(const char **p, const char **item, size_t *len);
 /* list_has: item is one of the comma-separated entries of list (entries
  * trimmed of spaces); 0 when list or item is NULL or empty */
 int list_has(const char *list, const char *item);
+/* sha_lower: the lowercase copy of a SHA checked by is_sha */
+void sha_lower(char out[41], const char *sha);
 /* iso8601_parse: "2026-11-25T10:00:00.000Z" (or with +hh:mm) to UTC seconds */
 int iso8601_parse(long long *out, const char *s);
 

@@ -30,6 +30,7 @@
 #include "json.h"
 #include "log.h"
 #include "range.h"
+#include "url.h"
 #include "util.h"
 
 static const struct env_var stage_vars[] = {
@@ -111,11 +112,7 @@ read_current(struct ctx *c)
 	}
 	str_trim(body);
 	if (is_sha(body)) {
-		size_t i;
-
-		for (i = 0; i < 40; i++)
-			c->current[i] = (char)(body[i] | 0x20); /* lowercase */
-		c->current[40] = '\0';
+		sha_lower(c->current, body);
 	} else {
 		/* a stable branch may pin a tag, or a version X.Y.Z that
 		 * names tag vX.Y.Z: resolve it in the source */

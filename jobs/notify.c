@@ -180,7 +180,7 @@ run(struct ctx *c, int *notified)
 		log_info("RELAY_SLACK_FAILURES_URL unset: no Slack message");
 		goto out;
 	}
-	rc = slack_post(c->job->http, c->hook, text.data, NULL);
+	rc = slack_post(c->job->http, c->hook, text.data);
 	if (rc < 0)
 		goto out;
 	log_info("posted pipeline %lld of !%lld to Slack", c->pl, c->mr.iid);

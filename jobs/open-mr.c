@@ -34,6 +34,7 @@
 #include "notes.h"
 #include "range.h"
 #include "slack.h"
+#include "url.h"
 #include "util.h"
 
 static const struct env_var stage_vars[] = {
@@ -469,7 +470,7 @@ stale(struct ctx *c)
 		id = n.id;
 	}
 	if (hook) {
-		rc = slack_post(c->job->http, hook, text.data, NULL);
+		rc = slack_post(c->job->http, hook, text.data);
 		if (rc < 0) {
 			err_prefix(rc, "cannot post the stale warning: ");
 			goto out;

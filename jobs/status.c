@@ -34,6 +34,7 @@
 #include "json.h"
 #include "log.h"
 #include "mr.h"
+#include "url.h"
 #include "util.h"
 
 #define MAX_ENVS 12

@@ -39,6 +39,7 @@
 #include "notes.h"
 #include "range.h"
 #include "slack.h"
+#include "url.h"
 #include "util.h"
 
 #define MAX_ENVS 16
@@ -392,7 +393,7 @@ announce(struct ctx *c, const struct mr *m, const char *merge, struct env *e,
 	rc = relabel(c, m, e);
 	if (rc < 0 || !post || !c->hook)
 		goto out;
-	rc = slack_post(c->job->http, c->hook, text.data, NULL);
+	rc = slack_post(c->job->http, c->hook, text.data);
 	if (rc < 0)
 		goto out;
 	log_info("posted !%lld at %s to Slack", m->iid, e->name);

@@ -38,6 +38,7 @@
 #include "notes.h"
 #include "pipeline.h"
 #include "range.h"
+#include "url.h"
 #include "util.h"
 
 static const struct env_var stage_vars[] = {

@@ -117,6 +117,15 @@ test_expect_success 'PIPELINE_ID is needed only when OUTCOME=failed' '
 	grep -q "missing variable: PIPELINE_ID" err
 '
 
+test_expect_success 'SHAs given in uppercase are used in lowercase' '
+	src_commits "[{\"message\": \"Add cache\", \"merge\": 2}]" &&
+	G=$(nth 1) && pipeline "$G" success >/dev/null &&
+	GREEN_SHA=$(echo "$G" | tr a-f A-F) CURRENT_SHA=$(echo "$SRC_ROOT" | tr a-f A-F) \
+		run open-mr && expect_rc 0 && test "$(dotenv MR_ACTION)" = created &&
+	test "$(state ".projects[\"gitlab-org/gitlab\"].files[\"release-tools/update-gitaly\"].GITALY_SERVER_VERSION")" = "$G" &&
+	state ".projects[\"gitlab-org/gitlab\"].mrs[0].description" | grep -q "$SRC_ROOT"
+'
+
 # names STAGE: the variables jobs/STAGE.c reads by name
 names() {
 	grep -o 'job_\(var\|long\|bool\)([^,]*, *"[A-Z_0-9]*"' "$TOP/jobs/$1.c" |

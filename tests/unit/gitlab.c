@@ -3,12 +3,13 @@
 #include <string.h>
 
 #include "gitlab.h"
+#include "http.h"
 #include "tap.h"
 
 static char *
 line(const char *body)
 {
-	return gitlab_error_line(body, strlen(body));
+	return http_error_line(body, strlen(body));
 }
 
 int
@@ -48,7 +49,7 @@ main(void)
 	s = line("{\"unrelated\":1}");
 	STREQ(s, "");
 	free(s);
-	s = gitlab_error_line("{\"message\":\"truncated", 21);
+	s = http_error_line("{\"message\":\"truncated", 21);
 	STREQ(s, "{\"message\":\"truncated");
 	free(s);
 

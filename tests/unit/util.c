@@ -4,6 +4,7 @@
 
 #include "err.h"
 #include "tap.h"
+#include "url.h"
 #include "util.h"
 
 int
@@ -23,6 +24,23 @@ main(void)
 	OK(!list_has(NULL, "lint"));
 	OK(!list_has("a,,b", ""));
 	OK(list_has(",,a,", "a"));
+	{
+		const char *p = " a , ,b c,, d", *it;
+		size_t n;
+		char sha[41];
+
+		OK(list_next(&p, &it, &n) && n == 1 &&
+		    strncmp(it, "a", 1) == 0);
+		OK(list_next(&p, &it, &n) && n == 3 &&
+		    strncmp(it, "b c", 3) == 0);
+		OK(list_next(&p, &it, &n) && n == 1 &&
+		    strncmp(it, "d", 1) == 0);
+		OK(!list_next(&p, &it, &n) && *p == '\0');
+		p = " , ,";
+		OK(!list_next(&p, &it, &n));
+		sha_lower(sha, "0123456789ABCDEF0123456789abcdefABCDEF01");
+		STREQ(sha, "0123456789abcdef0123456789abcdefabcdef01");
+	}
 	OK(is_sha("0123456789abcdef0123456789ABCDEF01234567"));
 	OK(!is_sha("0123456789abcdef0123456789abcdef0123456"));
 	OK(!is_sha("0123456789abcdef0123456789abcdef012345678"));
