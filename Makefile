@@ -31,8 +31,9 @@ CC = $(MUSL_CC)
 HTTP_LIBS = $(HTTP_LIBS_STATIC)
 GIT_LIBS = $(GIT_LIBS_STATIC)
 LINK = $(CC) $(STATIC_LDFLAGS) $(LDFLAGS)
-DEPS_STAMP = $(DEPS)/.curl-done $(DEPS)/.libgit2-done
-INC = -isystem $(DEPS)/include
+DEPS_STAMP = $(DEPS)/.curl-done
+GIT_STAMP = $(GIT_DEPS)/.libgit2-done
+INC = -isystem $(GIT_DEPS)/include -isystem $(DEPS)/include
 endif
 
 ALL_CFLAGS = $(CFLAGS_BASE) $(OPT) $(WERROR) -Icommon $(INC) -DCURL_STATICLIB \
@@ -49,13 +50,13 @@ all: $(BINS)
 
 # Debian packages (apt, only what is missing), then the static libraries
 setup: build/.setup-done
-deps: $(DEPS_STAMP)
+deps: $(DEPS_STAMP) $(GIT_STAMP)
 
 build/.setup-done: scripts/setup.sh
 	./scripts/setup.sh
 	@mkdir -p $(@D) && touch $@
 
-$(DEPS)/.curl-done $(DEPS)/.libgit2-done: | build/.setup-done
+$(DEPS)/.curl-done $(GIT_STAMP): | build/.setup-done
 	./scripts/deps.sh
 
 $(O)/obj/%.o: %.c $(wildcard common/*.h) $(wildcard tests/unit/*.h) \
@@ -71,6 +72,9 @@ $(O)/obj/common/job.o $(O)/obj/common/job_api.o $(O)/obj/jobs/mirror.o: \
 	$(O)/version
 .PHONY: FORCE
 
+# only repo.c includes <git2.h>
+$(O)/obj/common/repo.o: | $(GIT_STAMP)
+
 $(O)/libcommon.a: $(COMMON_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $(COMMON_OBJ)
@@ -81,7 +85,7 @@ $(HTTP_JOBS:%=$(BIN)/relay-%): $(BIN)/relay-%: $(O)/obj/jobs/%.o \
 	$(LINK) -o $@ $< $(O)/libcommon.a $(HTTP_LIBS)
 
 # git only: no HTTP library (job.c holds no API code, see job_api.c)
-$(BIN)/relay-mirror: $(O)/obj/jobs/mirror.o $(O)/libcommon.a
+$(BIN)/relay-mirror: $(O)/obj/jobs/mirror.o $(O)/libcommon.a | $(GIT_STAMP)
 	@mkdir -p $(@D)
 	$(LINK) -o $@ $< $(O)/libcommon.a $(GIT_LIBS)
 

@@ -24,8 +24,11 @@ STATIC_LDFLAGS = -static -Wl,--gc-sections -s
 TLS_LIBS = $(DEPS)/lib/libmbedtls.a $(DEPS)/lib/libmbedx509.a \
 	$(DEPS)/lib/libmbedcrypto.a $(DEPS)/lib/libz.a
 HTTP_LIBS_STATIC = $(DEPS)/lib/libcurl.a $(TLS_LIBS)
-GIT_LIBS_STATIC = $(DEPS)/lib/libgit2.a $(DEPS)/lib/libhttp_parser.a \
-	$(TLS_LIBS) -lpthread
+# relay-mirror's own: libgit2 (trixie's source package) and mimalloc,
+# which replaces musl's malloc in relay-mirror only (BENCHMARKS.md)
+GIT_DEPS = build/deps-git
+GIT_LIBS_STATIC = $(GIT_DEPS)/lib/libgit2.a $(GIT_DEPS)/lib/mimalloc.o \
+	$(DEPS)/lib/libhttp_parser.a $(TLS_LIBS) -lpthread
 
 # DYNAMIC=1: link Debian's shared libraries for quick local work.
 HTTP_LIBS_DYNAMIC = -lcurl

@@ -6,6 +6,10 @@
 #include <strings.h>
 
 #include <git2.h>
+#include <git2/sys/transport.h>
+#if LIBGIT2_VER_MAJOR > 1 || LIBGIT2_VER_MINOR >= 8
+#include <git2/sys/errors.h> /* git_error_set_str, git_error_clear */
+#endif
 
 #include "err.h"
 #include "repo.h"

@@ -1,18 +1,24 @@
 #!/bin/sh
 # Build the static libraries of the release binaries from Debian's source
-# packages into $DEPS (default build/deps-musl), all with Debian's musl-gcc:
+# packages, all with Debian's musl-gcc: into $DEPS (default build/deps-musl)
 # zlib, a trimmed mbedTLS (client-side TLS 1.2 with the suites and curves
 # public GitLab and Slack offer, no self-tests, no server, no DTLS, no
-# legacy ciphers), http-parser, then minimal curl and libgit2 over them.
+# legacy ciphers), http-parser and a minimal curl; into $GIT_DEPS (default
+# build/deps-git) relay-mirror's own libgit2 and mimalloc.
 # glibc cannot link statically below ~900 KB (NSS, iconv, locales); musl
 # costs ~60 KB, which is what brings an HTTP stage under 1 MiB.
-# Nothing outside Debian is fetched: a private apt configuration under
-# build/apt adds deb-src entries for bookworm, so the machine's own apt
-# setup is left alone. Re-running is a no-op once built.
+# libgit2 comes from Debian 13 (trixie, 1.9): bookworm's 1.5 negotiates
+# fetches so badly (libgit2 #6532, fixed in 1.7) that an incremental fetch
+# of 100 commits downloads most of the history. mimalloc (bookworm) replaces
+# musl's allocator in relay-mirror only: BENCHMARKS.md has the figures.
+# Nothing outside Debian is fetched: private apt configurations under
+# build/apt (bookworm) and build/apt-trixie add deb-src entries, so the
+# machine's own apt setup is left alone. Re-running is a no-op once built.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 DEPS=${DEPS:-$top/build/deps-musl}
+GIT_DEPS=${GIT_DEPS:-$top/build/deps-git}
 CC=${MUSL_CC:-musl-gcc}
 CFLAGS_DEPS="-Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables"
 APT=$top/build/apt
@@ -22,39 +28,60 @@ JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 say() { printf 'deps: %s\n' "$*" >&2; }
 
 done=1
-for l in zlib mbedtls http-parser curl libgit2; do
+for l in zlib mbedtls http-parser curl; do
 	[ -f "$DEPS/.$l-done" ] || done=0
+done
+for l in mimalloc libgit2; do
+	[ -f "$GIT_DEPS/.$l-done" ] || done=0
 done
 [ $done -eq 1 ] && exit 0
 command -v "$CC" >/dev/null || { say "$CC missing (Debian's musl-tools)"; exit 78; }
 
-mkdir -p "$APT/lists/partial" "$APT/cache/archives/partial" "$SRC" "$DEPS"
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
-{
-	for s in "debian bookworm" "debian bookworm-updates" \
-	    "debian-security bookworm-security"; do
-		set -- $s
-		echo "deb-src [signed-by=$keyring] http://deb.debian.org/$1 $2 main"
-	done
-} >"$APT/sources.list"
+# aptconf DIR SUITE...: a private apt configuration reading the deb-src
+# indexes of the Debian SUITEs (updated once)
+aptconf() {
+	a=$1
+	shift
+	mkdir -p "$a/lists/partial" "$a/cache/archives/partial"
+	for s in "$@"; do
+		case $s in
+		*-security) r=debian-security ;;
+		*) r=debian ;;
+		esac
+		echo "deb-src [signed-by=$keyring] http://deb.debian.org/$r $s main"
+	done >"$a/sources.list"
+	echo "-o Dir::Etc::SourceList=$a/sources.list
+	    -o Dir::Etc::SourceParts=/nonexistent
+	    -o Dir::State::Lists=$a/lists -o Dir::Cache=$a/cache
+	    -o APT::Sandbox::User=root -q"
+}
+# aptupdate OPTS DIR
+aptupdate() {
+	if [ ! -f "$2/.updated" ]; then
+		say "reading Debian source indexes ($2)"
+		# shellcheck disable=SC2086
+		apt-get $1 update >&2
+		touch "$2/.updated"
+	fi
+}
+mkdir -p "$SRC" "$DEPS" "$GIT_DEPS"
+aptopts=$(aptconf "$APT" bookworm bookworm-updates bookworm-security)
+aptupdate "$aptopts" "$APT"
+# trixie's sources only for libgit2, in their own folder: the other
+# libraries stay bookworm's (the newest version of a name is what
+# apt-get source picks)
+trixie=$(aptconf "$APT-trixie" trixie trixie-updates trixie-security)
+aptupdate "$trixie" "$APT-trixie"
 
-aptopts="-o Dir::Etc::SourceList=$APT/sources.list
-	-o Dir::Etc::SourceParts=/nonexistent
-	-o Dir::State::Lists=$APT/lists -o Dir::Cache=$APT/cache
-	-o APT::Sandbox::User=root -q"
-
-if [ ! -f "$APT/.updated" ]; then
-	say "reading Debian source indexes"
-	# shellcheck disable=SC2086
-	apt-get $aptopts update >&2
-	touch "$APT/.updated"
-fi
-
-# fetch PKG: unpack the newest source version that downloads; a mirror can
-# lag behind the index (seen: security pool answering 404), so older
-# versions listed by the index are tried in turn.
+# fetch PKG [OPTS [SRCDIR]]: unpack the newest source version that
+# downloads; a mirror can lag behind the index (seen: security pool
+# answering 404), so older versions listed by the index are tried in turn.
 fetch() {
 	pkg=$1
+	aptopts=${2:-$aptopts}
+	SRC=${3:-$SRC}
+	mkdir -p "$SRC"
 	dir=$(find "$SRC" -maxdepth 1 -type d -name "$pkg-[0-9]*" | head -n 1)
 	if [ -n "$dir" ]; then
 		echo "$dir"
@@ -82,7 +109,8 @@ fetch() {
 mkdir -p "$DEPS/include" "$DEPS/lib"
 # jsmn is header-only (Debian's libjsmn-dev); musl-gcc does not search
 # /usr/include, so the one header is copied next to the others
-cp /usr/include/jsmn.h "$DEPS/include/"
+cmp -s /usr/include/jsmn.h "$DEPS/include/jsmn.h" ||
+    cp /usr/include/jsmn.h "$DEPS/include/"
 
 if [ ! -f "$DEPS/.zlib-done" ]; then
 	d=$(fetch zlib)
@@ -188,21 +216,39 @@ if [ ! -f "$DEPS/.curl-done" ]; then
 	touch "$DEPS/.curl-done"
 fi
 
-if [ ! -f "$DEPS/.libgit2-done" ]; then
-	d=$(fetch libgit2)
+if [ ! -f "$GIT_DEPS/.mimalloc-done" ]; then
+	d=$(fetch mimalloc)
+	say "building mimalloc (overrides malloc) with $CC from $d"
+	mkdir -p "$GIT_DEPS/lib"
+	$CC -O2 -DNDEBUG -DMI_MALLOC_OVERRIDE -ftls-model=initial-exec \
+	    -fno-builtin-malloc -I"$d/include" -c -o "$GIT_DEPS/lib/mimalloc.o" \
+	    "$d/src/static.c"
+	touch "$GIT_DEPS/.mimalloc-done"
+fi
+
+if [ ! -f "$GIT_DEPS/.libgit2-done" ]; then
+	d=$(fetch libgit2 "$trixie" "$SRC-trixie")
 	say "building static libgit2 (no ssh, mbedTLS) with $CC from $d"
-	rm -rf "$SRC/libgit2-build-musl"
-	mkdir -p "$SRC/libgit2-build-musl"
-	(cd "$SRC/libgit2-build-musl" && cmake "$d" \
+	# no CA bundle parsed at start-up (~30 ms): relay names the bundle
+	# when a remote is https (repo.c)
+	mt="$d/src/libgit2/streams/mbedtls.c"
+	[ -f "$mt.orig" ] || cp "$mt" "$mt.orig"
+	sed 's/^\(\tchar \*crtpath = \)GIT_DEFAULT_CERT_LOCATION;$/\1NULL;/' \
+	    "$mt.orig" >"$mt"
+	grep -q '^	char \*crtpath = NULL;$' "$mt" ||
+	    { say "mbedtls.c: the default CA location was not found"; exit 1; }
+	rm -rf "$SRC-trixie/libgit2-build-musl"
+	mkdir -p "$SRC-trixie/libgit2-build-musl"
+	(cd "$SRC-trixie/libgit2-build-musl" && cmake "$d" \
 	    -DCMAKE_C_COMPILER="$(command -v "$CC")" \
 	    -DCMAKE_BUILD_TYPE=MinSizeRel \
-	    -DCMAKE_INSTALL_PREFIX="$DEPS" -DCMAKE_INSTALL_LIBDIR=lib \
+	    -DCMAKE_INSTALL_PREFIX="$GIT_DEPS" -DCMAKE_INSTALL_LIBDIR=lib \
 	    -DCMAKE_PREFIX_PATH="$DEPS" -DCMAKE_FIND_ROOT_PATH="$DEPS" \
 	    -DBUILD_SHARED_LIBS=OFF -DBUILD_TESTS=OFF -DBUILD_CLI=OFF \
 	    -DBUILD_EXAMPLES=OFF -DBUILD_FUZZERS=OFF \
 	    -DUSE_SSH=OFF -DUSE_GSSAPI=OFF -DUSE_HTTPS=mbedTLS \
 	    -DUSE_SHA1=CollisionDetection -DUSE_SHA256=mbedTLS \
-	    -DREGEX_BACKEND=regcomp -DUSE_HTTP_PARSER=system \
+	    -DREGEX_BACKEND=regcomp -DUSE_HTTP_PARSER=http-parser \
 	    -DUSE_BUNDLED_ZLIB=OFF -DUSE_NTLMCLIENT=OFF -DUSE_ICONV=OFF \
 	    -DMBEDTLS_INCLUDE_DIR="$DEPS/include" \
 	    -DMBEDTLS_LIBRARY="$DEPS/lib/libmbedtls.a" \
@@ -214,6 +260,6 @@ if [ ! -f "$DEPS/.libgit2-done" ]; then
 	    -DZLIB_LIBRARY="$DEPS/lib/libz.a" \
 	    -DCMAKE_C_FLAGS="$CFLAGS_DEPS -isystem $DEPS/include" \
 	    >&2 && cmake --build . -j"$JOBS" >&2 && cmake --install . >&2)
-	touch "$DEPS/.libgit2-done"
+	touch "$GIT_DEPS/.libgit2-done"
 fi
-say "static dependencies ready in $DEPS"
+say "static dependencies ready in $DEPS and $GIT_DEPS"
