@@ -158,7 +158,13 @@ lint:
 fmt:
 	clang-format -i common/*.[ch] jobs/*.c tests/unit/*.[ch] tests/fuzz/*.c
 
-bench: all
+# bench only: relay-mirror on musl's own malloc, to measure mimalloc
+$(O)/bench/relay-mirror-musl-malloc: $(O)/obj/jobs/mirror.o $(O)/libcommon.a \
+		| $(GIT_STAMP)
+	@mkdir -p $(@D)
+	$(LINK) -o $@ $< $(O)/libcommon.a $(filter-out %.o,$(GIT_LIBS))
+
+bench: all $(O)/bench/relay-mirror-musl-malloc
 	./scripts/setup.sh bench
 	./scripts/bench.sh
 

@@ -1,9 +1,13 @@
 /* repo: the git side of relay-mirror. The only file that includes
  * <git2.h>. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <git2.h>
 #include <git2/sys/transport.h>
@@ -11,6 +15,7 @@
 #include <git2/sys/errors.h> /* git_error_set_str, git_error_clear */
 #endif
 
+#include "buf.h"
 #include "err.h"
 #include "repo.h"
 #include "url.h"
@@ -18,6 +23,7 @@
 
 struct repo {
 	git_repository *git;
+	int lock; /* fd holding the cache's lock, or -1 */
 };
 
 struct repo_conn {
@@ -28,7 +34,11 @@ struct repo_conn {
 	int auth_tries; /* credentials handed out on this connection */
 	int auth_failed; /* the server refused them */
 	struct repo_refs *rejected;
+	const struct repo_refs *keep; /* push: the advertised refs kept */
+	git_smart_subtransport_definition def;
 };
+
+static const char *ca_path; /* the CA file, set in libgit2 on first https */
 
 /* ---- ref lists ---- */
 
@@ -125,12 +135,9 @@ repo_global_init(const char *ca_file, const char *user_agent)
 {
 	if (git_libgit2_init() < 0)
 		return fail(NULL, -1, "libgit2 set-up");
-	if (!ca_file)
-		ca_file = "/etc/ssl/certs/ca-certificates.crt";
-	/* a missing CA file only matters for https remotes, which then fail
-	 * with a certificate error naming the remote */
-	if (git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, ca_file, NULL) < 0)
-		git_error_clear();
+	/* parsed on the first https connection only (~30 ms for Debian's
+	 * bundle): paths and plain-http loopback remotes never need it */
+	ca_path = ca_file ? ca_file : "/etc/ssl/certs/ca-certificates.crt";
 	if (user_agent)
 		git_libgit2_opts(GIT_OPT_SET_USER_AGENT, user_agent);
 	return 0;
@@ -142,6 +149,42 @@ repo_global_shutdown(void)
 	git_libgit2_shutdown();
 }
 
+/* lock: hold an exclusive lock on path/relay-mirror.lock for the life of
+ * the process (fcntl: the kernel drops it when a killed run dies) */
+static int
+lock(struct repo *r, const char *path)
+{
+	struct buf f;
+	struct flock fl;
+	int rc = 0;
+
+	buf_init(&f, 0);
+	if (mkdir(path, 0777) < 0 && errno != EEXIST)
+		rc = err_set(E_FAIL, "cannot create the cache %s: %s", path,
+		    strerror(errno));
+	if (rc == 0)
+		rc = buf_printf(&f, "%s/relay-mirror.lock", path);
+	if (rc == 0) {
+		r->lock = open(f.data, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+		if (r->lock < 0)
+			rc = err_set(E_FAIL, "cannot open %s: %s", f.data,
+			    strerror(errno));
+	}
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (rc == 0 && fcntl(r->lock, F_SETLK, &fl) < 0)
+		rc = errno == EACCES || errno == EAGAIN
+		    ? err_set(E_TEMP,
+			  "the cache %s is in use by another relay-mirror run "
+			  "(%s): try again when it has finished",
+			  path, f.data)
+		    : err_set(E_FAIL, "cannot lock %s: %s", f.data,
+			  strerror(errno));
+	buf_free(&f);
+	return rc;
+}
+
 int
 repo_open(struct repo **out, const char *path)
 {
@@ -151,11 +194,20 @@ repo_open(struct repo **out, const char *path)
 	*out = NULL;
 	if (!r)
 		return err_set(E_NOMEM, "out of memory");
+	r->lock = -1;
+	rc = lock(r, path);
+	if (rc < 0) {
+		if (r->lock >= 0)
+			close(r->lock);
+		free(r);
+		return rc;
+	}
 	rc = git_repository_open_bare(&r->git, path);
 	if (rc == GIT_ENOTFOUND)
 		rc = git_repository_init(&r->git, path, 1);
 	if (rc < 0) {
 		rc = fail(NULL, rc, "cannot open the cache");
+		close(r->lock);
 		free(r);
 		return err_prefix(rc, "%s: ", path);
 	}
@@ -169,6 +221,8 @@ repo_free(struct repo *r)
 	if (!r)
 		return;
 	git_repository_free(r->git);
+	if (r->lock >= 0)
+		close(r->lock);
 	free(r);
 }
 
@@ -211,12 +265,383 @@ on_push_ref(const char *ref, const char *status, void *payload)
 	return rc < 0 ? -1 : 0;
 }
 
+/* ---- push over smart HTTP ----
+ *
+ * libgit2 opens the receive-pack request on the connection of the ref
+ * listing, then builds the pack (1.5: after it has sent the request's
+ * first bytes). A server that closes idle connections (lighttpd: 5 s)
+ * closes it meanwhile, and the write dies of SIGPIPE or reads an EOF, on
+ * every try. So the request body is spooled into a file in the cache until
+ * libgit2 reads the answer, then sent at once on a connection of its own,
+ * opened (and authenticated by a ref listing) right then.
+ *
+ * libgit2 also hides every ref the mirror advertises from its pack walk,
+ * and loads the whole tree of each (1,001 on a mirror with 1,000 tags);
+ * with c->keep set, the listing libgit2 sees holds only those refs: the
+ * ones pushed and the mirror's default branch, which hides the history
+ * already there. */
+
+struct push_sub {
+	git_smart_subtransport parent;
+	git_smart_subtransport *inner; /* libgit2's own HTTP subtransport */
+	git_transport *owner;
+	struct repo_conn *c;
+};
+
+struct push_stream {
+	git_smart_subtransport_stream parent;
+	struct push_sub *s;
+	char *url;
+	git_smart_subtransport *fresh; /* receive-pack: its own connection */
+	git_smart_subtransport_stream *inner; /* the request, once sent */
+	FILE *spool; /* receive-pack: the body until the first read */
+	struct buf adv; /* receive-pack listing: the filtered refs */
+	size_t off;
+	int ready;
+};
+
+static int
+is_http(const char *url)
+{
+	return str_has_prefix(url, "http://") ||
+	    str_has_prefix(url, "https://");
+}
+
+/* pkt: append one pkt-line: a, then (when caps) NUL and caps, then LF */
+static int
+pkt(struct buf *out, const char *a, size_t na, const char *caps, size_t nc)
+{
+	int rc = buf_printf(out, "%04zx", 4 + na + (caps ? 1 + nc : 0) + 1);
+
+	if (rc == 0)
+		rc = buf_add(out, a, na);
+	if (rc == 0 && caps)
+		rc = buf_add(out, "", 1); /* the NUL */
+	if (rc == 0 && caps)
+		rc = buf_add(out, caps, nc);
+	if (rc == 0)
+		rc = buf_add(out, "\n", 1);
+	return rc;
+}
+
+static int
+hexval(int ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	return -1;
+}
+
+int
+repo_adv_filter(
+    struct buf *out, const char *in, size_t len, const struct repo_refs *keep)
+{
+	static const char zero[] = "0000000000000000000000000000000000000000 "
+				   "capabilities^{}";
+	const char *caps = NULL;
+	size_t off = 0, ncaps = 0;
+	int phase = 0, sent = 0, rc = 0; /* 0 service line, 1 refs, 2 rest */
+
+	while (rc == 0 && off < len) {
+		const char *p = in + off + 4, *end, *nul, *sp;
+		size_t n = 0, i;
+		char name[1024];
+
+		for (i = 0; i < 4; i++) {
+			int d = off + i < len ? hexval(in[off + i]) : -1;
+
+			if (d < 0)
+				return err_set(
+				    E_PARSE, "malformed ref advertisement");
+			n = n * 16 + (size_t)d;
+		}
+		if ((n && n < 4) || n > len - off)
+			return err_set(E_PARSE, "malformed ref advertisement");
+		if (n == 0) { /* flush */
+			if (phase == 1 && !sent && caps)
+				rc = pkt(
+				    out, zero, sizeof(zero) - 1, caps, ncaps);
+			if (rc == 0)
+				rc = buf_add(out, "0000", 4);
+			phase = phase == 0 ? 1 : 2;
+			off += 4;
+			continue;
+		}
+		end = in + off + n;
+		if (phase == 0 && n >= 14 && memcmp(p, "# service=", 10) == 0) {
+			rc = buf_add(out, in + off, n);
+			off += n;
+			continue;
+		}
+		off += n;
+		if (phase == 2) {
+			rc = buf_add(out, p - 4, n);
+			continue;
+		}
+		phase = 1; /* (a listing without the service line) */
+		nul = memchr(p, '\0', (size_t)(end - p));
+		if (!nul && end > p && end[-1] == '\n')
+			end--;
+		sp = memchr(p, ' ', (size_t)(end - p));
+		if (!sp || (nul && nul < sp))
+			return err_set(E_PARSE, "malformed ref advertisement");
+		if (nul && !caps) {
+			caps = nul + 1;
+			ncaps = (size_t)(in + off - caps);
+			if (ncaps && caps[ncaps - 1] == '\n')
+				ncaps--;
+		}
+		i = (size_t)((nul ? nul : end) - (sp + 1));
+		if (i >= sizeof(name))
+			return err_set(E_PARSE, "malformed ref advertisement");
+		memcpy(name, sp + 1, i);
+		name[i] = '\0';
+		if (strcmp(name, ".have") != 0 &&
+		    (strcmp(name, "capabilities^{}") == 0 ||
+			!repo_refs_find(keep, name)))
+			continue;
+		rc = pkt(out, p, (size_t)(sp + 1 - p) + i, sent ? NULL : caps,
+		    ncaps);
+		sent = 1;
+	}
+	return rc;
+}
+
+/* spool_send: the request on a connection of its own: a ref listing (read
+ * to its end, which authenticates), then the spooled body at once */
+static int
+spool_send(struct push_stream *st)
+{
+	git_smart_subtransport_stream *ls = NULL;
+	char tmp[65536];
+	size_t got;
+	int rc;
+
+	st->s->c->auth_tries = 0; /* a new connection asks again */
+	rc = git_smart_subtransport_http(&st->fresh, st->s->owner, NULL);
+	if (rc == 0)
+		rc = st->fresh->action(
+		    &ls, st->fresh, st->url, GIT_SERVICE_RECEIVEPACK_LS);
+	while (rc == 0 && (rc = ls->read(ls, tmp, sizeof(tmp), &got)) == 0 &&
+	    got > 0)
+		;
+	if (ls)
+		ls->free(ls);
+	if (rc == 0)
+		rc = st->fresh->action(
+		    &st->inner, st->fresh, st->url, GIT_SERVICE_RECEIVEPACK);
+	if (rc == 0 && fseek(st->spool, 0, SEEK_SET) != 0)
+		rc = -1;
+	while (rc == 0 && (got = fread(tmp, 1, sizeof(tmp), st->spool)) > 0)
+		rc = st->inner->write(st->inner, tmp, got);
+	if (rc == 0 && ferror(st->spool)) {
+		git_error_set_str(GIT_ERROR_OS, "cannot read the push spool");
+		rc = -1;
+	}
+	fclose(st->spool);
+	st->spool = NULL;
+	return rc;
+}
+
+static int
+push_stream_read(git_smart_subtransport_stream *stream, char *buffer,
+    size_t buf_size, size_t *bytes_read)
+{
+	struct push_stream *st = (struct push_stream *)stream;
+	git_smart_subtransport_stream *ls = NULL;
+	struct buf raw;
+	char tmp[65536];
+	size_t got, n;
+	int rc = 0;
+
+	*bytes_read = 0;
+	if (st->spool) /* receive-pack */
+		rc = spool_send(st);
+	if (st->inner)
+		return rc < 0
+		    ? rc
+		    : st->inner->read(st->inner, buffer, buf_size, bytes_read);
+	if (rc == 0 && !st->ready) { /* the filtered listing */
+		buf_init(&raw, 0);
+		rc = st->s->inner->action(
+		    &ls, st->s->inner, st->url, GIT_SERVICE_RECEIVEPACK_LS);
+		while (rc == 0 &&
+		    (rc = ls->read(ls, tmp, sizeof(tmp), &got)) == 0 && got > 0)
+			if (buf_add(&raw, tmp, got) < 0) {
+				git_error_set_str(GIT_ERROR_NET,
+				    "the mirror's ref listing is too large");
+				rc = -1;
+			}
+		if (ls)
+			ls->free(ls);
+		if (rc == 0 &&
+		    repo_adv_filter(
+			&st->adv, raw.data, raw.len, st->s->c->keep) < 0) {
+			git_error_set_str(GIT_ERROR_NET, err_msg());
+			rc = -1;
+		}
+		buf_free(&raw);
+		st->ready = 1;
+	}
+	if (rc < 0)
+		return rc;
+	n = st->adv.len - st->off;
+	if (n > buf_size)
+		n = buf_size;
+	if (n)
+		memcpy(buffer, st->adv.data + st->off, n);
+	st->off += n;
+	*bytes_read = n;
+	return 0;
+}
+
+static int
+push_stream_write(
+    git_smart_subtransport_stream *stream, const char *buffer, size_t len)
+{
+	struct push_stream *st = (struct push_stream *)stream;
+
+	if (!st->spool || fwrite(buffer, 1, len, st->spool) != len) {
+		git_error_set_str(GIT_ERROR_OS, "cannot write the push spool");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+push_stream_free(git_smart_subtransport_stream *stream)
+{
+	struct push_stream *st = (struct push_stream *)stream;
+
+	if (st->inner)
+		st->inner->free(st->inner);
+	if (st->fresh) {
+		st->fresh->close(st->fresh);
+		st->fresh->free(st->fresh);
+	}
+	if (st->spool)
+		fclose(st->spool);
+	buf_free(&st->adv);
+	free(st->url);
+	free(st);
+}
+
+/* spool_open: an unlinked file in the cache (a CI image may lack /tmp) */
+static FILE *
+spool_open(struct repo *r)
+{
+	struct buf p;
+	FILE *f = NULL;
+	int fd;
+
+	buf_init(&p, 0);
+	if (buf_printf(
+		&p, "%srelay-push-XXXXXX", git_repository_path(r->git)) == 0 &&
+	    (fd = mkstemp(p.data)) >= 0) {
+		unlink(p.data);
+		f = fdopen(fd, "w+");
+		if (!f)
+			close(fd);
+	}
+	buf_free(&p);
+	return f;
+}
+
+static int
+push_sub_action(git_smart_subtransport_stream **out, git_smart_subtransport *t,
+    const char *url, git_smart_service_t action)
+{
+	struct push_sub *s = (struct push_sub *)t;
+	struct push_stream *st;
+
+	if (action != GIT_SERVICE_RECEIVEPACK &&
+	    !(action == GIT_SERVICE_RECEIVEPACK_LS && s->c->keep))
+		return s->inner->action(out, s->inner, url, action);
+	st = calloc(1, sizeof(*st));
+	if (!st || !(st->url = str_dup(url))) {
+		free(st);
+		git_error_set_oom();
+		return -1;
+	}
+	st->parent.subtransport = t;
+	st->parent.read = push_stream_read;
+	st->parent.write = push_stream_write;
+	st->parent.free = push_stream_free;
+	st->s = s;
+	buf_init(&st->adv, 0);
+	if (action == GIT_SERVICE_RECEIVEPACK &&
+	    !(st->spool = spool_open(s->c->r))) {
+		git_error_set(GIT_ERROR_OS, "cannot create a push spool in %s",
+		    git_repository_path(s->c->r->git));
+		push_stream_free(&st->parent);
+		return -1;
+	}
+	*out = &st->parent;
+	return 0;
+}
+
+static int
+push_sub_close(git_smart_subtransport *t)
+{
+	struct push_sub *s = (struct push_sub *)t;
+
+	s->c->auth_tries = 0; /* the next connection asks again */
+	return s->inner->close(s->inner);
+}
+
+static void
+push_sub_free(git_smart_subtransport *t)
+{
+	struct push_sub *s = (struct push_sub *)t;
+
+	s->inner->free(s->inner);
+	free(s);
+}
+
+static int
+push_sub_new(git_smart_subtransport **out, git_transport *owner, void *param)
+{
+	struct push_sub *s = calloc(1, sizeof(*s));
+
+	if (!s) {
+		git_error_set_oom();
+		return -1;
+	}
+	if (git_smart_subtransport_http(&s->inner, owner, NULL) < 0) {
+		free(s);
+		return -1;
+	}
+	s->parent.action = push_sub_action;
+	s->parent.close = push_sub_close;
+	s->parent.free = push_sub_free;
+	s->owner = owner;
+	s->c = param;
+	s->c->auth_tries = 0; /* a new connection asks again */
+	*out = &s->parent;
+	return 0;
+}
+
+static int
+push_transport(git_transport **out, git_remote *owner, void *param)
+{
+	struct repo_conn *c = param;
+
+	c->def.callback = push_sub_new;
+	c->def.rpc = 1;
+	c->def.param = c;
+	return git_transport_smart(out, owner, &c->def);
+}
+
 static void
 callbacks(git_remote_callbacks *cb, struct repo_conn *c)
 {
 	git_remote_init_callbacks(cb, GIT_REMOTE_CALLBACKS_VERSION);
 	cb->credentials = on_credentials;
 	cb->push_update_reference = on_push_ref;
+	if (c->push && is_http(c->rm->url))
+		cb->transport = push_transport;
 	cb->payload = c;
 }
 
@@ -234,6 +659,14 @@ repo_connect(struct repo_conn **out, struct repo *r,
 	c->r = r;
 	c->rm = rm;
 	c->push = push;
+	if (str_has_prefix(rm->url, "https://") && ca_path) {
+		/* a missing CA file only matters for https remotes, which
+		 * then fail with a certificate error naming the remote */
+		if (git_libgit2_opts(
+			GIT_OPT_SET_SSL_CERT_LOCATIONS, ca_path, NULL) < 0)
+			git_error_clear();
+		ca_path = NULL;
+	}
 	/* anonymous: the URL is never written to the cache's config */
 	rc = git_remote_create_anonymous(&c->remote, r->git, rm->url);
 	if (rc == 0) {
@@ -317,7 +750,7 @@ repo_conn_fetch(struct repo_conn *c, char *const *specs, size_t n)
 
 int
 repo_conn_push(struct repo_conn *c, char *const *specs, size_t n,
-    struct repo_refs *rejected)
+    const struct repo_refs *keep, struct repo_refs *rejected)
 {
 	git_push_options o;
 	git_strarray arr;
@@ -327,10 +760,16 @@ repo_conn_push(struct repo_conn *c, char *const *specs, size_t n,
 	callbacks(&o.callbacks, c);
 	o.pb_parallelism = 0; /* one pack-building thread per core */
 	c->rejected = rejected;
+	if (keep && is_http(c->rm->url)) {
+		/* listed again, through the filter (see push_stream) */
+		c->keep = keep;
+		git_remote_disconnect(c->remote);
+	}
 	arr.strings = (char **)specs;
 	arr.count = n;
 	rc = git_remote_push(c->remote, &arr, &o);
 	c->rejected = NULL;
+	c->keep = NULL;
 	return rc < 0 ? fail(c, rc, "cannot push to") : 0;
 }
 
@@ -401,4 +840,16 @@ repo_descends(struct repo *r, const char *desc, const char *anc)
 		return 0; /* not commits (tags of trees or blobs) */
 	}
 	return rc;
+}
+
+int
+repo_ref_name_ok(const char *name)
+{
+	int valid = 0;
+
+	if (git_reference_name_is_valid(&valid, name) < 0) {
+		git_error_clear();
+		return 0;
+	}
+	return valid;
 }

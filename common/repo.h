@@ -31,7 +31,8 @@ struct repo_remote {
 int repo_global_init(const char *ca_file, const char *user_agent);
 void repo_global_shutdown(void);
 
-/* repo_open: open the bare repository at path, creating it if absent */
+/* repo_open: open the bare repository at path, creating it if absent,
+ * and lock it for this process (E_TEMP when another run holds it) */
 int repo_open(struct repo **out, const char *path);
 void repo_free(struct repo *r);
 
@@ -47,9 +48,12 @@ int repo_conn_ls(struct repo_conn *c, struct repo_refs *out, char **head);
  * FETCH_HEAD; the connection is closed afterwards */
 int repo_conn_fetch(struct repo_conn *c, char *const *specs, size_t n);
 /* repo_conn_push: push refspecs; refs the server rejected are added to
- * *rejected with its reason */
+ * *rejected with its reason. Over HTTP the pack is built before the
+ * request is opened, on a connection of its own; keep (or NULL: all)
+ * names the mirror's refs libgit2 may see, and so hide from its pack walk:
+ * it must hold every ref pushed to. */
 int repo_conn_push(struct repo_conn *c, char *const *specs, size_t n,
-    struct repo_refs *rejected);
+    const struct repo_refs *keep, struct repo_refs *rejected);
 
 /* repo_local_refs: the cache's refs under prefix ("refs/relay/") */
 int repo_local_refs(struct repo *r, const char *prefix, struct repo_refs *out);
@@ -62,5 +66,13 @@ int repo_refs_add(struct repo_refs *l, const char *name, const char *oid);
 const struct repo_ref *repo_refs_find(
     const struct repo_refs *l, const char *name);
 void repo_refs_free(struct repo_refs *l);
+
+struct buf;
+/* repo_adv_filter: append to out the smart-protocol ref listing in (len
+ * bytes) holding only the refs named in keep (capabilities kept) */
+int repo_adv_filter(
+    struct buf *out, const char *in, size_t len, const struct repo_refs *keep);
+/* repo_ref_name_ok: 1 when git accepts name as a ref name */
+int repo_ref_name_ok(const char *name);
 
 #endif

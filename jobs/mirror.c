@@ -19,10 +19,12 @@
  * CI_JOB_TOKEN as gitlab-ci-token), RELAY_MIRROR_TO_TOKEN,
  * RELAY_MIRROR_*_USER, RELAY_MIRROR_TIMEOUT_S; RELAY_TRIES and
  * RELAY_RETRY_BASE_MS for transient failures.
- * Outputs: MIRROR_SHA, MIRROR_UPDATED, MIRROR_DIVERGED.
- * Exit: 0 done (diverged refs are reported, not failures); 64 bad
- * variable; 69 refused (credentials, permissions, a rejected ref); 75
- * temporary (network, 5xx, timeout); 78 missing. */
+ * Outputs: MIRROR_SHA, MIRROR_UPDATED, MIRROR_DIVERGED, MIRROR_SKIPPED
+ * (canonical's refs whose names git refuses: listed, never mirrored).
+ * Exit: 0 done (diverged and skipped refs are reported, not failures); 64
+ * bad variable; 69 refused (credentials, permissions, a rejected ref); 75
+ * temporary (network, 5xx, timeout, the cache in use by another run); 78
+ * missing. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,7 +93,7 @@ struct ctx {
 	char *head; /* canonical's default branch, "refs/heads/main" */
 	struct repo_refs want; /* canonical's refs to mirror */
 	char mirror_sha[41];
-	struct list updated, diverged;
+	struct list updated, diverged, skipped;
 	int refused; /* refs the mirror rejected for other reasons */
 };
 
@@ -232,10 +234,20 @@ fetch(struct ctx *c)
 		c->head = str_dup("refs/heads/main");
 	if (rc == 0 && !c->head && repo_refs_find(&all, "refs/heads/master"))
 		c->head = str_dup("refs/heads/master");
-	for (i = 0; rc == 0 && i < all.n; i++)
-		if (match(c, all.v[i].name))
-			rc = repo_refs_add(
-			    &c->want, all.v[i].name, all.v[i].oid);
+	buf_reset(&c->skipped.b);
+	c->skipped.n = c->skipped.more = 0;
+	for (i = 0; rc == 0 && i < all.n; i++) {
+		if (!match(c, all.v[i].name))
+			continue;
+		if (!repo_ref_name_ok(all.v[i].name)) {
+			/* git refuses it: no cache or mirror can hold it */
+			log_warn("%s: not a valid git ref name: skipped",
+			    all.v[i].name);
+			list_add(&c->skipped, all.v[i].name);
+			continue;
+		}
+		rc = repo_refs_add(&c->want, all.v[i].name, all.v[i].oid);
+	}
 	if (rc == 0 && c->want.n == 0)
 		rc = err_set(E_PERM, "%s has no ref matching RELAY_MIRROR_REFS",
 		    c->from.url);
@@ -378,7 +390,7 @@ static int
 push(struct ctx *c)
 {
 	struct repo_conn *conn = NULL;
-	struct repo_refs mir = { 0 }, acts = { 0 }, rej = { 0 };
+	struct repo_refs mir = { 0 }, acts = { 0 }, rej = { 0 }, keep = { 0 };
 	const struct repo_ref *h;
 	char **specs = NULL, why[400] = "";
 	size_t i, n = 0;
@@ -403,7 +415,15 @@ push(struct ctx *c)
 			    acts.v[i].name);
 	} else if (rc == 0 && n) {
 		log_info("pushing %zu refs to %s", n, c->to.url);
-		rc = repo_conn_push(conn, specs, n, &rej);
+		/* the mirror's refs libgit2 hides from its pack walk: those
+		 * pushed to, and the default branch, whose history is all
+		 * the walk needs to stop at (see repo_conn_push) */
+		for (i = 0; rc == 0 && i < acts.n; i++)
+			rc = repo_refs_add(&keep, acts.v[i].name, NULL);
+		if (rc == 0 && c->head && !repo_refs_find(&keep, c->head))
+			rc = repo_refs_add(&keep, c->head, NULL);
+		if (rc == 0)
+			rc = repo_conn_push(conn, specs, n, &keep, &rej);
 		pushed = rc == 0;
 	}
 	for (i = 0; pushed && i < acts.n; i++) {
@@ -440,6 +460,7 @@ push(struct ctx *c)
 	repo_refs_free(&mir);
 	repo_refs_free(&acts);
 	repo_refs_free(&rej);
+	repo_refs_free(&keep);
 	repo_conn_free(conn);
 	return rc;
 }
@@ -522,6 +543,7 @@ cmd_mirror(struct job *job)
 	limit = job_long(job, "RELAY_MIRROR_TIMEOUT_S");
 	buf_init(&c.updated.b, 0);
 	buf_init(&c.diverged.b, 0);
+	buf_init(&c.skipped.b, 0);
 	rc = parse_patterns(&c, job_var(job, "RELAY_MIRROR_REFS"));
 	if (rc == 0)
 		rc = remote(&c, &c.from, "FROM");
@@ -529,6 +551,9 @@ cmd_mirror(struct job *job)
 		rc = remote(&c, &c.to, "TO");
 	if (rc == 0) {
 		signal(SIGALRM, on_alarm);
+		/* a server that closed the connection is a write error that
+		 * says so (75), not a silent death by SIGPIPE */
+		signal(SIGPIPE, SIG_IGN);
 		alarm((unsigned)limit);
 		rc = repo_global_init(job_var(job, "RELAY_CA_BUNDLE"),
 		    "relay-mirror " RELAY_VERSION);
@@ -547,6 +572,7 @@ cmd_mirror(struct job *job)
 		job_out(job, "MIRROR_SHA", c.mirror_sha);
 		list_out(job, "MIRROR_UPDATED", &c.updated);
 		list_out(job, "MIRROR_DIVERGED", &c.diverged);
+		list_out(job, "MIRROR_SKIPPED", &c.skipped);
 	}
 	if (rc == 0)
 		log_info("mirrored %s to %s: %zu updated, %zu diverged (kept)",
@@ -558,6 +584,7 @@ cmd_mirror(struct job *job)
 	repo_refs_free(&c.want);
 	buf_free(&c.updated.b);
 	buf_free(&c.diverged.b);
+	buf_free(&c.skipped.b);
 	return rc;
 }
 

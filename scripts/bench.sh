@@ -2,16 +2,20 @@
 # make bench: figures, never pass/fail. Binary sizes, start-up time, peak
 # memory, requests per stage, find-green + open-mr against python3-gitlab
 # and ruby-gitlab at 50 ms latency, find-green's cost as history grows, and
-# relay-mirror against git push --mirror on a large generated history.
+# relay-mirror over smart HTTP (lighttpd + git http-backend, as production)
+# against git on two generated histories.
 # Everything runs on loopback against the bundled simulator.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin=${RELAY_BIN:-$top/bin}
 MIRROR_COMMITS=${MIRROR_COMMITS:-50000}
 MIRROR_TAGS=${MIRROR_TAGS:-1000}
+MIRROR_HOURS=${MIRROR_HOURS:-24}
+nomi=${RELAY_MIRROR_MUSL_MALLOC:-$top/build/bench/relay-mirror-musl-malloc}
 work=$(mktemp -d "${TMPDIR:-/tmp}/relay-bench.XXXXXX")
-sim_pid=
-trap '[ -n "$sim_pid" ] && kill $sim_pid 2>/dev/null; rm -rf "$work"' EXIT INT TERM
+sim_pid= httpd_pid=
+trap '[ -n "$sim_pid" ] && kill $sim_pid 2>/dev/null
+	[ -n "$httpd_pid" ] && kill $httpd_pid 2>/dev/null; rm -rf "$work"' EXIT INT TERM
 
 now() { date +%s.%N; }
 secs() { echo "$2 - $1" | bc; }
@@ -109,9 +113,34 @@ echo "## the same with no added latency (process start-up and client overhead)"
 RELAY_BIN=$bin RELAY_BENCH_LATENCY_MS=0 python3 "$top/scripts/bench-compare.py"
 
 echo
-echo "## relay-mirror vs git push --mirror ($MIRROR_COMMITS commits, $MIRROR_TAGS tags)"
-# a linear history through fast-import: one small file changed per commit
-python3 - "$MIRROR_COMMITS" "$MIRROR_TAGS" >"$work/fi" <<'PY'
+echo "## relay-mirror over smart HTTP against git"
+# lighttpd + git http-backend on loopback, lighttpd's default idle
+# timeouts; no authentication (both sides would pay the same 401)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p "$work/srv"
+cat >"$work/lighttpd.conf" <<CONF
+server.modules = ("mod_alias", "mod_cgi", "mod_setenv", "mod_accesslog")
+server.document-root = "$work/srv"
+server.bind = "127.0.0.1"
+server.port = $port
+server.errorlog = "$work/lighttpd.log"
+accesslog.filename = "$work/access.log"
+accesslog.format = "%r|%b|%{User-Agent}i"
+alias.url = ("/git" => "$(git --exec-path)/git-http-backend")
+\$HTTP["url"] =~ "^/git" {
+	cgi.assign = ("" => "")
+	setenv.set-environment = ("GIT_PROJECT_ROOT" => "$work/srv", "GIT_HTTP_EXPORT_ALL" => "1")
+}
+CONF
+lighttpd -D -f "$work/lighttpd.conf" >"$work/lighttpd.out" 2>&1 &
+httpd_pid=$!
+while ! curl -s -o /dev/null "http://127.0.0.1:$port/"; do sleep 0.05; done
+G=http://127.0.0.1:$port/git
+
+# gen_linear N TAGS: the issue's history: one line changed per commit in
+# 100 one-line files, an annotated tag every N/TAGS commits
+gen_linear() {
+	python3 - "$1" "$2" <<'PY'
 import sys
 n, tags = int(sys.argv[1]), int(sys.argv[2])
 out = sys.stdout
@@ -128,46 +157,116 @@ for i in range(1, n + 1):
     if i % every == 0:
         out.write("tag v%d\nfrom :%d\ntagger Bench <b@example.com> %d +0000\ndata 4\ntag\n\n" % (i, i, 1700000000 + i))
 PY
-git init -q --bare "$work/canon.git"
-git -C "$work/canon.git" fast-import --quiet <"$work/fi"
-git -C "$work/canon.git" gc -q
-git init -q --bare "$work/relay.git"
-git init -q --bare "$work/git.git"
-mirror_relay() {
-	RELAY_MIRROR_FROM=$work/canon.git RELAY_MIRROR_TO=$work/relay.git \
-	RELAY_MIRROR_CACHE=$work/cache.git RELAY_DOTENV=$work/m.env \
-		/usr/bin/time -f %M -o "$work/rss" "$bin/relay-mirror" >/dev/null 2>"$work/m.err" ||
-		{ cat "$work/m.err"; exit 1; }
 }
-mirror_git() {
-	/usr/bin/time -f %M -o "$work/rss" \
-		git -C "$work/canon.git" push -q --mirror "$work/git.git" 2>/dev/null
+# gen_tree N TAGS FILES: a source tree like Gitaly's: FILES files of ~60
+# lines in 10 x 10 directories, 1-4 lines edited in 1-4 files a commit
+gen_tree() {
+	python3 - "$1" "$2" "$3" <<'PY'
+import random, sys
+n, tags, nf = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+random.seed(7)
+w = sys.stdout.write
+words = ["w%d" % i for i in range(20000)]
+line = lambda: " ".join(random.choice(words) for _ in range(8))
+files = [[line() for _ in range(60)] for _ in range(nf)]
+path = lambda f: "d%d/e%d/f%d.go" % (f % 10, (f // 10) % 10, f)
+every = max(1, n // tags)
+for i in range(1, n + 1):
+    w("commit refs/heads/master\nmark :%d\ncommitter Bench <b@example.com> %d +0000\n"
+      "data 12\ncommit %06d\n" % (i, 1700000000 + i, i % 1000000))
+    if i > 1:
+        w("from :%d\n" % (i - 1))
+    for f in (range(nf) if i == 1 else random.sample(range(nf), random.randint(1, 4))):
+        for _ in range(random.randint(1, 4)):
+            files[f][random.randrange(60)] = line()
+        d = "\n".join(files[f]) + "\n"
+        w("M 100644 inline %s\ndata %d\n%s\n" % (path(f), len(d), d))
+    if i % every == 0:
+        w("tag v%d\nfrom :%d\ntagger Bench <b@example.com> %d +0000\ndata 4\ntag\n\n" % (i, i, 1700000000 + i))
+PY
 }
-printf '%-12s %12s %12s %12s %12s %7s\n' run "relay s" "relay KiB" "git s" "git KiB" ratio
-t0=$(now); mirror_relay; t1=$(now); r_rss=$(tail -n 1 "$work/rss")
-t2=$(now); mirror_git; t3=$(now); g_rss=$(tail -n 1 "$work/rss")
-rt=$(secs "$t0" "$t1") gt=$(secs "$t2" "$t3")
-printf '%-12s %12.2f %12s %12.2f %12s %6sx\n' first "$rt" "$r_rss" "$gt" "$g_rss" "$(ratio "$rt" "$gt")"
-# incremental: 100 new commits and a tag upstream
-python3 - "$MIRROR_COMMITS" <<'PY' | git -C "$work/canon.git" fast-import --quiet
+# more HOUR: 100 new commits and a tag on canonical
+more() {
+	python3 - "$1" <<'PY' | git -C "$work/srv/canon.git" fast-import --quiet
 import sys
-n = int(sys.argv[1])
-print("commit refs/heads/master\ncommitter Bench <b@example.com> 1800000000 +0000\ndata 4\nmore\nfrom refs/heads/master^0")
+h = int(sys.argv[1])
+t = 1800000000 + h * 3600
+print("commit refs/heads/master\ncommitter Bench <b@example.com> %d +0000\ndata 4\nmore\nfrom refs/heads/master^0" % t)
 for i in range(1, 101):
     if i > 1:
-        print("commit refs/heads/master\ncommitter Bench <b@example.com> %d +0000\ndata 4\nmore" % (1800000000 + i))
-    print("M 100644 inline new%d.txt\ndata 2\n%d\n" % (i, i % 10))
-print("tag v-new\nfrom refs/heads/master\ntagger Bench <b@example.com> 1800000200 +0000\ndata 4\ntag\n")
+        print("commit refs/heads/master\ncommitter Bench <b@example.com> %d +0000\ndata 4\nmore" % (t + i))
+    print("M 100644 inline new/h%d-%d.txt\ndata 8\n%07d\n" % (h, i % 10, i))
+print("tag hour-%d\nfrom refs/heads/master\ntagger Bench <b@example.com> %d +0000\ndata 4\ntag\n" % (h, t + 200))
 PY
-t0=$(now); mirror_relay; t1=$(now); r_rss=$(tail -n 1 "$work/rss")
-t2=$(now); mirror_git; t3=$(now); g_rss=$(tail -n 1 "$work/rss")
-rt=$(secs "$t0" "$t1") gt=$(secs "$t2" "$t3")
-printf '%-12s %12.2f %12s %12.2f %12s %6sx\n' incremental "$rt" "$r_rss" "$gt" "$g_rss" "$(ratio "$rt" "$gt")"
-t0=$(now); mirror_relay; t1=$(now)
-t2=$(now); mirror_git; t3=$(now)
-rt=$(secs "$t0" "$t1") gt=$(secs "$t2" "$t3")
-printf '%-12s %12.2f %12s %12.2f %12s %6sx\n' unchanged "$rt" - "$gt" - "$(ratio "$rt" "$gt")"
-[ "$(git -C "$work/canon.git" for-each-ref | sort)" = \
-  "$(git -C "$work/relay.git" for-each-ref | sort)" ] &&
-	echo "(relay.git and canon.git hold the same refs)" ||
-	echo "(relay.git differs from canon.git: see relay-mirror's MIRROR_DIVERGED)"
+}
+target() { rm -rf "$work/srv/$1.git"; git init -q --bare "$work/srv/$1.git"; git -C "$work/srv/$1.git" config http.receivepack true; }
+# fetched AGENT: bytes canonical's upload-pack sent to AGENT since the
+# access log was last cleared
+fetched() { awk -F'|' -v a="$1" '$1 ~ /canon.git\/git-upload-pack/ && index($3, a) { s += $2 } END { print s + 0 }' "$work/access.log"; }
+relay_run() { # BIN CACHE TARGET
+	RELAY_MIRROR_FROM=$G/canon.git RELAY_MIRROR_TO=$G/$3.git RELAY_MIRROR_CACHE=$2 \
+	RELAY_DOTENV=$work/m.env "$1" >/dev/null 2>"$work/m.err" || { cat "$work/m.err"; exit 1; }
+}
+# git's two hops: fetch the default branch and tags into a bare cache,
+# then push them (what relay-mirror does)
+git_run() { # CACHE TARGET
+	[ -d "$1" ] || git init -q --bare "$1"
+	git -C "$1" fetch -q --prune --no-auto-gc "$G/canon.git" \
+		'+refs/heads/master:refs/heads/master' '+refs/tags/*:refs/tags/*' &&
+	git -C "$1" push -q --mirror "$G/$2.git"
+}
+timed() { t0=$(now); "$@"; t1=$(now); secs "$t0" "$t1"; }
+kib() { du -sk "$1" | cut -f1; }
+
+bench_history() { # NAME GENERATOR ARGS...
+	name=$1
+	shift
+	rm -rf "$work/srv/canon.git" "$work"/cache-* "$work/fi"
+	git init -q --bare "$work/srv/canon.git"
+	"$@" >"$work/fi"
+	git -C "$work/srv/canon.git" fast-import --quiet <"$work/fi"
+	git -C "$work/srv/canon.git" gc -q
+	rm -f "$work/fi"
+	for t in relay nomi two mirror; do target $t; done
+	echo
+	echo "### $name: $(git -C "$work/srv/canon.git" rev-list --count master) commits, $(git -C "$work/srv/canon.git" tag | wc -l) tags, $(git -C "$work/srv/canon.git" ls-tree -r master | wc -l) files, pack $(kib "$work/srv/canon.git") KiB"
+	printf '%-12s %9s %9s %9s %9s %9s %12s\n' run relay "git 2hop" ratio "push -m" ratio "relay musl*"
+	h=0
+	for run in first incremental unchanged; do
+		if [ $run = incremental ]; then h=$((h + 1)); more $h; fi
+		: >"$work/access.log"
+		r=$(timed relay_run "$bin/relay-mirror" "$work/cache-relay" relay)
+		rb=$(fetched relay-mirror)
+		: >"$work/access.log"
+		g=$(timed git_run "$work/cache-git" two)
+		gb=$(fetched "git/")
+		m=$(timed git -C "$work/srv/canon.git" push -q --mirror "$G/mirror.git")
+		n=-
+		[ -x "$nomi" ] && n=$(timed relay_run "$nomi" "$work/cache-nomi" nomi)
+		printf '%-12s %9.2f %9.2f %8sx %9.2f %8sx %12s\n' $run "$r" "$g" \
+			"$(ratio "$r" "$g")" "$m" "$(ratio "$r" "$m")" "$n"
+		[ $run = incremental ] && inc="bytes fetched by the incremental run: relay $rb, git fetch $gb ($(ratio "$rb" "$gb")x)"
+	done
+	echo "$inc"
+	[ "$(git -C "$work/srv/canon.git" for-each-ref refs/tags refs/heads/master | sort)" = \
+	  "$(git -C "$work/srv/relay.git" for-each-ref | sort)" ] &&
+		echo "(relay.git holds canonical's master and tags)" ||
+		echo "(relay.git differs from canonical)"
+	# hourly runs: 100 commits and a tag each, caches as CI keeps them
+	r0=$(kib "$work/cache-relay") g0=$(kib "$work/cache-git") rt=0 gt=0 rb=0 gb=0
+	i=0
+	while [ $i -lt "$MIRROR_HOURS" ]; do
+		i=$((i + 1)) h=$((h + 1))
+		more $h
+		: >"$work/access.log"
+		rt=$(echo "$rt + $(timed relay_run "$bin/relay-mirror" "$work/cache-relay" relay)" | bc)
+		gt=$(echo "$gt + $(timed git_run "$work/cache-git" two)" | bc)
+		rb=$((rb + $(fetched relay-mirror))) gb=$((gb + $(fetched "git/")))
+	done
+	r1=$(kib "$work/cache-relay") g1=$(kib "$work/cache-git")
+	echo "$MIRROR_HOURS hourly runs (100 commits + 1 tag each): cache growth relay $((r1 - r0)) KiB, git $((g1 - g0)) KiB ($(ratio $((r1 - r0)) $((g1 - g0)))x); fetched relay $rb B, git $gb B; mean run relay $(echo "scale=3; $rt / $MIRROR_HOURS" | bc) s, git $(echo "scale=3; $gt / $MIRROR_HOURS" | bc) s"
+}
+
+echo "ratio: relay / git; relay musl*: relay-mirror linked with musl's malloc instead of mimalloc"
+bench_history "Gitaly-sized" gen_tree "${GITALY_COMMITS:-20000}" "${GITALY_TAGS:-1500}" "${GITALY_FILES:-2500}"
+bench_history "linear" gen_linear "$MIRROR_COMMITS" "$MIRROR_TAGS"

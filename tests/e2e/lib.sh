@@ -203,7 +203,8 @@ test_done() {
 # ROOT over git's smart HTTP protocol (lighttpd running git http-backend as
 # CGI, basic auth against $TRASH/git-users, "user:password" lines), over
 # HTTPS as NAME when given a certificate; sets GIT_HTTP to the base URL
-# (GIT_HTTP/<repo>.git)
+# (GIT_HTTP/<repo>.git); GIT_HTTP_IDLE_S=N closes connections idle for N
+# seconds, between requests and inside a request body (lighttpd's default: 5)
 git_http_start() {
 	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	touch "$TRASH/git-users"
@@ -223,6 +224,8 @@ server.document-root = "$1"
 server.bind = "127.0.0.1"
 server.port = $port
 server.errorlog = "$TRASH/lighttpd.log"
+server.max-keep-alive-idle = ${GIT_HTTP_IDLE_S:-5}
+server.max-read-idle = ${GIT_HTTP_IDLE_S:-60}
 alias.url = ("/git" => "$(git --exec-path)/git-http-backend")
 \$HTTP["url"] =~ "^/git" {
 	cgi.assign = ("" => "")

@@ -205,4 +205,59 @@ test_expect_success 'many updated refs: the report keeps within the dotenv limit
 	dotenv MIRROR_UPDATED | grep -q ",+[0-9]* more$" && test "$(wc -c <"$RELAY_DOTENV")" -lt 5120
 '
 
+test_expect_success 'two runs on one cache: the second waits for nothing, says why, exit 75' '
+	commit work "change 12" && publish &&
+	printf "#!/bin/sh\ntouch %s\nwhile [ ! -e %s ]; do sleep 0.1; done\n" \
+		"$TRASH/hook-started" "$TRASH/hook-go" >srv/mirror.git/hooks/pre-receive &&
+	chmod +x srv/mirror.git/hooks/pre-receive &&
+	(CI_JOB_TOKEN=$JOB_TOKEN RELAY_MIRROR_TO_TOKEN=$TO_TOKEN RELAY_DOTENV=$TRASH/first.env \
+		RELAY_MIRROR_FROM=$GIT_HTTP/canon.git RELAY_MIRROR_TO=$GIT_HTTP/mirror.git \
+		RELAY_MIRROR_CACHE=$TRASH/hcache.git "$RELAY_BIN/relay-mirror" >first.out 2>first.err
+	 echo $? >first.rc) &
+	first=$! && i=0 &&
+	while [ ! -e hook-started ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done &&
+	CI_JOB_TOKEN=$JOB_TOKEN RELAY_MIRROR_TO_TOKEN=$TO_TOKEN H && expect_rc 75 && one_error_line &&
+	grep -q "in use by another relay-mirror run" err &&
+	touch hook-go && wait $first && test "$(cat first.rc)" = 0 &&
+	test "$(rev srv/mirror.git main)" = "$(rev srv/canon.git main)" &&
+	rm srv/mirror.git/hooks/pre-receive && fsck hcache.git
+'
+
+# ---- a server that closes idle connections (lighttpd's keep-alive and
+# read idle timeouts at 1 s, production's are 5 s): libgit2 opens the push
+# request, then builds the pack, and a pack that takes longer than the
+# timeout to build used to end in SIGPIPE (exit 141, no message)
+kill "$HTTPD_PID" 2>/dev/null
+GIT_HTTP_IDLE_S=1 git_http_start "$TRASH/srv"
+# a history whose pack takes libgit2 a few seconds to build: 300 text files
+# of 400 lines, 10 of them edited a line each in 400 commits
+python3 - >big.fi <<'PY'
+import random
+random.seed(17)
+words = ["w%d" % i for i in range(5000)]
+line = lambda: " ".join(random.choice(words) for _ in range(12))
+files = {f: [line() for _ in range(400)] for f in range(300)}
+out = []
+for i in range(1, 401):
+    out.append("commit refs/heads/main\ncommitter A <a@example.com> %d +0000\n"
+               "data 4\nc%03d\n" % (1700000000 + i, i % 1000))
+    for f in (range(300) if i == 1 else random.sample(range(300), 10)):
+        files[f][random.randrange(400)] = line()
+        d = "\n".join(files[f]) + "\n"
+        out.append("M 100644 inline d%d/f%d.txt\ndata %d\n%s\n" % (f % 20, f, len(d), d))
+    if i % 100 == 0:
+        out.append("reset refs/tags/v%d\nfrom refs/heads/main\n\n" % i)
+print("".join(out), end="")
+PY
+git init -q --bare srv/big.git && git -C srv/big.git fast-import --quiet <big.fi &&
+	git -C srv/big.git symbolic-ref HEAD refs/heads/main
+git init -q --bare srv/bigmirror.git && git -C srv/bigmirror.git config http.receivepack true
+B() { FROM=$GIT_HTTP/big.git TO=$GIT_HTTP/bigmirror.git CACHE=$TRASH/bcache.git \
+	CI_JOB_TOKEN=$JOB_TOKEN RELAY_MIRROR_TO_TOKEN=$TO_TOKEN mirror "$@"; }
+
+test_expect_success 'HTTP, idle connections closed after 1 s: a large first push succeeds' '
+	B && expect_rc 0 &&
+	[ "$(refs srv/big.git)" = "$(refs srv/bigmirror.git)" ] && fsck srv/bigmirror.git
+'
+
 test_done
