@@ -19,7 +19,7 @@ trap '[ -n "$sim_pid" ] && kill $sim_pid 2>/dev/null
 
 now() { date +%s.%N; }
 secs() { echo "$2 - $1" | bc; }
-ratio() { echo "scale=2; $1 / $2" | bc; }
+ratio() { [ "$2" != 0 ] && echo "scale=2; $1 / $2" | bc || echo -; }
 
 echo "## binaries (stripped, static)"
 printf '%-22s %10s %9s %s\n' binary bytes MiB goal
@@ -173,7 +173,7 @@ path = lambda f: "d%d/e%d/f%d.go" % (f % 10, (f // 10) % 10, f)
 every = max(1, n // tags)
 for i in range(1, n + 1):
     w("commit refs/heads/master\nmark :%d\ncommitter Bench <b@example.com> %d +0000\n"
-      "data 12\ncommit %06d\n" % (i, 1700000000 + i, i % 1000000))
+      "data 13\ncommit %06d\n" % (i, 1700000000 + i, i % 1000000))
     if i > 1:
         w("from :%d\n" % (i - 1))
     for f in (range(nf) if i == 1 else random.sample(range(nf), random.randint(1, 4))):
@@ -201,8 +201,8 @@ PY
 }
 target() { rm -rf "$work/srv/$1.git"; git init -q --bare "$work/srv/$1.git"; git -C "$work/srv/$1.git" config http.receivepack true; }
 # fetched AGENT: bytes canonical's upload-pack sent to AGENT since the
-# access log was last cleared
-fetched() { awk -F'|' -v a="$1" '$1 ~ /canon.git\/git-upload-pack/ && index($3, a) { s += $2 } END { print s + 0 }' "$work/access.log"; }
+# access log was last cleared (lighttpd writes its log within a second)
+fetched() { sleep 1.2; awk -F'|' -v a="$1" '$1 ~ /canon.git\/git-upload-pack/ && index($3, a) { s += $2 } END { print s + 0 }' "$work/access.log"; }
 relay_run() { # BIN CACHE TARGET
 	RELAY_MIRROR_FROM=$G/canon.git RELAY_MIRROR_TO=$G/$3.git RELAY_MIRROR_CACHE=$2 \
 	RELAY_DOTENV=$work/m.env "$1" >/dev/null 2>"$work/m.err" || { cat "$work/m.err"; exit 1; }
@@ -242,7 +242,7 @@ bench_history() { # NAME GENERATOR ARGS...
 		gb=$(fetched "git/")
 		m=$(timed git -C "$work/srv/canon.git" push -q --mirror "$G/mirror.git")
 		n=-
-		[ -x "$nomi" ] && n=$(timed relay_run "$nomi" "$work/cache-nomi" nomi)
+		[ -x "$nomi" ] && n=$(printf %.2f "$(timed relay_run "$nomi" "$work/cache-nomi" nomi)")
 		printf '%-12s %9.2f %9.2f %8sx %9.2f %8sx %12s\n' $run "$r" "$g" \
 			"$(ratio "$r" "$g")" "$m" "$(ratio "$r" "$m")" "$n"
 		[ $run = incremental ] && inc="bytes fetched by the incremental run: relay $rb, git fetch $gb ($(ratio "$rb" "$gb")x)"
