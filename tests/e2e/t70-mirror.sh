@@ -141,6 +141,69 @@ test_expect_success 'a missing repository path is refused (69)' '
 	FROM=$TRASH/nowhere.git mirror && expect_rc 69 && one_error_line
 '
 
+# ---- a server that advertises a ref git refuses (git's own servers leave
+# such refs out; another server, or a canonical repository written by
+# hand, need not): smart HTTP served by git upload-pack, with one more line
+cat >"$TRASH/badref.py" <<'PY'
+import http.server, os, subprocess, sys
+root, bad = sys.argv[1], sys.argv[2]
+def pkts(data):
+    while data:
+        n = int(data[:4], 16)
+        yield data[:max(n, 4)]
+        data = data[max(n, 4):]
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a):
+        pass
+    def reply(self, ctype, body):
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_GET(self):
+        repo = os.path.join(root, self.path.split("/")[1])
+        adv = subprocess.run(["git", "upload-pack", "--stateless-rpc", "--advertise-refs", repo],
+                             capture_output=True, check=True).stdout
+        out, lines = b"001e# service=git-upload-pack\n0000", list(pkts(adv))
+        line = b"%s %s\n" % (lines[0][4:44], bad.encode())
+        out += lines[0] + b"%04x" % (len(line) + 4) + line + b"".join(lines[1:])
+        self.reply("application/x-git-upload-pack-advertisement", out)
+    def do_POST(self):
+        repo = os.path.join(root, self.path.split("/")[1])
+        if self.headers.get("Transfer-Encoding") == "chunked":
+            body = b""
+            while True:
+                n = int(self.rfile.readline().strip(), 16)
+                body += self.rfile.read(n)
+                self.rfile.readline()
+                if n == 0:
+                    break
+        else:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+        out = subprocess.run(["git", "upload-pack", "--stateless-rpc", repo], input=body,
+                             capture_output=True, check=True).stdout
+        self.reply("application/x-git-upload-pack-result", out)
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+open(sys.argv[3], "w").write(str(s.server_address[1]))
+s.serve_forever()
+PY
+python3 "$TRASH/badref.py" "$TRASH" refs/tags/bad/x..y "$TRASH/badref.port" &
+BADREF_PID=$!
+i=0
+while [ ! -s badref.port ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+git init -q --bare badmirror.git
+
+test_expect_success 'a ref name git refuses is skipped and listed; the rest is mirrored' '
+	FROM=http://127.0.0.1:$(cat badref.port)/canon.git TO=$TRASH/badmirror.git CACHE=$TRASH/badcache.git \
+		mirror && expect_rc 0 && test "$(dotenv MIRROR_SKIPPED)" = "tags/bad/x..y" &&
+	grep -q "refs/tags/bad/x..y: not a valid git ref name: skipped" err &&
+	test "$(rev badmirror.git main)" = "$(rev canon.git main)" &&
+	[ "$(refs canon.git refs/tags/)" = "$(refs badmirror.git refs/tags/)" ] && fsck badmirror.git
+'
+kill "$BADREF_PID" 2>/dev/null
+
 # ---- smart HTTP: libgit2's HTTP transport against git http-backend
 git_http_start "$TRASH/srv"
 mkdir -p srv
