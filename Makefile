@@ -9,7 +9,7 @@ COMMON_SRC = common/annotate.c common/buf.c common/dotenv.c common/env.c common/
 # stages that speak HTTP only; relay-mirror alone links libgit2
 HTTP_JOBS = find-green open-mr watch triage notify track-deploy status
 JOBS = $(HTTP_JOBS) mirror
-UNIT = annotate buf dotenv env gitlab http joblist json log stage util
+UNIT = annotate buf dotenv env gitlab http joblist json log stage util repo
 
 # O: output folder of this build flavour (objects, library, tests);
 # BIN: where the relay-* binaries go.
@@ -94,6 +94,12 @@ $(O)/test/unit-%: $(O)/obj/tests/unit/%.o $(O)/obj/tests/unit/tap.o \
 	@mkdir -p $(@D)
 	$(LINK) -o $@ $< $(O)/obj/tests/unit/tap.o $(O)/libcommon.a \
 		$(HTTP_LIBS)
+
+# repo is libgit2's: its test links what relay-mirror links
+$(O)/test/unit-repo: $(O)/obj/tests/unit/repo.o $(O)/obj/tests/unit/tap.o \
+		$(O)/libcommon.a | $(GIT_STAMP)
+	@mkdir -p $(@D)
+	$(LINK) -o $@ $< $(O)/obj/tests/unit/tap.o $(O)/libcommon.a $(GIT_LIBS)
 
 unit: $(UNIT_BINS)
 
