@@ -32,25 +32,25 @@ static const struct {
 	{ ENV_STRING("RELAY_SOURCE_PROJECT", ENV_API,
 	      "gitlab-org/security/gitaly",
 	      "project whose green commits are pinned"),
-	    "find-green,open-mr,triage", 0 },
+	    "find-green,open-mr,triage,status", 0 },
 	{ ENV_STRING("RELAY_SOURCE_BRANCH", ENV_API, NULL,
 	      "branch scanned for green commits (default: source default)"),
-	    "find-green", 0 },
+	    "find-green,status", 0 },
 	{ ENV_STRING("RELAY_TARGET_PROJECT", ENV_API, "gitlab-org/gitlab",
 	      "project that pins the component"),
 	    NULL, 0 },
 	{ ENV_STRING("RELAY_TARGET_BRANCH", ENV_API, NULL,
 	      "MR target branch (default: target default branch)"),
-	    "find-green,open-mr", 0 },
+	    "find-green,open-mr,status", 0 },
 	{ ENV_STRING("RELAY_VERSION_FILE", ENV_API, "GITALY_SERVER_VERSION",
 	      "file in the target holding the pinned SHA"),
-	    "find-green,open-mr,triage", 0 },
+	    "find-green,open-mr,triage,status", 0 },
 	{ ENV_STRING(
 	      "RELAY_COMPONENT", ENV_API, "Gitaly", "component name in titles"),
-	    "open-mr,triage,notify,track-deploy", 0 },
+	    "open-mr,triage,notify,track-deploy,status", 0 },
 	{ ENV_STRING("RELAY_MR_BRANCH", ENV_API, "release-tools/update-gitaly",
 	      "source branch of the bump MR"),
-	    "open-mr,track-deploy", 0 },
+	    "open-mr,track-deploy,status", 0 },
 	{ ENV_STRING("RELAY_MR_LABELS", ENV_API,
 	      "team::Delivery,dependency update,group::gitaly,"
 	      "feature::maintenance",
@@ -74,6 +74,13 @@ static const struct {
 	{ ENV_STRING("RELAY_TEAM_HANDLE", ENV_API, "@gl-gitaly",
 	      "tagged on failed pipelines"),
 	    "notify", 0 },
+	{ ENV_STRING("RELAY_ENVIRONMENTS", ENV_API,
+	      "gstg-cny:workflow::staging-canary,gprd-cny:workflow::canary,"
+	      "gstg:workflow::staging,gprd:workflow::production",
+	      "environment:label pairs in rollout order (gitlab.com: both "
+	      "canaries, then promotion to gstg and gprd; the last one is "
+	      "production for lead times)"),
+	    "track-deploy,status", 0 },
 	{ ENV_STRING("CI_JOB_URL", ENV_API, NULL,
 	      "this job (set by GitLab), linked from MRs, notes and Slack"),
 	    "open-mr,triage,notify,track-deploy", 0 },
@@ -163,6 +170,13 @@ job_init(struct job *j, const struct stage *s, int argc, char **argv,
 	}
 	memcpy(j->vars + j->nvars, s->vars, s->nvars * sizeof(*s->vars));
 	j->nvars += s->nvars;
+	for (i = 1; i < j->nvars; i++)
+		if (env_find(j->vars, i, j->vars[i].name)) {
+			/* one declaration, one default: a stage does not
+			 * repeat a common variable */
+			log_error("%s is declared twice", j->vars[i].name);
+			return JOB_STOP | EXIT_SOFTWARE;
+		}
 
 	for (a = 1; a < argc; a++) {
 		if (strcmp(argv[a], "--help") == 0 ||

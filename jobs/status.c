@@ -48,22 +48,6 @@
 /* the common variables relay-status reads are declared here: job.c's
  * table lists the stages of each (status is not among them) */
 static const struct env_var stage_vars[] = {
-	ENV_STRING("RELAY_SOURCE_PROJECT", 0, "gitlab-org/security/gitaly",
-	    "project whose green commits are pinned"),
-	ENV_STRING("RELAY_SOURCE_BRANCH", 0, NULL,
-	    "branch of the green commits (default: source default)"),
-	ENV_STRING("RELAY_TARGET_BRANCH", 0, NULL,
-	    "branch holding the pin (default: target default branch)"),
-	ENV_STRING("RELAY_VERSION_FILE", 0, "GITALY_SERVER_VERSION",
-	    "file in the target holding the pinned SHA"),
-	ENV_STRING("RELAY_COMPONENT", 0, "Gitaly", "component name in titles"),
-	ENV_STRING("RELAY_MR_BRANCH", 0, "release-tools/update-gitaly",
-	    "source branch of the bump MRs"),
-	ENV_STRING("RELAY_ENVIRONMENTS", 0,
-	    "gstg-cny:workflow::staging-canary,gprd-cny:workflow::canary,"
-	    "gstg:workflow::staging,gprd:workflow::production",
-	    "environment:label pairs in rollout order (the last one is "
-	    "production for lead times)"),
 	ENV_LONG("RELAY_STATUS_BUMPS", 0, "30", 1, 1000,
 	    "how many bump MRs are shown"),
 	ENV_STRING("RELAY_STATUS_DIR", 0, ".",

@@ -49,11 +49,6 @@ static const struct env_var stage_vars[] = {
 	ENV_LONG("MR_IID", 0, NULL, 1, 1000000000L,
 	    "the merged bump MR (unset: every merged bump MR not yet at the "
 	    "last environment)"),
-	ENV_STRING("RELAY_ENVIRONMENTS", 0,
-	    "gstg-cny:workflow::staging-canary,gprd-cny:workflow::canary,"
-	    "gstg:workflow::staging,gprd:workflow::production",
-	    "environment:label pairs in rollout order (gitlab.com: both "
-	    "canaries, then promotion to gstg and gprd)"),
 	ENV_LONG("RELAY_DEPLOY_MAX_MRS", 0, "20", 1, 100,
 	    "page size of the merged bump MR list when MR_IID is unset "
 	    "(every page is read)"),
