@@ -9,7 +9,7 @@ COMMON_SRC = common/annotate.c common/buf.c common/dotenv.c common/env.c common/
 # stages that speak HTTP only; relay-mirror alone links libgit2
 HTTP_JOBS = find-green open-mr watch triage notify track-deploy status
 JOBS = $(HTTP_JOBS) mirror
-UNIT = annotate buf dotenv env gitlab http joblist json log stage util repo
+UNIT = annotate buf conformance dotenv env gitlab http joblist json log stage util repo
 
 # O: output folder of this build flavour (objects, library, tests);
 # BIN: where the relay-* binaries go.
