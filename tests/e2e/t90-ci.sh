@@ -137,6 +137,18 @@ test_expect_success 'the values crossed the stages through dotenv reports' '
 	grep -q "^relay-notify *> NOTIFIED=false" gcl.out
 '
 
+# issue 13: gitlab-org/gitlab runs merged-results pipelines; the chain
+# recognises them (ref refs/merge-requests/<iid>/merge, sha a merge commit
+# whose second parent is the MR head) and sets auto-merge with that head
+test_expect_success 'merged results: the MR pipeline runs on a merge commit, auto-merge set with the head sha' '
+	HEAD1=$(state "$T.mrs[0].sha") && PL1=$(state "$T.mrs[0].head_pipeline.id") &&
+	test "$(state "[$T.pipelines[] | select(.id == $PL1)][0].ref")" = refs/merge-requests/1/merge &&
+	test "$(state "[$T.pipelines[] | select(.id == $PL1)][0].sha")" != "$HEAD1" &&
+	test "$(state "$T.mrs[0].auto_merge")" = true &&
+	test "$(requests "[.[] | select(.method == \"PUT\" and (.path | endswith(\"/merge_requests/1/merge\")))][0] | .auth, (.body | fromjson | .sha)" | tr "\n" " ")" = "approver-bot $HEAD1 " &&
+	log relay-watch "pipeline $PL1 running"
+'
+
 test_expect_success 'pipeline running: the next hour changes nothing' '
 	before=$(state "[$T.mrs[0].sha, ($T.mrs[0].notes | length), ($T.mrs[0].labels | join(\",\"))] | join(\" \")") &&
 	chain schedule && green && test "$(mrs)" -eq 1 &&
@@ -218,6 +230,21 @@ test_expect_success 'relay itself: a push pipeline runs no chain job' '
 	(cd self && "$GCL" --list --variable CI_PIPELINE_SOURCE=push \
 		--ignore-predefined-vars CI_PIPELINE_SOURCE) >list.out 2>&1 &&
 	grep -q "^build " list.out && ! grep -q "relay-" list.out
+'
+
+# issue 13: on green, GitLab's auto-merge merges the MR at the head that
+# relay set it for; the next hour bumps to the newer green commit
+test_expect_success 'merged results green: GitLab auto-merges the MR at its head, the next hour bumps again' '
+	IID=$(state "[$T.mrs[] | select(.state == \"opened\")][0].iid") &&
+	HEAD=$(state "[$T.mrs[] | select(.iid == $IID)][0].sha") &&
+	PL=$(state "[$T.mrs[] | select(.iid == $IID)][0].head_pipeline.id") &&
+	test "$(state "[$T.pipelines[] | select(.id == $PL)][0].ref")" = "refs/merge-requests/$IID/merge" &&
+	test "$(state "[$T.mrs[] | select(.iid == $IID)][0].auto_merge")" = true &&
+	sim PATCH "/pipelines/$PL" "{\"status\": \"success\"}" >/dev/null &&
+	test "$(state "[$T.mrs[] | select(.iid == $IID)][0].state")" = merged &&
+	test "$(state "$T.branch_commits.master.parent_ids[1]")" = "$HEAD" && master_pins "$S2" &&
+	chain schedule && green && log relay-open-mr "MR_ACTION=created" &&
+	pinned "$G3" && test "$(open_mrs)" -eq 1 && secrets_hidden
 '
 
 test_done
