@@ -36,7 +36,7 @@ class Sim:
         port_file = os.path.join(workdir, "port")
         self.log = open(os.path.join(workdir, "sim.log"), "w")
         self.proc = subprocess.Popen(
-            [sys.executable, os.path.join(TOP, "tests/sim/gitlab_sim.py"),
+            [sys.executable, os.environ.get("SIM_SCRIPT", os.path.join(TOP, "tests/sim/gitlab_sim.py")),
              "--port-file", port_file, *extra_args],
             stdout=self.log, stderr=subprocess.STDOUT)
         for _ in range(200):

@@ -211,6 +211,8 @@ class State:
             return p["tags"][ref]
         if ref.startswith("refs/heads/") and ref[11:] in p["branches"]:
             return p["branches"][ref[11:]]
+        if ref in self.commits:
+            return ref if self.reachable_in(p, ref) else None
         if re.fullmatch(r"[0-9a-f]{7,40}", ref or ""):
             for sha in self.commits:
                 if sha.startswith(ref) and self.reachable_in(p, sha):
@@ -258,11 +260,10 @@ class State:
         common = self.ancestors(a) & self.ancestors(b)
         if not common:
             return None
-        # the best common ancestor: not an ancestor of another common one
-        best = [c for c in common
-                if not any(c != o and c in self.ancestors(o)
-                           for o in common)]
-        return max(best, key=lambda s: self.commits[s]["seq"])
+        # the best common ancestor: not an ancestor of another common one.
+        # A parent is always made before its child (lower seq), so the
+        # newest common commit is one, and the one this returned before
+        return max(common, key=lambda s: self.commits[s]["seq"])
 
     def merged_tree(self, head, target):
         """The tree of merging head into target, None on a conflict."""
