@@ -44,7 +44,7 @@ ASAN_VARS = DYNAMIC=1 O=build/asan BIN=build/asan/bin \
 	OPT="-O1 -g -fno-omit-frame-pointer $(SAN)" LDFLAGS="$(SAN)"
 
 .PHONY: all deps setup check check-asan check-valgrind unit lint lint-ci fmt \
-	bench install clean distclean demo fuzz screenshots man
+	bench install clean distclean demo month fuzz screenshots man
 
 all: $(BINS)
 
@@ -183,6 +183,11 @@ screenshots: all
 	./scripts/setup.sh
 	RELAY_BIN=$$(cd $(BIN) && pwd) sh ./tests/e2e/t65-status.sh
 	mkdir -p docs && cp build/status.png docs/relay-status.png
+
+# the simulated month (tests/e2e/month.py); HOURS and SEED to vary it
+month: all
+	RELAY_BIN=$(BIN) python3 tests/e2e/month.py --hours $(or $(HOURS),720) \
+		--seed $(or $(SEED),1)
 
 # a man page per binary, from its --help (the stage's variable table)
 MANS = $(JOBS:%=$(O)/man/relay-%.1)

@@ -92,6 +92,9 @@ class World:
         self.deploy_runs = []    # times of successful track-deploy runs
         self.slack_seen = 0
         self.posts = []          # (hour, post)
+        self.count = {"closed": 0, "comments": 0, "broken master": 0,
+                      "faults": 0, "Slack outages": 0,
+                      "failed deployments": 0}
 
     # ---- helpers
     def admin(self, method, path, body=None):
@@ -246,6 +249,7 @@ class World:
         if not broken and self.rng.random() < 0.012:
             self.broken_until = self.t + self.rng.uniform(2, 6) * H
             self.log("target master breaks")
+            self.count["broken master"] += 1
 
     def watch_mr(self):
         """A new MR pipeline: decide its fate when GitLab would run it."""
@@ -328,6 +332,7 @@ class World:
                 "project": TGT, "environment": env, "sha": train["sha"],
                 "status": "failed"})
             self.at(self.t + 1800, self.deploy, train, env)
+            self.count["failed deployments"] += 1
             return
         self.admin("POST", "/deployments", {
             "project": TGT, "environment": env, "sha": train["sha"],
@@ -341,16 +346,18 @@ class World:
                        f"&source_branch={q(BRANCH)}")
         for m in mrs:
             r = self.rng.random()
-            if r < 0.01:
+            if r < 0.03:
                 self.sim.write("PUT", f"/projects/{q(TGT)}/merge_requests/"
                                f"{m['iid']}", {"state_event": "close"}, DEV)
                 self.log(f"a person closed !{m['iid']}")
-            elif r < 0.05:
+                self.count["closed"] += 1
+            elif r < 0.11:
                 self.sim.write("POST", f"/projects/{q(TGT)}/merge_requests/"
                                f"{m['iid']}/notes",
                                {"body": self.rng.choice([
                                    "Looks good to me", "Is this safe?",
                                    "cc @gl-gitaly"])}, DEV)
+                self.count["comments"] += 1
 
     def faults(self):
         self.admin("DELETE", "/faults")
@@ -366,6 +373,7 @@ class World:
                 f.update(kind="status", status=int(kind), retry_after=0)
             self.admin("POST", "/faults", f)
             self.faults_now.append(f)
+            self.count["faults"] += 1
         if self.t >= self.slack_down and self.rng.random() < 0.02:
             self.slack_down = self.t + self.rng.randint(1, 4) * H
             for hook in ("alerts", "failures"):
@@ -373,6 +381,7 @@ class World:
                                                     "status": 503,
                                                     "body": "outage"})
             self.log("Slack outage")
+            self.count["Slack outages"] += 1
         elif self.t >= self.slack_down:
             for hook in ("alerts", "failures"):
                 self.admin("POST", "/slack/hooks", {"name": hook,
@@ -702,6 +711,9 @@ def metrics(w):
           f"{sum(1 for d in w.deploys if d['env'] == 'gprd')} gprd "
           f"deployments, {len(w.regressions)} regressions, "
           f"{len(w.mr_pls)} MR pipelines")
+    print("# the world: " + ", ".join(f"{v} {k}" for k, v in
+                                      w.count.items()) +
+          " (people close MRs and comment on them)")
     if leads:
         leads.sort()
         p90 = leads[min(len(leads) - 1, int(round(0.9 * (len(leads) - 1))))]

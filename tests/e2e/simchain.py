@@ -157,8 +157,8 @@ class Job:
                                if isinstance(r, dict) else [])
         self.when_always = (d.get("artifacts") or {}).get("when") == "always"
         self.dotenv = self.variables.get("RELAY_DOTENV", "relay.env")
-        self.binary = os.path.join(os.environ.get(
-            "RELAY_BIN", os.path.join(TOP, "bin")), f"relay-{stage}")
+        self.binary = os.path.abspath(os.path.join(os.environ.get(
+            "RELAY_BIN", os.path.join(TOP, "bin")), f"relay-{stage}"))
 
 
 class Run:
