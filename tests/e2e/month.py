@@ -680,8 +680,10 @@ def announce_problems(w, bumps):
         for env, run in first_run.items():
             if said.get(env):
                 continue
+            # by design: the same run found a further one (whose own
+            # announcement is checked in its turn)
             further = [e for e in ENVS[ENVS.index(env) + 1:]
-                       if first_run.get(e) == run and said.get(e)]
+                       if first_run.get(e) == run]
             if not further:
                 msg = (f"!{iid} reached {env} at h"
                        f"{(reached[env] - w.t0) / H:.1f}, never announced "

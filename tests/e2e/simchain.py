@@ -233,6 +233,10 @@ class Chain:
                    "CI_PROJECT_DIR": self.project_dir,
                    "CI_JOB_URL": self.ci_vars.get("CI_JOB_URL", "") +
                    f"/{self.n * 10 + len(runs)}"}
+            # the runner's own environment: sanitizer settings of the
+            # instrumented builds
+            env.update({k: v for k, v in os.environ.items()
+                        if k.endswith("SAN_OPTIONS")})
             predefined = dict(env)
             env.update({k: VAR.sub(lambda m: predefined.get(
                 m.group(1) or m.group(2), ""), v)
