@@ -161,6 +161,10 @@ class World:
         self.chain = Chain(
             inputs={"component": "Gitaly", "source_project": SRC,
                     "target_project": TGT, "mr_branch": BRANCH,
+                    "version_file": "GITALY_SERVER_VERSION",
+                    "mr_labels": "team::Delivery,dependency update,"
+                    "group::gitaly,feature::maintenance",
+                    "team_handle": "@gl-gitaly",
                     "wait_s": 0, "pipeline_wait_s": 0, "poll_s": 1,
                     "retry_base_ms": 1, "timeout_s": 5, "tries": 4},
             ci_vars={"CI_API_V4_URL": sim.api, "RELAY_TOKEN": BOT,
