@@ -15,6 +15,7 @@ buf_init(struct buf *b, size_t max)
 	b->len = 0;
 	b->cap = 0;
 	b->max = max ? max : BUF_DEFAULT_MAX;
+	b->err = 0;
 }
 
 void
@@ -23,6 +24,7 @@ buf_free(struct buf *b)
 	free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;
+	b->err = 0;
 }
 
 void
@@ -31,6 +33,21 @@ buf_reset(struct buf *b)
 	b->len = 0;
 	if (b->data)
 		b->data[0] = '\0';
+}
+
+int
+buf_error(const struct buf *b)
+{
+	return b->err;
+}
+
+/* fail: remember the first error; returns it */
+static int
+fail(struct buf *b, int rc)
+{
+	if (!b->err)
+		b->err = rc;
+	return b->err;
 }
 
 static int
@@ -42,8 +59,9 @@ grow(struct buf *b, size_t need)
 	if (b->max == 0)
 		b->max = BUF_DEFAULT_MAX;
 	if (need > b->max)
-		return err_set(
-		    E_NOMEM, "buffer limit of %zu bytes exceeded", b->max);
+		return fail(b,
+		    err_set(
+			E_NOMEM, "buffer limit of %zu bytes exceeded", b->max));
 	if (need + 1 <= b->cap)
 		return 0;
 	ncap = b->cap ? b->cap : 256;
@@ -51,7 +69,8 @@ grow(struct buf *b, size_t need)
 		ncap *= 2;
 	p = realloc(b->data, ncap);
 	if (!p)
-		return err_set(E_NOMEM, "out of memory (%zu bytes)", ncap);
+		return fail(
+		    b, err_set(E_NOMEM, "out of memory (%zu bytes)", ncap));
 	b->data = p;
 	b->cap = ncap;
 	return 0;
@@ -62,8 +81,10 @@ buf_add(struct buf *b, const void *p, size_t n)
 {
 	int rc;
 
+	if (b->err)
+		return b->err;
 	if (n > SIZE_MAX / 2 - b->len)
-		return err_set(E_NOMEM, "buffer size overflow");
+		return fail(b, err_set(E_NOMEM, "buffer size overflow"));
 	rc = grow(b, b->len + n);
 	if (rc < 0)
 		return rc;
@@ -87,24 +108,38 @@ buf_putc(struct buf *b, char c)
 }
 
 int
+buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+{
+	va_list again;
+	int n, rc;
+
+	if (b->err)
+		return b->err;
+	va_copy(again, ap);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	if (n < 0) {
+		va_end(again);
+		return fail(b, err_set(E_FAIL, "bad format"));
+	}
+	rc = grow(b, b->len + (size_t)n);
+	if (rc == 0) {
+		vsnprintf(b->data + b->len, (size_t)n + 1, fmt, again);
+		b->len += (size_t)n;
+	}
+	va_end(again);
+	return rc;
+}
+
+int
 buf_printf(struct buf *b, const char *fmt, ...)
 {
 	va_list ap;
-	int n, rc;
+	int rc;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	rc = buf_vprintf(b, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return err_set(E_FAIL, "bad format");
-	rc = grow(b, b->len + (size_t)n);
-	if (rc < 0)
-		return rc;
-	va_start(ap, fmt);
-	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-	return 0;
+	return rc;
 }
 
 char *
@@ -116,5 +151,6 @@ buf_detach(struct buf *b)
 		p = calloc(1, 1);
 	b->data = NULL;
 	b->len = b->cap = 0;
+	b->err = 0;
 	return p;
 }

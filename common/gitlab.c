@@ -1,5 +1,6 @@
 /* gitlab: REST API v4 calls with GitLab's status codes turned into errors */
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +159,7 @@ gitlab_call(struct gitlab *g, struct json **out, const char *method,
 	struct buf url;
 	int rc;
 
+	memset(&r, 0, sizeof(r)); /* freed below even when no request ran */
 	if (out)
 		*out = NULL;
 	buf_init(&url, 0);
@@ -168,6 +170,49 @@ gitlab_call(struct gitlab *g, struct json **out, const char *method,
 	if (rc == 0)
 		rc = parse_body(out, method, path, &r);
 	http_resp_free(&r);
+	return rc;
+}
+
+/* callv: gitlab_call with a path from fmt and ap */
+static int
+callv(struct gitlab *g, struct json **out, const char *method, const char *body,
+    const char *fmt, va_list ap)
+{
+	struct buf path;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	buf_init(&path, 0);
+	rc = buf_vprintf(&path, fmt, ap);
+	if (rc == 0)
+		rc = gitlab_call(g, out, method, path.data, body);
+	buf_free(&path);
+	return rc;
+}
+
+int
+gitlab_callf(struct gitlab *g, struct json **out, const char *method,
+    const char *body, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = callv(g, out, method, body, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int
+gitlab_getf(struct gitlab *g, struct json **out, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = callv(g, out, "GET", NULL, fmt, ap);
+	va_end(ap);
 	return rc;
 }
 

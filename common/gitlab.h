@@ -38,6 +38,14 @@ long long gitlab_now(const struct gitlab *g);
  * exact status to callers that treat some codes as answers. */
 int gitlab_call(struct gitlab *g, struct json **out, const char *method,
     const char *path, const char *body);
+/* gitlab_callf, gitlab_getf: gitlab_call with the path built printf-style
+ * (gitlab_getf(g, &d, "%s/pipelines/%lld", proj, id)), so a request is one
+ * line; the path's parts are escaped by the caller (url_escape) */
+int gitlab_callf(struct gitlab *g, struct json **out, const char *method,
+    const char *body, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+int gitlab_getf(struct gitlab *g, struct json **out, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* gitlab_raw: GET returning the body as text (raw file API); caller frees */
 int gitlab_raw(struct gitlab *g, char **out, const char *path);
 /* gitlab_file: the raw content of file on ref (NULL: the default branch)

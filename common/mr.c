@@ -116,7 +116,6 @@ int
 mr_pipeline_is_own(
     const struct mr_pipeline *p, const struct mr *m, struct gitlab *g)
 {
-	struct buf path;
 	struct json *d = NULL;
 	struct jv parents;
 	const char *second;
@@ -131,12 +130,8 @@ mr_pipeline_is_own(
 		return 0;
 	/* the merge commit's parents: target head, then the MR head */
 	cut = strstr(m->path, "/merge_requests/");
-	buf_init(&path, 0);
-	rc = buf_printf(&path, "%.*s/repository/commits/%s",
+	rc = gitlab_getf(g, &d, "%.*s/repository/commits/%s",
 	    cut ? (int)(cut - m->path) : (int)strlen(m->path), m->path, p->sha);
-	if (rc == 0)
-		rc = gitlab_call(g, &d, "GET", path.data, NULL);
-	buf_free(&path);
 	if (rc < 0)
 		return err_prefix(rc,
 		    "cannot read the merge commit of pipeline %lld: ", p->id);
@@ -151,7 +146,6 @@ mr_pipeline_is_own(
 int
 mr_pipeline_for_head(struct mr_pipeline *out, struct mr *m, struct gitlab *g)
 {
-	struct buf path;
 	struct json *d = NULL;
 	struct json_iter it;
 	struct jv e;
@@ -166,11 +160,7 @@ mr_pipeline_for_head(struct mr_pipeline *out, struct mr *m, struct gitlab *g)
 	}
 	/* head_pipeline lags behind a push, or is a pipeline of another SHA:
 	 * the MR's own list (newest first) tells */
-	buf_init(&path, 0);
-	rc = buf_printf(&path, "%s/pipelines?per_page=20", m->path);
-	if (rc == 0)
-		rc = gitlab_call(g, &d, "GET", path.data, NULL);
-	buf_free(&path);
+	rc = gitlab_getf(g, &d, "%s/pipelines?per_page=20", m->path);
 	if (rc < 0)
 		return err_prefix(
 		    rc, "cannot list the pipelines of !%lld: ", m->iid);

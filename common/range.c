@@ -106,19 +106,14 @@ int
 range_merge_base(
     char *out, struct gitlab *g, const char *proj, const char *a, const char *b)
 {
-	struct buf path;
 	struct json *d = NULL;
 	const char *base;
 	int rc;
 
 	out[0] = '\0';
-	buf_init(&path, 0);
-	rc = buf_printf(&path,
+	rc = gitlab_getf(g, &d,
 	    "%s/repository/merge_base?refs%%5B%%5D=%s&refs%%5B%%5D=%s", proj, a,
 	    b);
-	if (rc == 0)
-		rc = gitlab_call(g, &d, "GET", path.data, NULL);
-	buf_free(&path);
 	/* 404: no common ancestor (diverged); 400 names an unknown ref,
 	 * which is an error, not a divergence (lib/api/repositories.rb) */
 	if (rc == E_NOTFOUND)
