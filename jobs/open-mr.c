@@ -50,7 +50,18 @@ static const struct env_var stage_vars[] = {
 	    "RELAY_POLL_S", 0, "5", 1, 600, "polling interval while waiting"),
 	ENV_LONG("RELAY_RANGE_MAX", 0, "30", 1, 500,
 	    "changes listed in the MR description"),
+	/* a run started by hand may take over an MR scheduled runs hold */
+	ENV_SHA("RELAY_PIN_SHA", 0,
+	    "manual pipelines: the SHA pinned by hand (its MR is held)"),
+	ENV_STRING("CI_PIPELINE_SOURCE", 0, NULL,
+	    "what started the pipeline (set by GitLab): web, api and trigger "
+	    "are runs by hand"),
 };
+
+/* the commit of a SHA pinned by hand says so: scheduled runs hold it */
+#define PINNED_TRAILER                                                         \
+	"Pinned by hand (RELAY_PIN_SHA): scheduled runs leave this merge "     \
+	"request alone until it is merged or closed."
 
 #define STALE_LABEL "auto updated"
 
@@ -312,6 +323,9 @@ commit(struct ctx *c, int create_only)
 	buf_init(&msg, 0);
 	buf_printf(&content, "%s\n", c->green);
 	buf_printf(&msg, "Update %s to %.12s", c->component, c->green);
+	if (job_var(c->job, "RELAY_PIN_SHA") &&
+	    strcasecmp(job_var(c->job, "RELAY_PIN_SHA"), c->green) == 0)
+		buf_printf(&msg, "\n\n%s", PINNED_TRAILER);
 	jw_init(&w, &body);
 	jw_obj(&w);
 	jw_kstr(&w, "branch", c->branch);
@@ -333,14 +347,16 @@ commit(struct ctx *c, int create_only)
 	if (rc == 0)
 		rc = buf_printf(&path, "%s/repository/commits", c->tgt);
 	if (rc == 0 && c->job->dry_run)
-		log_info("dry run: would commit '%s' to %s (from %s)", msg.data,
-		    c->branch, c->target_branch);
+		log_info("dry run: would commit '%.*s' to %s (from %s)",
+		    (int)strcspn(msg.data, "\n"), msg.data, c->branch,
+		    c->target_branch);
 	else if (rc == 0)
 		rc = gitlab_call(c->gl, NULL, "POST", path.data, body.data);
 	if (rc < 0)
 		err_prefix(rc, "cannot commit %s to %s: ", c->file, c->branch);
 	else if (!c->job->dry_run)
-		log_info("committed '%s' to %s", msg.data, c->branch);
+		log_info("committed '%.*s' to %s", (int)strcspn(msg.data, "\n"),
+		    msg.data, c->branch);
 	buf_free(&body);
 	buf_free(&path);
 	buf_free(&content);
@@ -761,6 +777,109 @@ out:
 	return rc;
 }
 
+/* ---- held MRs ---- */
+
+/* by_hand: a pipeline a person started (RELAY_PIN_SHA, or run from the
+ * web, the API or a trigger) may take over an MR that scheduled runs hold */
+static int
+by_hand(struct ctx *c)
+{
+	const char *src = job_var(c->job, "CI_PIPELINE_SOURCE");
+
+	return job_var(c->job, "RELAY_PIN_SHA") ||
+	    (src &&
+		(strcmp(src, "web") == 0 || strcmp(src, "api") == 0 ||
+		    strcmp(src, "trigger") == 0));
+}
+
+/* held: the open MR's branch must be left alone by this run: its head is
+ * a commit relay did not make (a person followed the manual path and set
+ * the version file in the MR), or relay's commit of a SHA pinned by hand
+ * that this run would replace. relay's own commit is "Update <component>
+ * to <first 12 of the SHA in the file>" (PINNED_TRAILER when pinned).
+ * Says so once in a note. 1 held, 0 not, < 0 error. */
+static int
+held(struct ctx *c, const char *onbranch)
+{
+	struct buf path, want, body;
+	struct json *d = NULL;
+	struct note n = { 0, NULL };
+	const char *title, *msg, *head;
+	char *b = url_escape(c->branch);
+	int rc, foreign, pinned, found;
+
+	buf_init(&path, 0);
+	buf_init(&want, 0);
+	buf_init(&body, 0);
+	rc = b ? buf_printf(&path, "%s/repository/commits/%s", c->tgt, b)
+	       : err_set(E_NOMEM, "out of memory");
+	if (rc == 0)
+		rc = buf_printf(
+		    &want, "Update %s to %.12s", c->component, onbranch);
+	if (rc == 0)
+		rc = gitlab_call(c->gl, &d, "GET", path.data, NULL);
+	if (rc < 0) {
+		err_prefix(rc, "cannot read the head of %s: ", c->branch);
+		goto out;
+	}
+	title = json_strp(json_root(d), "title");
+	msg = json_strp(json_root(d), "message");
+	head = json_strp(json_root(d), "id");
+	foreign = !title || strcmp(title, want.data) != 0;
+	pinned = !foreign && msg && strstr(msg, PINNED_TRAILER);
+	if (!foreign && (!pinned || strcasecmp(onbranch, c->green) == 0))
+		goto out; /* rc == 0: relay's, and not held */
+	rc = 1;
+	if (foreign)
+		log_info("!%lld: %s holds %.12s, a commit relay did not make: "
+			 "left alone until the MR is merged or closed",
+		    c->iid, c->branch, head ? head : "");
+	else
+		log_info("!%lld pins %.12s by hand (RELAY_PIN_SHA): scheduled "
+			 "runs leave it alone until it is merged or closed",
+		    c->iid, onbranch);
+	found = notes_find(&n, c->gl, c->mr, "<!-- relay:held ");
+	note_free(&n);
+	if (found != 0) {
+		rc = found < 0 ? found : 1;
+		goto out;
+	}
+	if (foreign)
+		buf_printf(&body,
+		    "**Held**: `%s` holds a commit relay did not make "
+		    "(`%.12s`), "
+		    "so relay leaves this MR alone: no commit, no description, "
+		    "approval or auto-merge change, until it is merged or "
+		    "closed; then the next run opens a fresh one. A pipeline "
+		    "run by hand (web, API, trigger or `RELAY_PIN_SHA`) takes "
+		    "it over again.",
+		    c->branch, head ? head : "");
+	else
+		buf_printf(&body,
+		    "**Held**: this MR pins `%.12s`, asked for by hand with "
+		    "`RELAY_PIN_SHA`. Scheduled runs leave it alone until it "
+		    "is "
+		    "merged or closed, even for a newer green commit "
+		    "(`%.12s`); a pipeline run by hand moves it on.",
+		    onbranch, c->green);
+	rc = buf_printf(&body, "\n\n<!-- relay:held commit=%.40s -->",
+	    head && is_sha(head) ? head : "");
+	if (rc == 0 && c->job->dry_run)
+		log_info(
+		    "dry run: would note on !%lld that it is held", c->iid);
+	else if (rc == 0)
+		rc = notes_post(NULL, c->gl, c->mr, body.data);
+	if (rc == 0)
+		rc = 1;
+out:
+	json_free(d);
+	free(b);
+	buf_free(&path);
+	buf_free(&want);
+	buf_free(&body);
+	return rc;
+}
+
 /* ---- main flow ---- */
 
 static int
@@ -792,6 +911,15 @@ run(struct ctx *c, const char **action)
 	if (rc < 0 && rc != E_NOTFOUND)
 		return err_prefix(
 		    rc, "cannot read %s on %s: ", c->file, c->branch);
+	if (found && rc == 0 && !by_hand(c)) {
+		int h = held(c, onbranch);
+
+		if (h != 0) {
+			if (h == 1)
+				*action = "held";
+			return h < 0 ? h : 0;
+		}
+	}
 	c->branch_ok = strcasecmp(onbranch, c->green) == 0;
 	if (!c->branch_ok) {
 		int absent = rc == E_NOTFOUND;
