@@ -293,6 +293,31 @@ def sc_track_newest(c):
     return {}
 
 
+def sc_status(c):
+    """a merged bump that reached two environments (relay-track-deploy's
+    records), a newer green commit, then relay-status writes its issue.
+    The clock is frozen: the issue shows times, the same in every cell"""
+    c.sim.call("POST", "/clock", {"freeze_at": 1790812800})
+    merged_bump(c)
+    c.must("track-deploy", {})
+    b = c.commits(SOURCE, [{"message": "Newer", "merge": 1}])[0]
+    c.pipeline(b, "success")
+    return {"RELAY_STATUS_DIR": os.path.join(c.sim.dir, "status")}
+
+
+def sc_status_update(c):
+    """the same, the issue already written, then production is reached:
+    the issue is edited in place (PUT)"""
+    extra = sc_status(c)
+    c.must("status", extra)
+    mr = c.state()["projects"][TARGET]["mrs"][0]
+    c.sim.call("POST", "/clock", {"advance_s": 3600})
+    c.deploy("gprd-cny", mr["merge_commit_sha"])
+    c.deploy("gprd", mr["merge_commit_sha"])
+    c.must("track-deploy", {})
+    return extra
+
+
 ALL_SCENARIOS = [
     ("find-green", "find-green", sc_find_green),
     ("open-mr create", "open-mr", sc_open_create),
@@ -304,6 +329,8 @@ ALL_SCENARIOS = [
     ("notify", "notify", sc_notify),
     ("track-deploy MR", "track-deploy", sc_track_mr),
     ("track-deploy newest", "track-deploy", sc_track_newest),
+    ("status create", "status", sc_status),
+    ("status update", "status", sc_status_update),
 ]
 
 # Cells where GitLab's answer means something to the stage, or where no
@@ -330,6 +357,10 @@ SEMANTICS = [
      "Slack took the post after the client gave up waiting"),
     ("track-deploy", "POST", r"^/slack/", "timeout", "want",
      "at-least-once", "as for notify"),
+    ("status", "GET", r"/repository/commits/[0-9a-f]{40}$", "404", None,
+     "converge",
+     "404: GitLab no longer has the commit (rewritten history); its date "
+     "is shown as unknown, and the next run puts the issue right"),
 ]
 
 
@@ -395,7 +426,7 @@ def normalize(state, base):
 # dotenv keys that tell what this very run did (MR_ACTION=created, then
 # unchanged on a re-run; NOTIFIED=true only for the run that reported):
 # left out of the convergence check, every other key must match
-PER_RUN_KEYS = ("MR_ACTION", "NOTIFIED")
+PER_RUN_KEYS = ("MR_ACTION", "NOTIFIED", "STATUS_ISSUE")
 
 
 def stable_report(report, base):
