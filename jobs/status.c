@@ -796,12 +796,14 @@ issue_md(struct ctx *c, struct buf *b)
 			if (c->b[i].iid == c->open_iid)
 				o = &c->b[i];
 		md_mr(c, b, c->open_iid);
+		/* GitLab's words are escaped for Markdown like any text */
 		if (c->pl_id && c->pl_url[0])
-			buf_printf(b, ", pipeline [#%lld](%s) %s", c->pl_id,
-			    c->pl_url, c->pl_status);
-		else if (c->pl_id)
 			buf_printf(
-			    b, ", pipeline #%lld %s", c->pl_id, c->pl_status);
+			    b, ", pipeline [#%lld](%s) ", c->pl_id, c->pl_url);
+		else if (c->pl_id)
+			buf_printf(b, ", pipeline #%lld ", c->pl_id);
+		if (c->pl_id)
+			md_text(b, c->pl_status);
 		else
 			buf_puts(b, ", no pipeline yet");
 		if (o) {
@@ -844,7 +846,8 @@ issue_md(struct ctx *c, struct buf *b)
 		md_mr(c, b, x->iid);
 		buf_puts(b, " | ");
 		md_sha(c, b, x->sha);
-		buf_printf(b, " | %s", x->state);
+		buf_puts(b, " | ");
+		md_text(b, x->state);
 		for (j = 0; j < S_ENV + c->nenv; j++) {
 			when(t, sizeof(t), x->t[j]);
 			buf_printf(b, " | %s", t);
