@@ -13,7 +13,9 @@
 #include "buf.h"
 #include "dotenv.h"
 #include "err.h"
+#include "job.h"
 #include "json.h"
+#include "log.h"
 
 #define LABEL_MAX 200
 
@@ -145,4 +147,36 @@ annotate_write(const char *path, const struct dotenv *d, const char *stage,
 	buf_free(&b);
 	buf_free(&tmp);
 	return rc;
+}
+
+void
+annotate_job(struct job *j)
+{
+	/* what the links are built from: the stage's outputs, else the same
+	 * values it was handed (notify links the pipeline it reported) */
+	static const char *keys[] = { "MR_IID", "MR_URL", "MR_ACTION",
+		"GREEN_SHA", "GREEN_PIPELINE_ID", "GREEN_PIPELINE_URL",
+		"PIPELINE_ID", "PIPELINE_URL", "OUTCOME", "TRIAGE", "NOTIFIED",
+		"FAILED_JOBS", "SUSPECT_RANGE" };
+	const char *path = job_var(j, "RELAY_ANNOTATIONS");
+	struct dotenv *view = NULL;
+	size_t i;
+	int rc;
+
+	if (!path)
+		return;
+	rc = dotenv_new(&view);
+	for (i = 0; rc == 0 && i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *v = j->out ? dotenv_get(j->out, keys[i]) : NULL;
+
+		if (!v || !*v)
+			v = job_var(j, keys[i]);
+		if (v && *v)
+			rc = dotenv_set(view, keys[i], v);
+	}
+	if (rc == 0)
+		rc = annotate_write(path, view, j->name, NULL, 0);
+	if (rc < 0)
+		log_warn("no job page links: %s", err_msg());
+	dotenv_free(view);
 }

@@ -7,6 +7,7 @@
 
 struct buf;
 struct dotenv;
+struct job;
 
 struct annotate_link {
 	const char *label;
@@ -26,5 +27,10 @@ int annotate_json(struct buf *b, const struct dotenv *d, const char *stage,
  * RELAY_ANNOTATIONS names a file. */
 int annotate_write(const char *path, const struct dotenv *d, const char *stage,
     const struct annotate_link *extra, size_t n);
+
+/* annotate_job: the hook of job_finish, after the dotenv report: when
+ * RELAY_ANNOTATIONS names a file, write there the report of j's stage from
+ * its dotenv values. A failure is a warning: the job's result stands. */
+void annotate_job(struct job *j);
 
 #endif

@@ -185,7 +185,7 @@ test_expect_success() {
 # bug is gone
 test_expect_todo() {
 	test_count=$((test_count + 1))
-	if { eval "$3"; } >"$TRASH/t.log" 2>&1; then
+	if test_eval_ "$3" >"$TRASH/t.log" 2>&1; then
 		echo "ok $test_count - $1 # TODO known breakage vanished: $2"
 	else
 		echo "not ok $test_count - $1 # TODO $2"
