@@ -1449,9 +1449,11 @@ html_table(struct ctx *c, FILE *f)
 		fprintf(f, "<td><code>%.12s</code></td><td>", b->sha);
 		html_text(f, b->state);
 		fputs("</td>", f);
+		/* "11-08 14:45": the year is in the timeline's labels, and
+		 * the table fits a screen */
 		for (j = 0; j < S_ENV + c->nenv; j++) {
 			when(t, sizeof(t), b->t[j]);
-			fprintf(f, "<td>%s</td>", t);
+			fprintf(f, "<td>%s</td>", b->t[j] > 0 ? t + 5 : t);
 		}
 		if (b->t[S_SOURCE] > 0 && b->t[last] > 0) {
 			hours(h, sizeof(h), b->t[last] - b->t[S_SOURCE]);
