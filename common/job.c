@@ -84,6 +84,23 @@ static const struct {
 	{ ENV_STRING("CI_JOB_URL", ENV_API, NULL,
 	      "this job (set by GitLab), linked from MRs, notes and Slack"),
 	    "open-mr,triage,notify,track-deploy", 0 },
+	/* the bump MR's pipeline, handed on by relay-open-mr and relay-watch */
+	{ { .name = "MR_IID",
+	      .flags = ENV_API,
+	      .desc = "the bump MR (from relay-open-mr)",
+	      .type = ENV_T_LONG,
+	      .min = 1,
+	      .max = 1000000000L,
+	      .when = "MR_ACTION!=none" },
+	    "watch,triage,notify", 0 },
+	{ ENV_STRING("MR_ACTION", ENV_API, NULL,
+	      "none: relay-open-mr made no MR, so there is nothing to do"),
+	    "watch,triage,notify", 0 },
+	{ ENV_ENUM("OUTCOME", ENV_API, NULL,
+	      "success, failed, running, canceled, merged, closed, none",
+	      "pipeline outcome (from relay-watch; triage reads it from "
+	      "GitLab when unset)"),
+	    "triage,notify", 0 },
 	{ ENV_STRING("RELAY_DOTENV", 0, "relay.env", "dotenv report path"),
 	    NULL, 0 },
 	{ ENV_STRING(
@@ -227,6 +244,12 @@ job_main(const struct stage *s, int argc, char **argv)
 
 	if (rc)
 		return rc & 0xff;
+	if (s->idle[0] && !job_var(&j, "MR_IID")) {
+		/* up to date or no green commit: the common hourly case */
+		log_info("MR_ACTION=none and no MR_IID: no bump MR, nothing to "
+			 "do");
+		return job_finish(&j, job_out(&j, s->idle[0], s->idle[1]));
+	}
 	if (s->flags & JOB_API)
 		rc = s->connect ? s->connect(&j, getenv)
 				: err_set(E_FAIL, "%s: no API set-up", s->name);

@@ -29,6 +29,9 @@ struct stage {
 	size_t nvars;
 	unsigned flags; /* JOB_API, JOB_APPROVER */
 	const char *exit_no; /* what exit 1 means, or NULL: never */
+	/* idle: the report (key, value) of a run after MR_ACTION=none left
+	 * no MR_IID: nothing to do, said before any request; NULL: none */
+	const char *idle[2];
 	/* run: the stage's work; 0, EXIT_NO (from job_no) or an
 	 * E_* code. Outputs go through job_out. */
 	int (*run)(struct job *j);

@@ -38,17 +38,6 @@
 #include "util.h"
 
 static const struct env_var stage_vars[] = {
-	{ .name = "MR_IID",
-	    .desc = "the bump MR (from relay-open-mr)",
-	    .type = ENV_T_LONG,
-	    .min = 1,
-	    .max = 1000000000L,
-	    .when = "MR_ACTION!=none" },
-	ENV_STRING("MR_ACTION", 0, NULL,
-	    "none: relay-open-mr made no MR, so there is nothing to do"),
-	ENV_ENUM("OUTCOME", 0, NULL,
-	    "success, failed, running, canceled, merged, closed, none",
-	    "pipeline outcome (from relay-watch)"),
 	{ .name = "PIPELINE_ID",
 	    .desc = "the failed pipeline (from relay-watch)",
 	    .type = ENV_T_LONG,
@@ -213,12 +202,6 @@ cmd_notify(struct job *job)
 	outcome = job_var(job, "OUTCOME");
 	iid = job_long(job, "MR_IID");
 	pl = job_long(job, "PIPELINE_ID");
-	if (iid == 0) {
-		/* up to date or no green commit: the common hourly case */
-		log_info("MR_ACTION=none and no MR_IID: no bump MR, nothing to "
-			 "do");
-		return job_out(job, "NOTIFIED", "false");
-	}
 	if (!outcome || strcmp(outcome, "failed") != 0) {
 		log_info("OUTCOME=%s: nothing to report",
 		    outcome ? outcome : "(unset)");
@@ -270,6 +253,7 @@ static const struct stage stage = {
 	.vars = stage_vars,
 	.nvars = LEN(stage_vars),
 	.flags = JOB_API,
+	.idle = { "NOTIFIED", "false" },
 	.run = cmd_notify,
 	.connect = job_api,
 };

@@ -42,17 +42,6 @@
 #include "util.h"
 
 static const struct env_var stage_vars[] = {
-	{ .name = "MR_IID",
-	    .desc = "the bump MR (from relay-open-mr)",
-	    .type = ENV_T_LONG,
-	    .min = 1,
-	    .max = 1000000000L,
-	    .when = "MR_ACTION!=none" },
-	ENV_STRING("MR_ACTION", 0, NULL,
-	    "none: relay-open-mr made no MR, so there is nothing to do"),
-	ENV_ENUM("OUTCOME", 0, NULL,
-	    "success, failed, running, canceled, merged, closed, none",
-	    "pipeline outcome (from relay-watch); read from GitLab when unset"),
 	ENV_LONG("PIPELINE_ID", 0, NULL, 1, 0x7fffffffL,
 	    "the MR pipeline (from relay-watch)"),
 	ENV_STRING(

@@ -26,14 +26,6 @@
 #include "util.h"
 
 static const struct env_var stage_vars[] = {
-	{ .name = "MR_IID",
-	    .desc = "the bump MR (from relay-open-mr)",
-	    .type = ENV_T_LONG,
-	    .min = 1,
-	    .max = 1000000000L,
-	    .when = "MR_ACTION!=none" },
-	ENV_STRING("MR_ACTION", 0, NULL,
-	    "none: relay-open-mr made no MR, so there is nothing to do"),
 	ENV_LONG("RELAY_WATCH_WAIT_S", 0, "0", 0, 86400,
 	    "wait up to this long for a running pipeline to finish (0: one "
 	    "look)"),
@@ -215,12 +207,6 @@ cmd_watch(struct job *job)
 	c.job = job;
 	c.gl = job->gl;
 	iid = job_long(job, "MR_IID");
-	if (iid == 0) {
-		/* up to date or no green commit: the common hourly case */
-		log_info("MR_ACTION=none and no MR_IID: no bump MR, nothing to "
-			 "do");
-		return job_out(job, "OUTCOME", "none");
-	}
 	c.tgt = gitlab_project_path(job_var(job, "RELAY_TARGET_PROJECT"));
 	rc = c.tgt ? 0 : err_set(E_NOMEM, "out of memory");
 	if (rc == 0)
@@ -248,6 +234,7 @@ static const struct stage stage = {
 	.nvars = LEN(stage_vars),
 	.flags = JOB_API | JOB_APPROVER,
 	.exit_no = "the pipeline failed",
+	.idle = { "OUTCOME", "none" },
 	.run = cmd_watch,
 	.connect = job_api,
 };

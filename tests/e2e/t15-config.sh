@@ -126,6 +126,14 @@ test_expect_success 'SHAs given in uppercase are used in lowercase' '
 	state ".projects[\"gitlab-org/gitlab\"].mrs[0].description" | grep -q "$SRC_ROOT"
 '
 
+test_expect_success 'MR_ACTION=none without MR_IID: watch, notify idle before any request' '
+	clear_log &&
+	MR_ACTION=none run_unset MR_IID watch && expect_rc 0 &&
+	test "$(dotenv OUTCOME)" = none && grep -q "nothing to do" err &&
+	MR_ACTION=none run_unset MR_IID notify && expect_rc 0 &&
+	test "$(dotenv NOTIFIED)" = false && test "$(made)" -eq 0
+'
+
 # names STAGE: the variables jobs/STAGE.c reads by name
 names() {
 	grep -o 'job_\(var\|long\|bool\)([^,]*, *"[A-Z_0-9]*"' "$TOP/jobs/$1.c" |
