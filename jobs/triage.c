@@ -1011,7 +1011,8 @@ cmd_triage(struct job *job)
 	rc = c.tgt && c.src ? 0 : err_set(E_NOMEM, "out of memory");
 	if (rc == 0 && iid == 0)
 		/* up to date or no green commit: the common hourly case */
-		log_info("MR_ACTION=none and no MR_IID: no bump MR to triage");
+		log_info("MR_ACTION=none and no MR_IID: no bump MR, nothing to "
+			 "do but finish merged ones");
 	if (rc == 0 && iid)
 		rc = setup(&c, iid);
 	if (rc == 0 && iid)

@@ -34,7 +34,7 @@ M1=$(target_pipeline success)
 test_expect_success 'MR_ACTION=none and no MR_IID: nothing to triage, exit 0, one request' '
 	sim DELETE /requests >/dev/null &&
 	MR_ACTION=none MR_IID= run triage && expect_rc 0 &&
-	test "$(dotenv TRIAGE)" = none && grep -q "no bump MR to triage" err &&
+	test "$(dotenv TRIAGE)" = none && grep -q "no bump MR, nothing to do" err &&
 	! grep -q "error:\|warning:" err && test "$(requests length)" -eq 1 &&
 	requests ".[0].path" | grep -q "/merge_requests$" &&
 	requests ".[0].query" | grep -q "labels=relay-retried"
