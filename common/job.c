@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "annotate.h"
 #include "buf.h"
 #include "dotenv.h"
 #include "err.h"
@@ -102,6 +103,9 @@ static const struct {
 	      "GitLab when unset)"),
 	    "triage,notify", 0 },
 	{ ENV_STRING("RELAY_DOTENV", 0, "relay.env", "dotenv report path"),
+	    NULL, 0 },
+	{ ENV_STRING("RELAY_ANNOTATIONS", 0, NULL,
+	      "where to write GitLab's annotations report (job page links)"),
 	    NULL, 0 },
 	{ ENV_STRING(
 	      "RELAY_CA_BUNDLE", 0, NULL, "CA file for TLS (default: system)"),
@@ -319,6 +323,7 @@ job_finish(struct job *j, int rc)
 				code = err_exit(wrc);
 		}
 	}
+	annotate_job(j); /* job page links; a failure is only a warning */
 	fflush(stdout);
 	if (j->cleanup)
 		j->cleanup(j);

@@ -175,8 +175,7 @@ test_expect_success 'the MR pipeline fails: retried once, then reported once, wa
 	log relay-notify "NOTIFIED=false" && secrets_hidden
 '
 
-test_expect_todo 'the job pages link the MR, the failed pipeline and its Slack report' \
-	'annotate_job() is not called from job_finish yet (common/job.c)' '
+test_expect_success 'the job pages link the MR, the failed pipeline and its Slack report' '
 	mr_url=$(state "$T.mrs[0].web_url") &&
 	jq -e --arg u "$mr_url" ".[\"relay-open-mr\"][0].external_link == {label: \"bump MR !1: created\", url: \$u}" \
 		"ann.$FRESH/open-mr-annotations.json" &&
