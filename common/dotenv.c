@@ -240,9 +240,7 @@ dotenv_parse(struct dotenv **out, const char *text, size_t len)
 		key[kn] = '\0';
 		if (!key_ok(key, 0)) {
 			rc = err_set(E_INPUT,
-			    "dotenv: line %zu: invalid key "
-			    "'%.40s'",
-			    line, key);
+			    "dotenv: line %zu: invalid key '%.40s'", line, key);
 			goto fail;
 		}
 		vs = eq + 1;

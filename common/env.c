@@ -21,8 +21,7 @@ check(struct env_var *v)
 	case ENV_T_LONG:
 		if (parse_long(&v->num, v->value, v->min, v->max) < 0)
 			return err_set(E_USAGE,
-			    "%s: expected a whole number from %ld to %ld, got "
-			    "'%.40s'",
+			    "%s: expected a whole number from %ld to %ld, got '%.40s'",
 			    v->name, v->min, v->max, v->value);
 		break;
 	case ENV_T_BOOL:

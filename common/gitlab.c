@@ -360,8 +360,7 @@ gitlab_pager_next(struct gitlab_pager *p, struct json **out)
 		if (r.next_url) {
 			if (!url_same_origin(r.next_url, p->g->api)) {
 				rc = err_set(E_PERM,
-				    "GET %.*s: next-page link "
-				    "points to another host, refused",
+				    "GET %.*s: next-page link points to another host, refused",
 				    (int)strcspn(path, "?"), path);
 			} else {
 				p->next = r.next_url;

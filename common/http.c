@@ -491,8 +491,8 @@ http_do(struct http *h, struct http_resp *r, const struct http_req *req)
 			}
 			if (r->retry_after_s >= 0) {
 				if (r->retry_after_s > h->o.max_wait_s) {
-					log_warn("%s %s: Retry-After %ld s is "
-						 "longer than %ld s, giving up",
+					log_warn(
+					    "%s %s: Retry-After %ld s is longer than %ld s, giving up",
 					    req->method, where(req),
 					    r->retry_after_s, h->o.max_wait_s);
 					return 0;
@@ -520,14 +520,12 @@ http_do(struct http *h, struct http_resp *r, const struct http_req *req)
 			case CURLE_HTTP2: retry = 1; break;
 			case CURLE_PEER_FAILED_VERIFICATION:
 				return err_set(E_PERM,
-				    "%s %s: TLS certificate verification "
-				    "failed: %s",
+				    "%s %s: TLS certificate verification failed: %s",
 				    req->method, where(req),
 				    curl_easy_strerror(cc));
 			case CURLE_SSL_CACERT_BADFILE:
 				return err_set(E_CONFIG,
-				    "%s %s: the CA file cannot be used (%s): "
-				    "set RELAY_CA_BUNDLE",
+				    "%s %s: the CA file cannot be used (%s): set RELAY_CA_BUNDLE",
 				    req->method, where(req),
 				    curl_easy_strerror(cc));
 			default:
@@ -550,8 +548,8 @@ http_do(struct http *h, struct http_resp *r, const struct http_req *req)
 		if (wait_ms < 0)
 			wait_ms = backoff(h, attempt);
 		if (r->status)
-			log_info("%s %s: HTTP %ld, retrying in %ld ms "
-				 "(try %d of %d)",
+			log_info(
+			    "%s %s: HTTP %ld, retrying in %ld ms (try %d of %d)",
 			    req->method, where(req), r->status, wait_ms,
 			    attempt + 1, h->o.tries);
 		else

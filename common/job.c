@@ -250,8 +250,8 @@ job_main(const struct stage *s, int argc, char **argv)
 		return rc & 0xff;
 	if (s->idle[0] && !job_var(&j, "MR_IID")) {
 		/* up to date or no green commit: the common hourly case */
-		log_info("MR_ACTION=none and no MR_IID: no bump MR, nothing to "
-			 "do");
+		log_info(
+		    "MR_ACTION=none and no MR_IID: no bump MR, nothing to do");
 		return job_finish(&j, job_out(&j, s->idle[0], s->idle[1]));
 	}
 	if (s->flags & JOB_API)

@@ -120,8 +120,7 @@ range_merge_base(
 		rc = 0;
 	else if (rc < 0 && g->status == 400)
 		rc = err_prefix(rc,
-		    "cannot compare %.12s with %.12s (a ref GitLab does not "
-		    "know: check the pinned SHA and the branch): ",
+		    "cannot compare %.12s with %.12s (a ref GitLab does not know: check the pinned SHA and the branch): ",
 		    a, b);
 	else if (rc < 0)
 		rc = err_prefix(rc, "cannot compare %.12s with %.12s: ", a, b);

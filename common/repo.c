@@ -176,8 +176,7 @@ lock(struct repo *r, const char *path)
 	if (rc == 0 && fcntl(r->lock, F_SETLK, &fl) < 0)
 		rc = errno == EACCES || errno == EAGAIN
 		    ? err_set(E_TEMP,
-			  "the cache %s is in use by another relay-mirror run "
-			  "(%s): try again when it has finished",
+			  "the cache %s is in use by another relay-mirror run (%s): try again when it has finished",
 			  path, f.data)
 		    : err_set(E_FAIL, "cannot lock %s: %s", f.data,
 			  strerror(errno));
