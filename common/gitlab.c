@@ -217,6 +217,35 @@ gitlab_getf(struct gitlab *g, struct json **out, const char *fmt, ...)
 }
 
 int
+gitlab_project_read(char **branch_out, char **url_out, struct gitlab *g,
+    const char *proj, const char *name, const char *branch)
+{
+	struct json *d = NULL;
+	const char *url;
+	int rc = gitlab_call(g, &d, "GET", proj, NULL);
+
+	if (rc < 0)
+		return err_prefix(rc, "cannot read project %s: ", name);
+	if (!branch)
+		branch = json_strp(json_root(d), "default_branch");
+	url = json_strp(json_root(d), "web_url");
+	if ((branch_out && !branch) || !url) {
+		json_free(d);
+		return err_set(E_PARSE,
+		    "project %s: answer has no default_branch or web_url",
+		    name);
+	}
+	if (branch_out)
+		*branch_out = str_dup(branch);
+	if (url_out)
+		*url_out = str_dup(url);
+	json_free(d);
+	if ((branch_out && !*branch_out) || (url_out && !*url_out))
+		return err_set(E_NOMEM, "out of memory");
+	return 0;
+}
+
+int
 gitlab_raw(struct gitlab *g, char **out, const char *path)
 {
 	struct http_resp r;

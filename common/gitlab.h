@@ -46,6 +46,12 @@ int gitlab_callf(struct gitlab *g, struct json **out, const char *method,
     __attribute__((format(printf, 5, 6)));
 int gitlab_getf(struct gitlab *g, struct json **out, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* gitlab_project_read: the branch to use (branch, else the project's default
+ * branch) and the web URL of project path proj ("/projects/x"), named name
+ * in messages; *branch_out and *url_out are the caller's to free (either
+ * may be NULL: not wanted) */
+int gitlab_project_read(char **branch_out, char **url_out, struct gitlab *g,
+    const char *proj, const char *name, const char *branch);
 /* gitlab_raw: GET returning the body as text (raw file API); caller frees */
 int gitlab_raw(struct gitlab *g, char **out, const char *path);
 /* gitlab_file: the raw content of file on ref (NULL: the default branch)

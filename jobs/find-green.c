@@ -169,26 +169,9 @@ out:
 static int
 read_source(struct ctx *c)
 {
-	struct json *d = NULL;
-	const char *b = job_var(c->job, "RELAY_SOURCE_BRANCH");
-	int rc = gitlab_call(c->gl, &d, "GET", c->src, NULL);
-
-	if (rc < 0)
-		return err_prefix(rc, "cannot read project %s: ",
-		    job_var(c->job, "RELAY_SOURCE_PROJECT"));
-	if (!b)
-		b = json_strp(json_root(d), "default_branch");
-	if (!b || !json_strp(json_root(d), "web_url")) {
-		json_free(d);
-		return err_set(E_PARSE,
-		    "project %s: answer has no "
-		    "default_branch or web_url",
-		    job_var(c->job, "RELAY_SOURCE_PROJECT"));
-	}
-	c->branch = str_dup(b);
-	c->src_url = str_dup(json_strp(json_root(d), "web_url"));
-	json_free(d);
-	return c->branch && c->src_url ? 0 : err_set(E_NOMEM, "out of memory");
+	return gitlab_project_read(&c->branch, &c->src_url, c->gl, c->src,
+	    job_var(c->job, "RELAY_SOURCE_PROJECT"),
+	    job_var(c->job, "RELAY_SOURCE_BRANCH"));
 }
 
 /* latest_pipeline: the newest pipeline of sha on the branch (any status);

@@ -94,36 +94,14 @@ struct ctx {
 static int
 read_target(struct ctx *c)
 {
-	struct json *d = NULL;
-	const char *b = job_var(c->job, "RELAY_TARGET_BRANCH");
-	int rc = gitlab_call(c->gl, &d, "GET", c->tgt, NULL);
+	int rc = gitlab_project_read(&c->target_branch, &c->target_url, c->gl,
+	    c->tgt, job_var(c->job, "RELAY_TARGET_PROJECT"),
+	    job_var(c->job, "RELAY_TARGET_BRANCH"));
 
-	if (rc < 0)
-		return err_prefix(rc, "cannot read project %s: ",
-		    job_var(c->job, "RELAY_TARGET_PROJECT"));
-	if (!b)
-		b = json_strp(json_root(d), "default_branch");
-	if (!b || !json_strp(json_root(d), "web_url")) {
-		json_free(d);
-		return err_set(E_PARSE,
-		    "project %s: answer has no "
-		    "default_branch or web_url",
-		    job_var(c->job, "RELAY_TARGET_PROJECT"));
-	}
-	c->target_branch = str_dup(b);
-	c->target_url = str_dup(json_strp(json_root(d), "web_url"));
-	json_free(d);
-	d = NULL;
-	rc = gitlab_call(c->gl, &d, "GET", c->src, NULL);
-	if (rc < 0)
-		return err_prefix(rc, "cannot read project %s: ",
-		    job_var(c->job, "RELAY_SOURCE_PROJECT"));
-	if (json_strp(json_root(d), "web_url"))
-		c->src_url = str_dup(json_strp(json_root(d), "web_url"));
-	json_free(d);
-	if (!c->target_branch || !c->target_url || !c->src_url)
-		return err_set(E_PARSE, "project answers lack web_url");
-	return 0;
+	if (rc == 0)
+		rc = gitlab_project_read(NULL, &c->src_url, c->gl, c->src,
+		    job_var(c->job, "RELAY_SOURCE_PROJECT"), NULL);
+	return rc;
 }
 
 /* file_on: the trimmed version file on ref into out (41 bytes); 0, or
