@@ -153,13 +153,24 @@ test_expect_success 'an edited issue is put back in place, never duplicated' '
 	issue description | golden issue.md
 '
 
+test_expect_success 'one issue per component: another component gets its own' '
+	G=$(issue description) && mkdir -p "$TRASH/other" &&
+	RELAY_COMPONENT="Praefect <b>" RELAY_STATUS_DIR="$TRASH/other" status && expect_rc 0 &&
+	test "$(dotenv STATUS_ISSUE)" = created && test "$(issues)" -eq 3 &&
+	test "$(issue title 2)" = "Praefect <b> release train status" &&
+	issue description 2 | grep -q "<!-- relay:status component=Praefect__b_ -->" &&
+	issue description 2 | grep -q "^Where each Praefect \\\\<b\\\\> update is" &&
+	! grep -q "<b>" "$TRASH/other/status.html" &&
+	test "$(issue description)" = "$G"
+'
+
 test_expect_success 'a new deployment moves the figures; the same issue is edited' '
 	M29=$(state "$T.mrs[] | select(.iid == 29) | .merge_commit_sha") &&
 	NOW=$(sim POST /clock "{\"advance_s\": 7200}" | jq -r .now | cut -c1-19)Z &&
 	sim POST /deployments "{\"project\": \"gitlab-org/gitlab\", \"environment\": \"gstg\", \"sha\": \"$M29\"}" >/dev/null &&
 	RELAY_DEPLOY_MAX_DAYS=3650 run track-deploy && expect_rc 0 &&
 	status && expect_rc 0 && test "$(dotenv STATUS_ISSUE)" = updated &&
-	test "$(issues)" -eq 2 &&
+	test "$(issues)" -eq 3 &&
 	test "$(jq -r ".bumps[] | select(.iid == 29) | .environments.gstg" "$ST/status.json")" = "$NOW"
 '
 
