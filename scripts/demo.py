@@ -200,17 +200,22 @@ class Demo:
     # ---- the story
     def run(self):
         t0 = time.time()
-        self.setup()
-        self.story_first_pass()
-        self.story_second_pass()
-        self.show_status()
-        print()
-        print(bold("── done") + f" in {time.time() - t0:.1f} s")
-        if self.keep:
-            self.print_urls()
-        else:
-            self.sim.stop()
-            shutil.rmtree(self.work, ignore_errors=True)
+        done = False
+        try:
+            self.setup()
+            self.story_first_pass()
+            self.story_second_pass()
+            self.show_status()
+            print()
+            print(bold("── done") + f" in {time.time() - t0:.1f} s")
+            done = True
+        finally:
+            # KEEP=1 keeps a finished story only: a failed one stops too
+            if self.keep and done:
+                self.print_urls()
+            else:
+                self.sim.stop()
+                shutil.rmtree(self.work, ignore_errors=True)
 
     def setup(self):
         self.sim.admin("POST", "/seed", {
@@ -333,6 +338,8 @@ class Demo:
         sim.admin("PATCH", f"/pipelines/{pl1}", {"jobs": {
             "rspec 3/8": "success"}})
         say(f"GitLab CI: the retried job of #{pl1} passed")
+        if self.mr()["state"] == "merged":
+            say(f"GitLab: auto-merge merged !{self.mr_iid}")
         self.advance(30)
         self.pipeline("the retry passed: a flake",
                       show=["watch", "triage", "track-deploy"])

@@ -319,7 +319,10 @@ class World:
         sha = master["commit"]["id"]
         pin = self.get(f"/projects/{q(TGT)}/repository/files/"
                        f"GITALY_SERVER_VERSION/raw?ref={sha}").decode().strip()
-        merged = [iid for iid, t in self.merges.items() if t <= self.t]
+        # the MRs GitLab merged by now (merged_at, GitLab's clock)
+        mrs = self.get(f"/projects/{q(TGT)}/merge_requests?state=merged"
+                       f"&source_branch={q(BRANCH)}&per_page=100")
+        merged = [m["iid"] for m in mrs if iso_ts(m["merged_at"]) <= self.t]
         train = {"sha": sha, "pin": pin, "merged": merged}
         t = self.t
         for env in ENVS:
@@ -439,7 +442,7 @@ class World:
                        f"&source_branch={q(BRANCH)}&per_page=5")
         for m in mrs:
             if m["state"] == "merged" and m["iid"] not in self.merges:
-                self.merges[m["iid"]] = self.t
+                self.merges[m["iid"]] = iso_ts(m["merged_at"])
                 self.at(self.t + self.rng.uniform(0.5, 1.5) * H,
                         self.deploy_train)
                 self.log(f"!{m['iid']} merged")

@@ -399,8 +399,9 @@ class State:
                     except ApiError:
                         # GitLab aborts auto-merge when the merge fails
                         mr["auto_merge"] = False
-                elif pl["status"] in ("failed", "canceled"):
-                    mr["auto_merge"] = False
+                # a failed pipeline leaves auto-merge set: retried jobs
+                # that pass merge the MR (AutoMerge::*Service#process
+                # returns until the head pipeline succeeds)
 
     # ---- merge requests ----
     def mr_head(self, p, mr):

@@ -560,6 +560,24 @@ def fidelity(s):
           sorted(j["name"] for j in jobs) == ["lint", "rspec 1/2"] and
           all(j["status"] == "running" for j in jobs))
 
+    # a failed pipeline leaves auto-merge set; a passing retry merges
+    s.api("POST", I + f"/merge_requests/{mr['iid']}/approve", {},
+          token="glpat-other")
+    st, body, _ = s.api("PUT", I + f"/merge_requests/{mr['iid']}/merge",
+                        {"auto_merge": True}, token="glpat-other")
+    plid = mr["head_pipeline"]["id"]
+    s.admin("PATCH", f"/pipelines/{plid}", {"jobs": {
+        "rspec 1/2": "failed", "lint": "success"}})
+    st, body, _ = s.api("GET", I + f"/merge_requests/{mr['iid']}")
+    check("a failed pipeline leaves auto-merge set",
+          body["state"] == "opened" and
+          body["merge_when_pipeline_succeeds"] is True)
+    s.api("POST", I + f"/pipelines/{plid}/retry", {})
+    s.admin("PATCH", f"/pipelines/{plid}", {"jobs": {"rspec 1/2": "success"}})
+    st, body, _ = s.api("GET", I + f"/merge_requests/{mr['iid']}")
+    check("the retried jobs pass: auto-merge merges", body["state"] ==
+          "merged")
+
 
 def _is_json(b):
     try:
