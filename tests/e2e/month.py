@@ -85,6 +85,7 @@ class World:
         self.requests = []
         self.faults_now = []
         self.slack_down = 0      # outage until (time)
+        self.slack_is_down = False
         self.outage_hours = set()
         self.open_mr_counts = []
         self.pins = []           # (time, target master pin)
@@ -112,8 +113,9 @@ class World:
 
     def advance_to(self, t):
         if t > self.t:
-            self.admin("POST", "/clock", {"advance_s": t - self.t})
-            self.t = t
+            now = self.admin("POST", "/clock", {"advance_s": t - self.t})
+            # the simulator's clock also runs with the real one: keep to it
+            self.t = max(t, iso_ts(now["now"]))
 
     def log(self, msg):
         if self.verbose:
@@ -382,17 +384,20 @@ class World:
             self.faults_now.append(f)
             self.count["faults"] += 1
         if self.t >= self.slack_down and self.rng.random() < 0.02:
-            self.slack_down = self.t + self.rng.randint(1, 4) * H
+            # down for the next one to four chains
+            self.slack_down = self.t + (self.rng.randint(1, 4) - 0.5) * H
             for hook in ("alerts", "failures"):
                 self.admin("POST", "/slack/hooks", {"name": hook,
                                                     "status": 503,
                                                     "body": "outage"})
             self.log("Slack outage")
             self.count["Slack outages"] += 1
+            self.slack_is_down = True
         elif self.t >= self.slack_down:
             for hook in ("alerts", "failures"):
                 self.admin("POST", "/slack/hooks", {"name": hook,
                                                     "status": 200})
+            self.slack_is_down = False
 
     # ---- the month
     def run(self):
@@ -412,10 +417,12 @@ class World:
             self.watch_mr()
             self.faults()
             self.admin("DELETE", "/requests")
+            self.advance_to(self.t + 1)
+            t_chain = self.t
             runs = self.chain.run()
-            self.after_chain(h, runs)
+            self.after_chain(h, runs, t_chain)
 
-    def after_chain(self, h, runs):
+    def after_chain(self, h, runs, t_chain):
         reqs = self.admin("GET", "/requests")
         relay = [r for r in reqs if r.get("auth") in RELAY_USERS or
                  r["path"].startswith("/slack/")]
@@ -424,10 +431,11 @@ class World:
         self.admin("DELETE", "/faults")
         hits = sum(f.get("hits", 0) for f in faults)
         status = pipeline_status(runs)
-        slack_out = self.t < self.slack_down
+        slack_out = self.slack_is_down
         if slack_out:
             self.outage_hours.add(h)
-        self.hour_log.append({"h": h, "status": status, "hits": hits,
+        self.hour_log.append({"h": h, "t": t_chain, "status": status,
+                              "hits": hits,
                               "slack_out": slack_out,
                               "runs": {s: (r.status, r.codes,
                                            r.stderr.strip().splitlines()[-1:]
@@ -553,7 +561,7 @@ def verify(w, state):
             # a post still pending is allowed only while Slack was down
             # at the end
             pending = any("slack=pending" in n["body"] for n in marks) and \
-                w.t - w.slack_down < 2 * H
+                w.slack_is_down
             if not marks or (not posts and not pending):
                 probs.append(f"pipeline {pid} ({rec['kind']}) failed after "
                              f"its retry, reported {len(marks)} times on "
@@ -634,26 +642,26 @@ def reportable(w, state, rec):
     """The pipeline's final result was there for a chain run while it was
     the head pipeline of its still open MR."""
     t_done = rec.get("final_at")
-    later = [e for e in w.hour_log
-             if w.t0 + (e["h"] + 1) * H > t_done]
+    later = [e for e in w.hour_log if e["t"] > t_done]
     if not later:
         return False
     T = state["projects"][TGT]
     newer = [p for p in w.mr_pls.values()
              if p["iid"] == rec["iid"] and p["id"] > rec["id"] and
-             p["created"] <= w.t0 + (later[0]["h"] + 1) * H]
+             p["created"] <= later[0]["t"]]
     mr = next(m for m in T["mrs"] if m["iid"] == rec["iid"])
     closed_at = w.merges.get(rec["iid"])
     if mr["state"] == "closed" and mr.get("closed_at"):
         closed_at = iso_ts(mr["closed_at"])
-    if closed_at is not None and closed_at <= t_done + 60:
+    # closed (by a person) before any chain saw the result
+    if closed_at is not None and closed_at <= later[0]["t"]:
         return False
     return not newer
 
 
 def iso_ts(s):
     import datetime
-    d = datetime.datetime.strptime(s[:19], "%Y-%m-%dT%H:%M:%S")
+    d = datetime.datetime.strptime(s[:23], "%Y-%m-%dT%H:%M:%S.%f")
     return (d - datetime.datetime(1970, 1, 1)).total_seconds()
 
 
