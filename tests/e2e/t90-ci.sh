@@ -186,6 +186,7 @@ test_expect_success 'the job pages link the MR, the failed pipeline and its Slac
 '
 
 test_expect_success 'MR merged by a person: the next hours are up to date, every job green' '
+	sim PATCH "/mrs/gitlab-org%2Fgitlab/1" "{\"auto_merge\": false}" >/dev/null &&
 	set_jobs "$P" "{\"rspec\": \"success\"}" &&
 	person PUT "$MR/1/merge" "{}" && master_pins "$G1" &&
 	test "$(state "$T.mrs[0].state")" = merged &&
