@@ -3,13 +3,13 @@ include config.mk
 
 COMMON_SRC = common/annotate.c common/buf.c common/dotenv.c common/env.c common/err.c \
 	common/gitlab.c common/http.c common/job.c common/job_api.c common/joblist.c common/json.c common/log.c common/mr.c \
-	common/notes.c common/pipeline.c common/range.c common/repo.c \
+	common/notes.c common/pipeline.c common/range.c common/record.c common/repo.c \
 	common/slack.c common/url.c common/util.c
 
 # stages that speak HTTP only; relay-mirror alone links libgit2
 HTTP_JOBS = find-green open-mr watch triage notify track-deploy status
 JOBS = $(HTTP_JOBS) mirror
-UNIT = annotate buf conformance dotenv env gitlab http joblist json log stage util repo
+UNIT = annotate buf conformance dotenv env gitlab http joblist json log record stage util repo
 
 # O: output folder of this build flavour (objects, library, tests);
 # BIN: where the relay-* binaries go.

@@ -316,6 +316,7 @@ gitlab_pager_init(
 	p->g = g;
 	p->pages = 0;
 	p->max_pages = max_pages;
+	p->capped = 0;
 	if (buf_printf(&url, "%s%s", g->api, path) < 0) {
 		p->next = NULL;
 		return E_NOMEM;
@@ -366,6 +367,7 @@ gitlab_pager_next(struct gitlab_pager *p, struct json **out)
 	if (!p->next)
 		return 0;
 	if (p->pages >= p->max_pages) {
+		p->capped = 1;
 		free(p->next);
 		p->next = NULL;
 		return 0;

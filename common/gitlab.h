@@ -18,6 +18,7 @@ struct gitlab {
 	 * and the local time it arrived */
 	long long date;
 	long long date_at;
+	long long self_id; /* relay's own user id (record.c), 0 until asked */
 };
 
 int gitlab_new(struct gitlab **out, struct http *h, const char *api,
@@ -66,6 +67,7 @@ struct gitlab_pager {
 	char *next; /* absolute URL of the next page, or NULL when done */
 	int pages;
 	int max_pages;
+	int capped; /* stopped at max_pages with more pages left */
 };
 int gitlab_pager_init(
     struct gitlab_pager *p, struct gitlab *g, const char *path, int max_pages);

@@ -428,6 +428,11 @@ setup(struct http *h, struct xfer *x, const struct http_req *req,
 		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
 	} else if (strcmp(req->method, "POST") == 0) {
 		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		/* libcurl sends a request again by itself when a reused
+		 * connection turns out dead before any answer byte; the server
+		 * may have processed it. A POST is sent once: on a new
+		 * connection, which libcurl never silently retries. */
+		curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
 		if (!req->body)
 			curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
 	} else {

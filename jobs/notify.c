@@ -2,13 +2,13 @@
  * Slack (RELAY_SLACK_FAILURES_URL, #g_gitaly) and in a note on the MR that
  * tags RELAY_TEAM_HANDLE.
  *
- * The note is the durable record: its hidden marker names the pipeline and
- * whether Slack got the message (<!-- relay:notified pipeline=12
- * slack=pending -->). It is written first, then Slack is posted, then the
- * marker flips to slack=sent; a run that finds slack=pending posts again,
- * so a Slack outage delays the message but never loses or repeats it. A
- * note GitLab does not take holds the Slack post back: without the record
- * every later run would post again.
+ * The note is the durable record (common/record.c): its hidden marker names
+ * the pipeline and whether Slack got the message (<!-- relay:notified
+ * pipeline=12 slack=sent -->). It is written pending first, then Slack is
+ * posted, then the marker flips to slack=sent; a failed post releases it
+ * (slack=retry) for the next run, so a Slack outage delays the message
+ * but never loses it. Only notes by relay's own identity count. A note
+ * GitLab does not take holds the Slack post back.
  *
  * Nothing is reported while triage retries the failed jobs
  * (TRIAGE=flake-retried): if the retry fails, the same pipeline is reported
@@ -33,7 +33,7 @@
 #include "joblist.h"
 #include "log.h"
 #include "mr.h"
-#include "notes.h"
+#include "record.h"
 #include "slack.h"
 #include "util.h"
 
@@ -97,7 +97,7 @@ slack_text(struct ctx *c, struct buf *b)
 }
 
 static int
-note_text(struct ctx *c, struct buf *b, const char *slack)
+note_text(struct ctx *c, struct buf *b)
 {
 	int tag = !c->triage || strcmp(c->triage, "broken-master") != 0;
 
@@ -112,74 +112,87 @@ note_text(struct ctx *c, struct buf *b, const char *slack)
 	if (c->range && *c->range)
 		buf_printf(b, "- **Suspects**: [compare](%s)\n", c->range);
 	if (job_var(c->job, "CI_JOB_URL"))
-		buf_printf(b, "\n_relay-notify, [job](%s)_\n",
+		return buf_printf(b, "\n_relay-notify, [job](%s)_",
 		    job_var(c->job, "CI_JOB_URL"));
-	return buf_printf(b, "\n<!-- relay:notified pipeline=%lld slack=%s -->",
-	    c->pl, slack);
+	return 0;
+}
+
+struct post {
+	struct ctx *c;
+	const char *text;
+};
+
+static int
+post_slack(void *arg)
+{
+	struct post *p = arg;
+	int rc;
+
+	if (!p->c->hook) {
+		log_info("RELAY_SLACK_FAILURES_URL unset: no Slack message");
+		return 0;
+	}
+	rc = slack_post(p->c->job->http, p->c->hook, p->text);
+	if (rc == 0)
+		log_info("posted pipeline %lld of !%lld to Slack", p->c->pl,
+		    p->c->mr.iid);
+	return rc;
 }
 
 static int
 run(struct ctx *c, int *notified)
 {
-	struct note n;
 	struct buf mk, text, body;
-	long long id = 0;
-	int rc, found = 0;
+	struct post p = { c, NULL };
+	struct record_op op;
+	int rc, result = 0;
 
 	buf_init(&mk, 0);
 	buf_init(&text, 0);
 	buf_init(&body, 0);
-	rc = buf_printf(&mk, "<!-- relay:notified pipeline=%lld ", c->pl);
+	rc = buf_printf(&mk, "relay:notified pipeline=%lld", c->pl);
 	if (rc == 0)
 		rc = slack_text(c, &text);
+	if (rc == 0)
+		rc = note_text(c, &body);
 	if (rc < 0)
 		goto out;
-	found = notes_find(&n, c->job->gl, c->mr.path, mk.data);
-	if (found < 0) {
-		rc = found;
-		found = 0;
+	/* the note is the record the next run reads: written pending
+	 * before Slack is posted, flipped to sent after (record.c) */
+	p.text = text.data;
+	memset(&op, 0, sizeof(op));
+	op.noteable = c->mr.path;
+	op.marker = mk.data;
+	op.text = body.data;
+	op.act = c->hook ? post_slack : NULL;
+	op.arg = &p;
+	op.dry_run = c->job->dry_run;
+	rc = record_once(&result, c->job->gl, &op);
+	if (rc < 0)
 		goto out;
-	}
-	if (found && !strstr(n.body, "slack=pending")) {
+	switch (result) {
+	case RECORD_DONE_BEFORE:
 		log_info("pipeline %lld of !%lld was reported already", c->pl,
 		    c->mr.iid);
-		goto out;
-	}
-	if (c->job->dry_run) {
-		log_info("dry run: would report pipeline %lld of !%lld%s",
-		    c->pl, c->mr.iid, found ? " to Slack" : "");
+		break;
+	case RECORD_BUSY:
+		log_info("pipeline %lld of !%lld is being reported by another "
+			 "run",
+		    c->pl, c->mr.iid);
+		break;
+	case RECORD_DRY:
+		log_info("dry run: would report pipeline %lld of !%lld", c->pl,
+		    c->mr.iid);
 		fprintf(stdout, "%s", text.data);
-		goto out;
-	}
-	if (found)
-		id = n.id;
-	else {
-		/* the note first: it is the record the next run reads. Without
-		 * it a Slack post now would be repeated by every later run, so
-		 * nothing is posted until GitLab takes the note. */
-		rc = note_text(c, &body, c->hook ? "pending" : "none");
-		if (rc == 0)
-			rc = notes_post(&id, c->job->gl, c->mr.path, body.data);
-		if (rc < 0)
-			goto out;
+		break;
+	default:
 		log_info("reported pipeline %lld on !%lld", c->pl, c->mr.iid);
+		if (!c->hook)
+			log_info(
+			    "RELAY_SLACK_FAILURES_URL unset: no Slack message");
+		*notified = 1;
 	}
-	*notified = 1;
-	if (!c->hook) {
-		log_info("RELAY_SLACK_FAILURES_URL unset: no Slack message");
-		goto out;
-	}
-	rc = slack_post(c->job->http, c->hook, text.data);
-	if (rc < 0)
-		goto out;
-	log_info("posted pipeline %lld of !%lld to Slack", c->pl, c->mr.iid);
-	buf_reset(&body);
-	rc = note_text(c, &body, "sent");
-	if (rc == 0)
-		rc = notes_update(c->job->gl, c->mr.path, id, body.data);
 out:
-	if (found)
-		note_free(&n);
 	buf_free(&mk);
 	buf_free(&text);
 	buf_free(&body);

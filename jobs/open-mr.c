@@ -32,6 +32,7 @@
 #include "log.h"
 #include "mr.h"
 #include "notes.h"
+#include "record.h"
 #include "range.h"
 #include "slack.h"
 #include "url.h"
@@ -415,75 +416,80 @@ update_mr(struct ctx *c, const char *desc)
 	return rc;
 }
 
-/* stale: warn once on Slack and label the MR through a note. The note is
- * written first with a pending marker and completed after the post, so a
- * Slack failure is retried by the next run and never lost or doubled. */
+struct stale_post {
+	struct ctx *c;
+	const char *hook;
+	const char *text;
+};
+
+static int
+stale_act(void *arg)
+{
+	struct stale_post *p = arg;
+	int rc;
+
+	if (!p->hook)
+		return 0;
+	rc = slack_post(p->c->job->http, p->hook, p->text);
+	if (rc < 0)
+		return err_prefix(rc, "cannot post the stale warning: ");
+	log_info("posted the stale warning for !%lld to Slack", p->c->iid);
+	return 0;
+}
+
+/* stale: warn once on Slack and label the MR through a note, the record
+ * of common/record.c: written pending (its /label quick action labels the
+ * MR), then Slack, then flipped to sent, so a Slack failure is retried by
+ * the next run and never lost or doubled. 1 stale, 0 not, < 0 error. */
 static int
 stale(struct ctx *c)
 {
 	const char *hook = job_var(c->job, "RELAY_SLACK_ALERTS_URL");
-	struct note n = { 0, NULL };
-	struct buf body, text;
-	long long id = 0;
+	struct stale_post p = { c, hook, NULL };
+	struct record_op op;
+	struct buf body, text, label;
 	long hours = job_long(c->job, "RELAY_STALE_HOURS");
-	int rc = 0, found;
+	int rc, result = 0;
 
 	/* by GitLab's clock (created_at is GitLab's), not the runner's */
 	if (gitlab_now(c->gl) - c->created_ts < hours * 3600LL)
 		return 0;
-	found = notes_find(&n, c->gl, c->mr, "<!-- relay:stale ");
-	if (found < 0)
-		return found;
-	if (found && strstr(n.body, "slack=sent")) {
-		note_free(&n);
-		return 1; /* warned before */
-	}
 	buf_init(&body, 0);
 	buf_init(&text, 0);
+	buf_init(&label, 0);
 	buf_printf(&text,
 	    ":warning: %s bump merge request !%lld has been "
 	    "open for more than %ld hours: %s",
 	    c->component, c->iid, hours, c->web_url);
-	if (c->job->dry_run) {
-		log_info("dry run: would warn that !%lld is stale", c->iid);
-		rc = 1;
+	buf_printf(&body,
+	    "This merge request has been open for more "
+	    "than %ld hours. Please check why its pipeline does not pass.",
+	    hours);
+	rc = buf_printf(&label, "/label ~\"%s\"", STALE_LABEL);
+	if (rc < 0)
 		goto out;
-	}
-	if (!found) {
-		buf_printf(&body,
-		    "This merge request has been open for more "
-		    "than %ld hours. Please check why its pipeline does not "
-		    "pass.\n\n/label ~\"%s\"\n\n<!-- relay:stale slack=%s -->",
-		    hours, STALE_LABEL, hook ? "pending" : "sent");
-		rc = notes_post(&id, c->gl, c->mr, body.data);
-		if (rc < 0)
-			goto out;
-		n.id = id;
+	p.text = text.data;
+	memset(&op, 0, sizeof(op));
+	op.noteable = c->mr;
+	op.marker = "relay:stale";
+	op.text = body.data;
+	op.claim_extra = label.data;
+	op.act = stale_act;
+	op.arg = &p;
+	op.done_state = hook ? "sent" : "none";
+	op.dry_run = c->job->dry_run;
+	rc = record_once(&result, c->gl, &op);
+	if (rc < 0)
+		goto out;
+	if (result == RECORD_DRY)
+		log_info("dry run: would warn that !%lld is stale", c->iid);
+	else if (result == RECORD_ACTED)
 		log_info("!%lld is stale: labelled '%s'", c->iid, STALE_LABEL);
-	} else {
-		id = n.id;
-	}
-	if (hook) {
-		rc = slack_post(c->job->http, hook, text.data);
-		if (rc < 0) {
-			err_prefix(rc, "cannot post the stale warning: ");
-			goto out;
-		}
-		buf_reset(&body);
-		buf_printf(&body,
-		    "This merge request has been open for more "
-		    "than %ld hours. Please check why its pipeline does not "
-		    "pass.\n\n<!-- relay:stale slack=sent -->",
-		    hours);
-		rc = id ? notes_update(c->gl, c->mr, id, body.data) : 0;
-		log_info("posted the stale warning for !%lld to Slack", c->iid);
-	}
-	if (rc == 0)
-		rc = 1;
+	rc = 1;
 out:
-	note_free(&n);
 	buf_free(&body);
 	buf_free(&text);
+	buf_free(&label);
 	return rc;
 }
 
@@ -671,13 +677,11 @@ auto_merge(struct ctx *c)
 	buf_init(&path, 0);
 	buf_init(&body, 0);
 	if (!s.pl_id) {
-		struct note n;
 		int found;
 
 		buf_printf(
 		    &body, "<!-- relay:automerge-pending sha=%s -->", s.head);
-		found = notes_find(&n, c->gl, c->mr, body.data);
-		note_free(&n);
+		found = record_find(NULL, NULL, c->gl, c->mr, body.data);
 		rc = found < 0 ? found : 0;
 		log_info("no pipeline for %.12s yet: auto-merge is left to the "
 			 "next run",

@@ -10,10 +10,11 @@
  * an earlier environment never moves the MR back.
  *
  * The labels say how far the MR got; a note per environment reached
- * (<!-- relay:deployed env=gstg slack=pending -->) says whether Slack got
- * the message. Order: note, label, Slack, note flipped to slack=sent; a
- * run that finds slack=pending posts again, so a Slack outage delays the
- * message without losing the label step or repeating the message.
+ * (<!-- relay:deployed env=gstg slack=sent -->, common/record.c) says
+ * whether Slack got the message. Order: note (pending), label, Slack, note
+ * flipped to slack=sent; a failed post releases it (slack=retry) and the
+ * next run posts, so a Slack outage delays the message without losing the
+ * label step or repeating the message.
  *
  * Variables: common ones, MR_IID (unset: every merged bump MR not yet at
  * the last environment, merged within RELAY_DEPLOY_MAX_DAYS, in pages),
@@ -36,7 +37,7 @@
 #include "json.h"
 #include "log.h"
 #include "mr.h"
-#include "notes.h"
+#include "record.h"
 #include "range.h"
 #include "slack.h"
 #include "url.h"
@@ -268,7 +269,7 @@ slack_text(struct ctx *c, struct buf *b, const struct mr *m, const char *merge,
 
 static int
 note_text(struct ctx *c, struct buf *b, const struct mr *m, const char *merge,
-    const struct env *e, const struct hit *h, const char *slack)
+    const struct env *e, const struct hit *h)
 {
 	char url[700];
 
@@ -280,10 +281,9 @@ note_text(struct ctx *c, struct buf *b, const struct mr *m, const char *merge,
 		buf_printf(b, ", [deployment job](%s)", h->url);
 	buf_puts(b, ".\n");
 	if (job_var(c->job, "CI_JOB_URL"))
-		buf_printf(b, "\n_relay-track-deploy, [job](%s)_\n",
+		return buf_printf(b, "\n_relay-track-deploy, [job](%s)_\n",
 		    job_var(c->job, "CI_JOB_URL"));
-	return buf_printf(
-	    b, "\n<!-- relay:deployed env=%s slack=%s -->", e->name, slack);
+	return 0;
 }
 
 /* relabel: set e's label, removing the MR's other labels of its scope
@@ -320,39 +320,62 @@ relabel(struct ctx *c, const struct mr *m, const struct env *e)
 	return rc;
 }
 
-/* announce: record, label and post that m reached e; with resume, e is
- * the MR's label already and only a pending Slack message is delivered */
+struct step {
+	struct ctx *c;
+	const struct mr *m;
+	const struct env *e;
+	const char *text;
+};
+
+/* act: the label, then the message; run once the record is claimed */
+static int
+act(void *arg)
+{
+	struct step *s = arg;
+	int rc = relabel(s->c, s->m, s->e);
+
+	if (rc < 0 || !s->c->hook)
+		return rc;
+	rc = slack_post(s->c->job->http, s->c->hook, s->text);
+	if (rc == 0)
+		log_info("posted !%lld at %s to Slack", s->m->iid, s->e->name);
+	return rc;
+}
+
+/* announce: record, label and post that m reached e (common/record.c);
+ * with resume, e is the MR's label already and only a message whose
+ * record is not done (Slack failed) is delivered */
 static int
 announce(struct ctx *c, const struct mr *m, const char *merge, struct env *e,
     const struct hit *h, int resume)
 {
-	struct note n;
 	struct hit again;
-	struct buf mk, text, body;
-	long long id = 0;
-	int rc, found, post = 0;
+	struct buf mk, prefix, text, body;
+	struct record_op op;
+	struct step st = { c, m, e, NULL };
+	char *last = NULL;
+	int rc, found, result = 0;
 
 	buf_init(&mk, 0);
+	buf_init(&prefix, 0);
 	buf_init(&text, 0);
 	buf_init(&body, 0);
-	rc = buf_printf(&mk, "<!-- relay:deployed env=%s ", e->name);
+	rc = buf_printf(&mk, "relay:deployed env=%s", e->name);
 	if (rc == 0)
-		rc = slack_text(c, &text, m, merge, e, h);
+		rc = buf_printf(&prefix, "<!-- %s ", mk.data);
 	if (rc < 0)
 		goto out;
-	found = notes_find(&n, c->job->gl, m->path, mk.data);
-	if (found < 0) {
-		rc = found;
-		goto out;
-	}
-	if (found) {
-		id = n.id;
-		post = strstr(n.body, "slack=pending") != NULL;
-		note_free(&n);
-	}
-	if (resume && !post)
-		goto out;
 	if (resume) {
+		/* only a record relay wrote and did not complete */
+		found =
+		    record_find(&last, NULL, c->job->gl, m->path, prefix.data);
+		if (found < 0) {
+			rc = found;
+			goto out;
+		}
+		if (!found ||
+		    record_state(last, prefix.data, NULL) == RECORD_DONE)
+			goto out;
 		/* the message and note as first written: the environment
 		 * and deployment links come from the deployment */
 		memset(&again, 0, sizeof(again));
@@ -360,46 +383,43 @@ announce(struct ctx *c, const struct mr *m, const char *merge, struct env *e,
 		if (rc < 0)
 			goto out;
 		rc = 0;
-		if (again.env_id > 0 || again.url[0]) {
+		if (again.env_id > 0 || again.url[0])
 			h = &again;
-			buf_reset(&text);
-			rc = slack_text(c, &text, m, merge, e, h);
-			if (rc < 0)
-				goto out;
-		}
 	}
-	if (c->job->dry_run) {
-		log_info("dry run: would %s !%lld at %s%s",
-		    resume ? "announce" : "label", m->iid, e->label,
-		    found && !post ? "" : " and post to Slack");
-		fprintf(stdout, "%s", text.data);
-		goto out;
-	}
-	if (!found) {
-		/* the note first: the record the next run reads */
-		post = c->hook != NULL;
-		rc = note_text(
-		    c, &body, m, merge, e, h, post ? "pending" : "none");
-		if (rc == 0)
-			rc = notes_post(&id, c->job->gl, m->path, body.data);
-		if (rc < 0)
-			goto out;
-	}
-	rc = relabel(c, m, e);
-	if (rc < 0 || !post || !c->hook)
-		goto out;
-	rc = slack_post(c->job->http, c->hook, text.data);
+	rc = slack_text(c, &text, m, merge, e, h);
+	if (rc == 0)
+		rc = note_text(c, &body, m, merge, e, h);
 	if (rc < 0)
 		goto out;
-	log_info("posted !%lld at %s to Slack", m->iid, e->name);
-	if (id > 0) {
-		buf_reset(&body);
-		rc = note_text(c, &body, m, merge, e, h, "sent");
-		if (rc == 0)
-			rc = notes_update(c->job->gl, m->path, id, body.data);
+	st.text = text.data;
+	memset(&op, 0, sizeof(op));
+	op.noteable = m->path;
+	op.marker = mk.data;
+	op.text = body.data;
+	op.act = act;
+	op.arg = &st;
+	op.done_state = c->hook ? "sent" : "none";
+	op.dry_run = c->job->dry_run;
+	rc = record_once(&result, c->job->gl, &op);
+	if (rc < 0)
+		goto out;
+	if (result == RECORD_DRY) {
+		log_info("dry run: would %s !%lld at %s%s",
+		    resume ? "announce" : "label", m->iid, e->label,
+		    c->hook ? " and post to Slack" : "");
+		fprintf(stdout, "%s", text.data);
+	} else if (result == RECORD_DONE_BEFORE && !resume) {
+		/* recorded before, label since removed by a person: it is
+		 * set again, without a second message */
+		rc = relabel(c, m, e);
+	} else if (result == RECORD_BUSY) {
+		log_info("!%lld at %s is being announced by another run",
+		    m->iid, e->name);
 	}
 out:
+	free(last);
 	buf_free(&mk);
+	buf_free(&prefix);
 	buf_free(&text);
 	buf_free(&body);
 	return rc;
@@ -458,6 +478,32 @@ track_iid(struct ctx *c, long long iid, int *stage)
 	if (rc == 0)
 		rc = track(c, &m, stage);
 	mr_free(&m);
+	return rc;
+}
+
+/* owed: 1 when MR iid's record of reaching e is not done (its message
+ * was not delivered), 0 when done or absent, < 0 error */
+static int
+owed(struct ctx *c, long long iid, const struct env *e)
+{
+	struct buf path, prefix;
+	char *body = NULL;
+	int rc;
+
+	buf_init(&path, 0);
+	buf_init(&prefix, 0);
+	rc = buf_printf(&path, "%s/merge_requests/%lld", c->tgt, iid);
+	if (rc == 0)
+		rc =
+		    buf_printf(&prefix, "<!-- relay:deployed env=%s ", e->name);
+	if (rc == 0)
+		rc = record_find(
+		    &body, NULL, c->job->gl, path.data, prefix.data);
+	if (rc == 1)
+		rc = record_state(body, prefix.data, NULL) != RECORD_DONE;
+	free(body);
+	buf_free(&path);
+	buf_free(&prefix);
 	return rc;
 }
 
@@ -538,6 +584,20 @@ track_all(struct ctx *c, int *stage)
 				ts = 0;
 			if (ts && now - ts > (long long)days * 86400)
 				continue; /* merged too long ago */
+			if (done && c->hook) {
+				/* at the last environment: only its message
+				 * may still be owed (Slack was down) */
+				r = owed(c, iid, &c->env[c->nenv - 1]);
+				if (r < 0) {
+					log_warn("%s", err_msg());
+					if (!worst) {
+						worst = r;
+						snprintf(why, sizeof(why), "%s",
+						    err_msg());
+					}
+				}
+				done = r != 1;
+			}
 			if (done) {
 				if (ts > newest) {
 					newest = ts;

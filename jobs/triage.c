@@ -36,6 +36,7 @@
 #include "log.h"
 #include "mr.h"
 #include "notes.h"
+#include "record.h"
 #include "pipeline.h"
 #include "range.h"
 #include "url.h"
@@ -101,18 +102,14 @@ static int
 done(struct ctx *c, const char *what, long long pl, char **body)
 {
 	struct buf m;
-	struct note n = { 0, NULL };
 	int rc;
 
 	buf_init(&m, 0);
 	rc = marker(&m, what, pl);
+	/* only notes relay's own identity wrote count (record.c) */
 	if (rc == 0)
-		rc = notes_find(&n, c->gl, c->mr.path, m.data);
+		rc = record_find(body, NULL, c->gl, c->mr.path, m.data);
 	buf_free(&m);
-	if (rc == 1 && body)
-		*body = n.body;
-	else if (rc == 1)
-		note_free(&n);
 	return rc;
 }
 
@@ -527,7 +524,6 @@ flaky_issue(struct ctx *c, const char *proj, const char *job, struct buf *links)
 		rc = buf_printf(&mk,
 		    "<!-- relay:flaky pipeline=%lld job=%s -->", c->pl, job);
 	if (rc == 0 && iid) {
-		struct note n;
 		struct buf ipath;
 
 		buf_init(&ipath, 0);
@@ -536,9 +532,9 @@ flaky_issue(struct ctx *c, const char *proj, const char *job, struct buf *links)
 		 * holds this pipeline already */
 		if (rc == 0 && idesc && strstr(idesc, mk.data))
 			rc = 1;
-		else if (rc == 0 &&
-		    (rc = notes_find(&n, c->gl, ipath.data, mk.data)) == 1)
-			note_free(&n);
+		else if (rc == 0)
+			rc =
+			    record_find(NULL, NULL, c->gl, ipath.data, mk.data);
 		if (rc == 1) {
 			rc = 0;
 		} else if (rc == 0 && c->job->dry_run)

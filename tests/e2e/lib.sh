@@ -245,3 +245,17 @@ CONF
 		sleep 0.05
 	done
 }
+
+# forge IID BODY [NOTEABLE]: a note by another user (mallory, any
+# logged-in user of gitlab.com can comment) on the target's MR IID, or
+# on NOTEABLE ("issues/3" of the target), through the API
+MALLORY_TOKEN=glpat-mallory-SECRET-0006
+forge() {
+	if [ -z "${MALLORY_SEEDED:-}" ]; then
+		sim POST /seed "{\"users\": [{\"username\": \"mallory\", \"token\": \"$MALLORY_TOKEN\"}]}" >/dev/null || return 1
+		MALLORY_SEEDED=1
+	fi
+	jq -n --arg b "$2" '{body: $b}' | curl -sS --fail-with-body -X POST \
+		-H "PRIVATE-TOKEN: $MALLORY_TOKEN" -H 'Content-Type: application/json' \
+		--data-binary @- "$CI_API_V4_URL/projects/gitlab-org%2Fgitlab/${3:-merge_requests/$1}/notes" >/dev/null
+}

@@ -111,8 +111,9 @@ test_expect_success 'the target already pinning GREEN_SHA means nothing to do' '
 	test "$(dotenv MR_ACTION)" = none
 '
 
-test_expect_success 'a stale MR is warned once on Slack over three runs' '
+test_expect_success 'a stale MR is warned once on Slack over three runs (a forged record ignored)' '
 	sim PATCH /mrs/gitlab-org%2Fgitlab/1 "{\"created_at_ago_s\": 90000}" >/dev/null &&
+	forge 1 "<!-- relay:stale slack=sent -->" &&
 	for i in 1 2 3; do
 		GREEN_SHA=$G2 CURRENT_SHA=$SRC_ROOT run open-mr && expect_rc 0 &&
 		test "$(dotenv MR_ACTION)" = stale || return 1
@@ -121,7 +122,7 @@ test_expect_success 'a stale MR is warned once on Slack over three runs' '
 	state ".slack[0].text" | grep -q "merge request !1 has been open for more than 24 hours" &&
 	test "$(state ".slack[0].hook")" = "alerts-$SLACK_SECRET" &&
 	mr "labels | index(\"auto updated\") != null" | grep -q true &&
-	test "$(state "[$T.mrs[0].notes[] | select(.body | contains(\"relay:stale\"))] | length")" -eq 1 &&
+	test "$(state "[$T.mrs[0].notes[] | select(.author.username == \"release-tools-bot\" and (.body | contains(\"relay:stale\")))] | length")" -eq 1 &&
 	no_secrets
 '
 

@@ -9,8 +9,8 @@ S='.projects["gitlab-org/security/gitaly"]'
 C='.projects["gitlab-org/gitaly"]'
 mr() { state "$T.mrs[0].$1"; }
 retries() { requests '[.[] | select(.method == "POST" and (.path | endswith("/retry")))] | length'; }
-# notes_with MARKER: notes of MR 1 carrying MARKER
-notes_with() { state "[$T.mrs[0].notes[] | select(.body | contains(\"$1\"))] | length"; }
+# notes_with MARKER: relay's notes of MR 1 carrying MARKER
+notes_with() { state "[$T.mrs[0].notes[] | select(.author.username == \"release-tools-bot\" and (.body | contains(\"$1\")))] | length"; }
 issues() { state "$C.issues | length"; }
 # failing PIPELINE JOB...: run triage as relay-watch would hand over
 triage() {
@@ -65,8 +65,9 @@ test_expect_success 'a canceled pipeline needs nothing' '
 	test "$(dotenv TRIAGE)" = none
 '
 
-test_expect_success 'first failure: the failed jobs are retried once' '
+test_expect_success 'first failure: the failed jobs are retried once (a forged marker is ignored)' '
 	P1=$(mr_pipeline failed "[{\"name\": \"rspec 3/4\", \"status\": \"failed\"}, {\"name\": \"build\", \"status\": \"success\"}]") &&
+	forge 1 "<!-- relay:retried pipeline=$P1 jobs=rspec 3/4 -->" &&
 	sim DELETE /requests >/dev/null &&
 	MR_IID=1 OUTCOME=failed PIPELINE_ID=$P1 FAILED_JOBS="rspec 3/4" run triage &&
 	expect_rc 0 && test "$(dotenv TRIAGE)" = flake-retried &&

@@ -74,7 +74,7 @@ test_expect_success 'Slack down: the note is written, exit 75, Slack delivered o
 	sim POST /slack/hooks "{\"name\": \"failures-$SLACK_SECRET\", \"status\": 500, \"body\": \"internal_error\"}" >/dev/null &&
 	notify "$P3" && expect_rc 75 && one_error_line && no_secrets &&
 	test "$(posts)" -eq 2 &&
-	test "$(notes_with "relay:notified pipeline=$P3 slack=pending")" -eq 1 &&
+	test "$(notes_with "relay:notified pipeline=$P3 slack=retry")" -eq 1 &&
 	sim POST /slack/hooks "{\"name\": \"failures-$SLACK_SECRET\", \"status\": 200}" >/dev/null &&
 	notify "$P3" && expect_rc 0 && test "$(posts)" -eq 3 &&
 	test "$(notes_with "relay:notified pipeline=$P3 slack=sent")" -eq 1 &&
@@ -87,7 +87,7 @@ test_expect_success 'Slack timing out: note kept, exit 75, posted once later' '
 	sim POST /faults "{\"path\": \"^/slack/\", \"kind\": \"delay\", \"delay_s\": 2.5}" >/dev/null &&
 	RELAY_TIMEOUT_S=1 notify "$P4" && expect_rc 75 && one_error_line &&
 	sleep 2 && sim DELETE /faults >/dev/null &&
-	test "$(notes_with "relay:notified pipeline=$P4 slack=pending")" -eq 1 &&
+	test "$(notes_with "relay:notified pipeline=$P4 slack=retry")" -eq 1 &&
 	N=$(posts) && notify "$P4" && expect_rc 0 && test "$(posts)" -eq $((N + 1)) &&
 	test "$(notes_with "relay:notified pipeline=$P4 slack=sent")" -eq 1
 '

@@ -10,7 +10,7 @@ labels() { state "$T.mrs[${1:-0}].labels | join(\",\")"; }
 has_label() { labels | tr , "\n" | grep -qx "$1"; }
 posts() { sim GET /slack | jq "[.[] | select(.hook | startswith(\"alerts-\"))] | length"; }
 post() { sim GET /slack | jq -r "[.[] | select(.hook | startswith(\"alerts-\"))][$1].text"; }
-notes_with() { state "[$T.mrs[${2:-0}].notes[] | select(.body | contains(\"$1\"))] | length"; }
+notes_with() { state "[$T.mrs[${2:-0}].notes[] | select(.author.username == \"release-tools-bot\" and (.body | contains(\"$1\")))] | length"; }
 writes() { requests '[.[] | select(.method != "GET")] | length'; }
 # deploy ENV SHA [STATUS]: a deployment in the target project
 deploy() {
@@ -65,7 +65,8 @@ test_expect_success 'dry run: tells what it would do, writes nothing' '
 	test "$(writes)" -eq 0 && test "$(posts)" -eq 0
 '
 
-test_expect_success 'reaching gstg-cny: scoped label, one Slack post, a note' '
+test_expect_success 'reaching gstg-cny: scoped label, one Slack post, a note (a forged one ignored)' '
+	forge 1 "<!-- relay:deployed env=gstg-cny slack=sent -->" &&
 	track && expect_rc 0 && test "$(dotenv DEPLOY_STAGE)" = gstg-cny &&
 	labels | grep -q "workflow::staging-canary" && test "$(posts)" -eq 1 &&
 	post 0 | grep -q "<$SIM/gitlab-org/gitlab/-/merge_requests/1|!1>" &&
@@ -109,7 +110,7 @@ test_expect_success 'Slack down when production is reached: label kept, exit 75'
 	deploy gprd "$M1" && track && expect_rc 75 && one_error_line &&
 	labels | grep -q "workflow::production" && ! labels | grep -q "workflow::staging" &&
 	test "$(posts)" -eq 3 &&
-	test "$(notes_with "relay:deployed env=gprd slack=pending")" -eq 1 && no_secrets
+	test "$(notes_with "relay:deployed env=gprd slack=retry")" -eq 1 && no_secrets
 '
 
 test_expect_success 'the next run delivers the pending message, once' '

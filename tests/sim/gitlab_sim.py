@@ -1291,6 +1291,25 @@ def update_note(req, pid, iid, nid):
     raise not_found("404 Note Not Found")
 
 
+def delete_note_in(req, notes, nid):
+    """DELETE .../notes/:id (lib/api/helpers/notes_helpers.rb delete_note:
+    authorize! :admin_note, then destroy_conditionally!: 204, no body)."""
+    for i, n in enumerate(notes):
+        if n["id"] == int(nid):
+            if n["author_id"] != req.auth["user_id"] or n["system"]:
+                raise ApiError(403, {"message": "403 Forbidden"})
+            del notes[i]
+            return 204, None
+    raise not_found("404 Note Not Found")
+
+
+@route("DELETE", r"/projects/([^/]+)/merge_requests/(\d+)/notes/(\d+)")
+def delete_mr_note(req, pid, iid, nid):
+    p = req.st.project(pid)
+    need_write(req, p)
+    return delete_note_in(req, req.st.mr_by_iid(p, iid)["notes"], nid)
+
+
 @route("GET", r"/projects/([^/]+)/environments")
 @job_token_allowed
 def list_envs(req, pid):
@@ -1389,6 +1408,13 @@ def create_issue_note(req, pid, iid):
          "system": False, "iid": issue["iid"]}
     issue["notes"].append(n)
     return 201, dict(note_json(st, n), noteable_type="Issue")
+
+
+@route("DELETE", r"/projects/([^/]+)/issues/(\d+)/notes/(\d+)")
+def delete_issue_note(req, pid, iid, nid):
+    p, issue = issue_of(req, pid, iid)
+    need_write(req, p)
+    return delete_note_in(req, issue["notes"], nid)
 
 
 @route("POST", r"/projects/([^/]+)/issues")
@@ -1524,6 +1550,24 @@ def admin(st, method, path, body, query):
             else:
                 mr[k] = v
         return 200, st.mr_json(p, mr, True)
+    if path == "/notes" and method == "POST":
+        # bulk notes by any user (system notes too): {"project", "iid",
+        # "issue": false, "author": username, "count", "body", "system"}
+        p = st.project(str(body["project"]))
+        if body.get("issue"):
+            target = p["issues"][int(body["iid"])]
+        else:
+            target = st.mr_by_iid(p, body["iid"])
+        uid = next(u["id"] for u in st.users.values()
+                   if u["username"] == body["author"])
+        for i in range(int(body.get("count", 1))):
+            now = st.now()
+            target["notes"].append({
+                "id": st.new_id("note"),
+                "body": body.get("body", "note {i}").replace("{i}", str(i)),
+                "author_id": uid, "created_at": now, "updated_at": now,
+                "system": bool(body.get("system")), "iid": target["iid"]})
+        return 200, {"ok": True, "notes": len(target["notes"])}
     if path == "/deployments" and method == "POST":
         p = st.project(str(body["project"]))
         name = body["environment"]

@@ -1,0 +1,465 @@
+/* record: durable records in notes only relay writes, and the at-most-once
+ * protocol on them (see record.h) */
+#define _DEFAULT_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "err.h"
+#include "gitlab.h"
+#include "json.h"
+#include "log.h"
+#include "record.h"
+#include "util.h"
+
+int
+record_state(const char *body, const char *prefix, char *run)
+{
+	const char *p, *end;
+	int st = RECORD_DONE;
+
+	if (run)
+		run[0] = '\0';
+	if (!body || !prefix || !*prefix)
+		return RECORD_NONE;
+	p = strstr(body, prefix);
+	if (!p)
+		return RECORD_NONE;
+	p += strlen(prefix);
+	end = strstr(p, "-->");
+	if (!end)
+		return RECORD_NONE;
+	while (p < end) {
+		size_t n;
+
+		p += strspn(p, " ");
+		n = strcspn(p, " ");
+		if (p + n > end)
+			n = (size_t)(end - p);
+		if (n == 13 && strncmp(p, "slack=pending", 13) == 0)
+			st = RECORD_PENDING;
+		else if (n == 11 && strncmp(p, "slack=retry", 11) == 0)
+			st = RECORD_RETRY;
+		else if (n > 4 && n <= 4 + 16 && strncmp(p, "run=", 4) == 0 &&
+		    run) {
+			memcpy(run, p + 4, n - 4);
+			run[n - 4] = '\0';
+		}
+		p += n;
+	}
+	return st;
+}
+
+static int
+live(const struct record_note *n, long long t)
+{
+	return n->state == RECORD_PENDING && t - n->updated <= RECORD_LEASE_S;
+}
+
+int
+record_winner(const struct record_note *n, size_t len, long long t)
+{
+	size_t i;
+	int w = -1;
+
+	for (i = 0; i < len; i++)
+		if (n[i].state == RECORD_DONE &&
+		    (w < 0 || n[i].id < n[(size_t)w].id))
+			w = (int)i;
+	if (w >= 0)
+		return w;
+	for (i = 0; i < len; i++)
+		if (live(&n[i], t) && (w < 0 || n[i].id < n[(size_t)w].id))
+			w = (int)i;
+	return w;
+}
+
+int
+record_self(long long *out, struct gitlab *g)
+{
+	struct json *d = NULL;
+	int rc;
+
+	if (g->self_id > 0) {
+		*out = g->self_id;
+		return 0;
+	}
+	*out = 0;
+	rc = gitlab_call(g, &d, "GET", "/user", NULL);
+	if (rc == 0 &&
+	    (json_int(out, json_get(json_root(d), "id")) < 0 || *out <= 0))
+		rc = err_set(E_PARSE, "GET /user: no user id in the answer");
+	json_free(d);
+	if (rc < 0)
+		return err_prefix(rc, "cannot tell relay's own identity: ");
+	g->self_id = *out;
+	return 0;
+}
+
+/* trusted: written by relay's identity, and not a system note */
+static int
+trusted(struct jv e, long long self)
+{
+	long long author = 0;
+
+	if (json_bool(json_get(e, "system")) == 1)
+		return 0;
+	if (json_int(&author, json_get(e, "author.id")) < 0)
+		return 0;
+	return author == self;
+}
+
+struct scan {
+	struct record_note *n;
+	size_t len, cap;
+	char *body; /* record_find: the newest match's body */
+	long long body_id;
+};
+
+/* scan: read noteable's notes newest first, collecting the trusted ones
+ * that carry prefix; stop at the first when first_only, or at the first
+ * done one when stop_done. E_TEMP when the page cap is reached. */
+static int
+scan(struct scan *s, struct gitlab *g, const char *noteable, const char *prefix,
+    int first_only, int stop_done)
+{
+	struct gitlab_pager pg;
+	struct json *page = NULL;
+	struct buf path;
+	long long self;
+	int rc, stop = 0;
+
+	rc = record_self(&self, g);
+	if (rc < 0)
+		return rc;
+	buf_init(&path, 0);
+	rc = buf_printf(&path,
+	    "%s/notes?sort=desc&order_by=created_at&per_page=100", noteable);
+	if (rc == 0)
+		rc = gitlab_pager_init(&pg, g, path.data, RECORD_MAX_PAGES);
+	buf_free(&path);
+	if (rc < 0)
+		return rc;
+	while (!stop && (rc = gitlab_pager_next(&pg, &page)) > 0) {
+		struct json_iter it;
+		struct jv e;
+
+		json_iter_init(&it, json_root(page));
+		while (!stop && rc > 0 && json_iter_next(&it, &e, NULL)) {
+			const char *b = json_strp(e, "body");
+			struct record_note r;
+
+			memset(&r, 0, sizeof(r));
+			if (!trusted(e, self))
+				continue;
+			r.state = record_state(b, prefix, r.run);
+			if (r.state == RECORD_NONE &&
+			    !(first_only && b && strstr(b, prefix)))
+				continue;
+			if (json_int(&r.id, json_get(e, "id")) < 0 ||
+			    r.id <= 0 ||
+			    iso8601_parse(&r.created,
+				json_strp(e, "created_at")
+				    ? json_strp(e, "created_at")
+				    : "") < 0 ||
+			    iso8601_parse(&r.updated,
+				json_strp(e, "updated_at")
+				    ? json_strp(e, "updated_at")
+				    : "") < 0) {
+				rc = err_set(E_PARSE,
+				    "a note has no valid id or timestamps");
+				break;
+			}
+			if (first_only) {
+				s->body = str_dup(b);
+				s->body_id = r.id;
+				if (!s->body)
+					rc = err_set(E_NOMEM, "out of memory");
+				stop = 1;
+				break;
+			}
+			if (s->len == s->cap) {
+				size_t nc = s->cap ? s->cap * 2 : 8;
+				struct record_note *nn =
+				    realloc(s->n, nc * sizeof(*nn));
+
+				if (!nn) {
+					rc = err_set(E_NOMEM, "out of memory");
+					break;
+				}
+				s->n = nn;
+				s->cap = nc;
+			}
+			s->n[s->len++] = r;
+			if (stop_done && r.state == RECORD_DONE)
+				stop = 1;
+		}
+		json_free(page);
+		page = NULL;
+		if (rc < 0)
+			break;
+	}
+	if (rc >= 0 && !stop && pg.capped)
+		rc = err_set(E_TEMP,
+		    "GET %s/notes: no answer in the newest %d notes; "
+		    "not counted as absent",
+		    noteable, RECORD_MAX_PAGES * 100);
+	gitlab_pager_free(&pg);
+	if (rc < 0)
+		return err_prefix(rc, "cannot read notes: ");
+	return 0;
+}
+
+static void
+scan_free(struct scan *s)
+{
+	free(s->n);
+	free(s->body);
+	memset(s, 0, sizeof(*s));
+}
+
+int
+record_find(char **body, long long *id, struct gitlab *g, const char *noteable,
+    const char *prefix)
+{
+	struct scan s;
+	int rc;
+
+	if (body)
+		*body = NULL;
+	if (id)
+		*id = 0;
+	memset(&s, 0, sizeof(s));
+	rc = scan(&s, g, noteable, prefix, 1, 0);
+	if (rc == 0 && s.body) {
+		if (id)
+			*id = s.body_id;
+		if (body) {
+			*body = s.body;
+			s.body = NULL;
+		}
+		rc = 1;
+	}
+	scan_free(&s);
+	return rc;
+}
+
+static void
+nonce(char out[17])
+{
+	unsigned char r[8];
+	size_t i;
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+		unsigned long long x =
+		    (unsigned long long)now_ms() ^ (unsigned long long)getpid();
+
+		memcpy(r, &x, sizeof(r));
+	}
+	for (i = 0; i < sizeof(r); i++)
+		snprintf(out + 2 * i, 3, "%02x", r[i]);
+}
+
+static int
+note_body(struct buf *b, const struct record_op *op, const char *state,
+    const char *run)
+{
+	size_t n = strlen(op->text);
+
+	while (n > 0 && op->text[n - 1] == '\n')
+		n--;
+	buf_reset(b);
+	return buf_printf(b, "%.*s\n\n<!-- %s slack=%s%s%s -->", (int)n,
+	    op->text, op->marker, state, run ? " run=" : "", run ? run : "");
+}
+
+static int
+note_write(struct json **out, struct gitlab *g, const char *method,
+    const char *noteable, long long id, const char *body)
+{
+	struct buf req, path;
+	struct jw w;
+	int rc;
+
+	buf_init(&req, 0);
+	buf_init(&path, 0);
+	jw_init(&w, &req);
+	jw_obj(&w);
+	jw_kstr(&w, "body", body);
+	jw_end(&w);
+	rc = jw_finish(&w);
+	if (rc == 0)
+		rc = id ? buf_printf(&path, "%s/notes/%lld", noteable, id)
+			: buf_printf(&path, "%s/notes", noteable);
+	if (rc == 0)
+		rc = gitlab_call(g, out, method, path.data, req.data);
+	buf_free(&req);
+	buf_free(&path);
+	return rc;
+}
+
+static int
+note_delete(struct gitlab *g, const char *noteable, long long id)
+{
+	struct buf path;
+	int rc;
+
+	buf_init(&path, 0);
+	rc = buf_printf(&path, "%s/notes/%lld", noteable, id);
+	if (rc == 0)
+		rc = gitlab_call(g, NULL, "DELETE", path.data, NULL);
+	buf_free(&path);
+	return rc;
+}
+
+/* quietly: run a clean-up step without losing the error being reported */
+static void
+quietly_delete(struct gitlab *g, const char *noteable, long long id)
+{
+	char saved[1024];
+
+	snprintf(saved, sizeof(saved), "%s", err_msg());
+	if (note_delete(g, noteable, id) < 0)
+		log_warn("cannot delete note %lld: %s", id, err_msg());
+	err_set(0, "%s", saved);
+}
+
+static void
+quietly_release(struct gitlab *g, const struct record_op *op, long long id,
+    struct buf *body)
+{
+	char saved[1024];
+
+	snprintf(saved, sizeof(saved), "%s", err_msg());
+	if (note_body(body, op, "retry", NULL) < 0 ||
+	    note_write(NULL, g, "PUT", op->noteable, id, body->data) < 0)
+		log_warn("cannot release note %lld: %s", id, err_msg());
+	err_set(0, "%s", saved);
+}
+
+int
+record_once(int *result, struct gitlab *g, const struct record_op *op)
+{
+	struct scan s;
+	struct buf prefix, body;
+	struct json *d = NULL;
+	char run[17];
+	long long mine = 0, t = 0;
+	size_t i;
+	int rc, w;
+
+	*result = 0;
+	memset(&s, 0, sizeof(s));
+	buf_init(&prefix, 0);
+	buf_init(&body, 0);
+	rc = buf_printf(&prefix, "<!-- %s ", op->marker);
+	if (rc == 0)
+		rc = scan(&s, g, op->noteable, prefix.data, 0, 1);
+	if (rc < 0)
+		goto out;
+	for (i = 0; i < s.len; i++)
+		if (s.n[i].state == RECORD_DONE) {
+			*result = RECORD_DONE_BEFORE;
+			goto out;
+		}
+	if (op->dry_run) {
+		*result = RECORD_DRY;
+		goto out;
+	}
+	/* claim: a pending note naming this run */
+	nonce(run);
+	rc = note_body(&body, op, "pending", run);
+	if (rc == 0 && op->claim_extra)
+		rc = buf_printf(&body, "\n\n%s", op->claim_extra);
+	if (rc == 0)
+		rc = note_write(&d, g, "POST", op->noteable, 0, body.data);
+	if (rc == 0) {
+		struct jv r = json_root(d);
+		const char *ca = json_strp(r, "created_at");
+
+		if (json_int(&mine, json_get(r, "id")) < 0 || mine <= 0 ||
+		    iso8601_parse(&t, ca ? ca : "") < 0)
+			rc = err_set(E_PARSE,
+			    "POST %s/notes: no note id or time in the answer",
+			    op->noteable);
+	}
+	json_free(d);
+	d = NULL;
+	if (rc < 0) {
+		/* the note may have been written and its answer lost: never
+		 * sent again; found by its nonce, it is withdrawn */
+		char saved[1024];
+
+		snprintf(saved, sizeof(saved), "%s", err_msg());
+		scan_free(&s);
+		if (rc != E_PERM && rc != E_NOTFOUND &&
+		    scan(&s, g, op->noteable, prefix.data, 0, 0) == 0)
+			for (i = 0; i < s.len; i++)
+				if (strcmp(s.n[i].run, run) == 0)
+					quietly_delete(
+					    g, op->noteable, s.n[i].id);
+		err_set(0, "%s", saved);
+		rc = err_prefix(rc, "cannot add a note: ");
+		goto out;
+	}
+	/* racing runs: the oldest live claim wins */
+	scan_free(&s);
+	rc = scan(&s, g, op->noteable, prefix.data, 0, 0);
+	if (rc < 0) {
+		quietly_release(g, op, mine, &body);
+		goto out;
+	}
+	w = record_winner(s.n, s.len, t);
+	if (w >= 0 && s.n[w].id != mine) {
+		*result = s.n[w].state == RECORD_DONE ? RECORD_DONE_BEFORE
+						      : RECORD_BUSY;
+		if (note_delete(g, op->noteable, mine) < 0)
+			log_warn(
+			    "cannot withdraw note %lld: %s", mine, err_msg());
+		goto out;
+	}
+	if (op->act) {
+		rc = op->act(op->arg);
+		if (rc < 0) {
+			quietly_release(g, op, mine, &body);
+			goto out;
+		}
+	}
+	rc = note_body(&body, op,
+	    op->done_state ? op->done_state
+		: op->act  ? "sent"
+			   : "none",
+	    NULL);
+	if (rc == 0)
+		rc = note_write(NULL, g, "PUT", op->noteable, mine, body.data);
+	if (rc < 0) {
+		/* acted but not recorded: the record is written anew; failing
+		 * that, the claim goes, and the next run acts again (at least
+		 * once, never lost). The failed request is still reported. */
+		char saved[1024];
+
+		rc = err_prefix(rc, "cannot update note %lld: ", mine);
+		snprintf(saved, sizeof(saved), "%s", err_msg());
+		if (note_write(NULL, g, "POST", op->noteable, 0, body.data) < 0)
+			log_warn("cannot record the action: %s", err_msg());
+		err_set(0, "%s", saved);
+		quietly_delete(g, op->noteable, mine);
+		goto out;
+	}
+	*result = RECORD_ACTED;
+	/* one record is left: claims released or abandoned before */
+	for (i = 0; i < s.len; i++)
+		if (s.n[i].id != mine && s.n[i].state != RECORD_DONE &&
+		    !live(&s.n[i], t) &&
+		    note_delete(g, op->noteable, s.n[i].id) < 0)
+			log_warn("cannot delete note %lld: %s", s.n[i].id,
+			    err_msg());
+out:
+	scan_free(&s);
+	buf_free(&prefix);
+	buf_free(&body);
+	return rc;
+}
