@@ -43,6 +43,8 @@ record_state(const char *body, const char *prefix, char *run)
 			st = RECORD_PENDING;
 		else if (n == 11 && strncmp(p, "slack=retry", 11) == 0)
 			st = RECORD_RETRY;
+		else if (n == 10 && strncmp(p, "slack=void", 10) == 0)
+			st = RECORD_VOID;
 		else if (n > 4 && n <= 4 + 16 && strncmp(p, "run=", 4) == 0 &&
 		    run) {
 			memcpy(run, p + 4, n - 4);
@@ -54,9 +56,23 @@ record_state(const char *body, const char *prefix, char *run)
 }
 
 static int
-live(const struct record_note *n, long long t)
+voided(const struct record_note *n, size_t len, const char *run)
 {
-	return n->state == RECORD_PENDING && t - n->updated <= RECORD_LEASE_S;
+	size_t i;
+
+	for (i = 0; i < len && *run; i++)
+		if (n[i].state == RECORD_VOID && strcmp(n[i].run, run) == 0)
+			return 1;
+	return 0;
+}
+
+/* live: a claim whose run may still be delivering it */
+static int
+live(const struct record_note *all, size_t len, const struct record_note *n,
+    long long t)
+{
+	return n->state == RECORD_PENDING && t - n->updated <= RECORD_LEASE_S &&
+	    !voided(all, len, n->run);
 }
 
 int
@@ -72,7 +88,8 @@ record_winner(const struct record_note *n, size_t len, long long t)
 	if (w >= 0)
 		return w;
 	for (i = 0; i < len; i++)
-		if (live(&n[i], t) && (w < 0 || n[i].id < n[(size_t)w].id))
+		if (live(n, len, &n[i], t) &&
+		    (w < 0 || n[i].id < n[(size_t)w].id))
 			w = (int)i;
 	return w;
 }
@@ -392,15 +409,22 @@ record_once(int *result, struct gitlab *g, const struct record_op *op)
 		/* the note may have been written and its answer lost: never
 		 * sent again; found by its nonce, it is withdrawn */
 		char saved[1024];
+		int gone = 0, maybe = rc != E_PERM && rc != E_NOTFOUND;
 
 		snprintf(saved, sizeof(saved), "%s", err_msg());
 		scan_free(&s);
-		if (rc != E_PERM && rc != E_NOTFOUND &&
-		    scan(&s, g, op->noteable, prefix.data, 0, 0) == 0)
+		if (maybe && scan(&s, g, op->noteable, prefix.data, 0, 0) == 0)
 			for (i = 0; i < s.len; i++)
-				if (strcmp(s.n[i].run, run) == 0)
-					quietly_delete(
-					    g, op->noteable, s.n[i].id);
+				if (strcmp(s.n[i].run, run) == 0 &&
+				    note_delete(g, op->noteable, s.n[i].id) ==
+					0)
+					gone = 1;
+		/* not found: it may land later; a void note withdraws it */
+		if (maybe && !gone &&
+		    (buf_printf(&prefix, "slack=void run=%s -->", run) < 0 ||
+			note_write(
+			    NULL, g, "POST", op->noteable, 0, prefix.data) < 0))
+			log_warn("cannot withdraw the claim: %s", err_msg());
 		err_set(0, "%s", saved);
 		rc = err_prefix(rc, "cannot add a note: ");
 		goto out;
@@ -453,7 +477,7 @@ record_once(int *result, struct gitlab *g, const struct record_op *op)
 	/* one record is left: claims released or abandoned before */
 	for (i = 0; i < s.len; i++)
 		if (s.n[i].id != mine && s.n[i].state != RECORD_DONE &&
-		    !live(&s.n[i], t) &&
+		    !live(s.n, s.len, &s.n[i], t) &&
 		    note_delete(g, op->noteable, s.n[i].id) < 0)
 			log_warn("cannot delete note %lld: %s", s.n[i].id,
 			    err_msg());

@@ -26,6 +26,9 @@ enum {
 	RECORD_PENDING, /* slack=pending: a run holds it */
 	RECORD_RETRY, /* slack=retry: released after a failed action */
 	RECORD_DONE, /* slack=sent or slack=none, or no slack field */
+	/* slack=void run=N: the run whose claim N may land late (its POST
+	 * timed out) withdrew it */
+	RECORD_VOID,
 };
 
 /* One trusted note carrying the key's marker. */
@@ -44,9 +47,9 @@ int record_state(const char *body, const char *prefix, char *run);
 
 /* record_winner: given the trusted notes of one key and the claim just
  * written (mine, created at GitLab time t), the index of the note that
- * wins: a done record if any, else the oldest live pending one (pending
- * and updated within RECORD_LEASE_S before t). -1 if none (cannot happen
- * when mine is in the list). Pure, for tests. */
+ * wins: a done record if any, else the oldest live pending one (pending,
+ * updated within RECORD_LEASE_S before t, and not withdrawn by a void
+ * note of its run). -1 if none. Pure, for tests. */
 int record_winner(const struct record_note *n, size_t len, long long t);
 
 /* record_self: relay's own user id (GET /user once, then cached in g) */
@@ -94,7 +97,8 @@ enum {
  * fails releases the claim (slack=retry) for the next run; a claim that
  * cannot be marked done is deleted, so the next run acts again (at least
  * once, never lost). A POST whose answer was lost is not sent again: the
- * claim is looked up by its nonce. Returns 0 or < 0. */
+ * claim is looked up by its nonce and deleted, or, not found (it may land
+ * later), withdrawn by a void note naming its nonce. Returns 0 or < 0. */
 int record_once(int *result, struct gitlab *g, const struct record_op *op);
 
 #endif

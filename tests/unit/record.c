@@ -54,5 +54,13 @@ main(void)
 	n[2] = (struct record_note){ 13, 500, 500, RECORD_DONE, "" };
 	OK(record_winner(n, 3, 1000) == 2);
 	OK(record_winner(n, 0, 1000) == -1);
+	/* a claim whose POST timed out, withdrawn by its run's void note */
+	OK(record_state(P "slack=void run=00000000deadbeef -->", P, run) ==
+	    RECORD_VOID);
+	n[0] = (struct record_note){ 20, 1000, 1000, RECORD_PENDING, "dead" };
+	n[1] = (struct record_note){ 21, 1000, 1000, RECORD_PENDING, "mine" };
+	n[2] = (struct record_note){ 22, 1000, 1000, RECORD_VOID, "dead" };
+	OK(record_winner(n, 2, 1000) == 0);
+	OK(record_winner(n, 3, 1000) == 1);
 	return tap_done();
 }
