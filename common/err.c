@@ -1,11 +1,42 @@
 /* err: one process-wide error message (jobs are single-threaded) */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
+#include "log.h"
 
 static char msg[1024];
+
+/* store: the message masked whole, then cut to fit, so a secret split by
+ * the cut is never half kept */
+static void
+store(const char *prefix, const char *fmt, va_list ap)
+{
+	char small[sizeof(msg)], *full = NULL, *masked;
+	va_list cp;
+	size_t pn = prefix ? strlen(prefix) : 0;
+	int len;
+
+	va_copy(cp, ap);
+	len = vsnprintf(small, sizeof(small), fmt, cp);
+	va_end(cp);
+	if (len < 0)
+		len = 0;
+	full = malloc((size_t)len + pn + 1);
+	if (!full) {
+		snprintf(msg, sizeof(msg), "%s", small);
+		return;
+	}
+	vsnprintf(full, (size_t)len + 1, fmt, ap);
+	if (pn)
+		memcpy(full + len, prefix, pn + 1);
+	masked = log_mask(full);
+	snprintf(msg, sizeof(msg), "%s", masked ? masked : full);
+	free(masked);
+	free(full);
+}
 
 int
 err_set(int code, const char *fmt, ...)
@@ -13,7 +44,7 @@ err_set(int code, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	store(NULL, fmt, ap);
 	va_end(ap);
 	return code;
 }
@@ -22,16 +53,12 @@ int
 err_prefix(int code, const char *fmt, ...)
 {
 	char old[sizeof(msg)];
-	size_t n;
 	va_list ap;
 
 	memcpy(old, msg, sizeof(old));
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	store(old, fmt, ap);
 	va_end(ap);
-	n = strlen(msg);
-	if (n < sizeof(msg) - 1)
-		snprintf(msg + n, sizeof(msg) - n, "%s", old);
 	return code;
 }
 

@@ -23,9 +23,17 @@ gitlab_new(struct gitlab **out, struct http *h, const char *api,
 	int rc;
 
 	*out = NULL;
-	rc = url_allowed(api);
+	rc = url_api_check(api);
 	if (rc < 0)
 		return err_prefix(rc, "CI_API_V4_URL: ");
+	/* checked before any request: a CR/LF would put headers on the
+	 * wire */
+	rc = token ? url_header_safe(token) : 0;
+	if (rc < 0)
+		return err_prefix(rc, "a token (%s) ",
+		    auth == HTTP_AUTH_JOB ? "CI_JOB_TOKEN"
+					  : "RELAY_TOKEN or "
+					    "RELAY_APPROVER_TOKEN");
 	g = calloc(1, sizeof(*g));
 	if (!g)
 		return err_set(E_NOMEM, "out of memory");
@@ -243,6 +251,38 @@ gitlab_project_read(char **branch_out, char **url_out, struct gitlab *g,
 	if ((branch_out && !*branch_out) || (url_out && !*url_out))
 		return err_set(E_NOMEM, "out of memory");
 	return 0;
+}
+
+int
+gitlab_list(struct gitlab *g, struct json **out, const char *path)
+{
+	int rc = gitlab_call(g, out, "GET", path, NULL);
+
+	if (rc == 0 && json_type(json_root(*out)) != JSON_ARRAY) {
+		json_free(*out);
+		*out = NULL;
+		rc = err_set(E_PARSE, "GET %.*s: expected a JSON array",
+		    (int)strcspn(path, "?"), path);
+	}
+	return rc;
+}
+
+int
+gitlab_listf(struct gitlab *g, struct json **out, const char *fmt, ...)
+{
+	struct buf path;
+	va_list ap;
+	int rc;
+
+	*out = NULL;
+	buf_init(&path, 0);
+	va_start(ap, fmt);
+	rc = buf_vprintf(&path, fmt, ap);
+	va_end(ap);
+	if (rc == 0)
+		rc = gitlab_list(g, out, path.data);
+	buf_free(&path);
+	return rc;
 }
 
 int

@@ -53,6 +53,11 @@ int gitlab_getf(struct gitlab *g, struct json **out, const char *fmt, ...)
  * may be NULL: not wanted) */
 int gitlab_project_read(char **branch_out, char **url_out, struct gitlab *g,
     const char *proj, const char *name, const char *branch);
+/* gitlab_list, gitlab_listf: GET a list; an answer that is not a JSON array
+ * (an object, a proxy's JSON) is E_PARSE, never an empty list */
+int gitlab_list(struct gitlab *g, struct json **out, const char *path);
+int gitlab_listf(struct gitlab *g, struct json **out, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* gitlab_raw: GET returning the body as text (raw file API); caller frees */
 int gitlab_raw(struct gitlab *g, char **out, const char *path);
 /* gitlab_file: the raw content of file on ref (NULL: the default branch)

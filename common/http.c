@@ -25,13 +25,39 @@ struct http {
 	struct http_opts o;
 	long nrequests;
 	unsigned rnd;
+	long long deadline_ms; /* now_ms() after which nothing starts; 0 */
+	long deadline_s;
 };
+
+void
+http_deadline(struct http *h, long secs)
+{
+	if (!h)
+		return;
+	h->deadline_s = secs;
+	h->deadline_ms = secs > 0 ? now_ms() + secs * 1000LL : 0;
+}
+
+/* left_ms: time left before the deadline, or -1 without one */
+static long long
+left_ms(const struct http *h)
+{
+	long long l;
+
+	if (!h->deadline_ms)
+		return -1;
+	l = h->deadline_ms - now_ms();
+	return l > 0 ? l : 0;
+}
 
 struct xfer {
 	struct http_resp *r;
 	size_t max;
 	int toobig;
+	size_t hdrbytes;
 };
+
+#define HTTP_MAX_HEADERS (256u << 10) /* all header lines of an answer */
 
 void
 http_opts_default(struct http_opts *o)
@@ -270,6 +296,10 @@ on_header(char *p, size_t sz, size_t n, void *arg)
 	size_t len = sz * n;
 	char *v;
 
+	x->hdrbytes += len;
+	if (x->hdrbytes > HTTP_MAX_HEADERS)
+		return 0;
+
 	/* a new status line starts a new header block (e.g. after 100) */
 	if (len > 5 && strncmp(p, "HTTP/", 5) == 0) {
 		free(x->r->next_url);
@@ -405,6 +435,9 @@ setup(struct http *h, struct xfer *x, const struct http_req *req,
 	*hdrs = curl_slist_append(*hdrs, "Accept: application/json");
 	/* no "Expect: 100-continue" round trip for small bodies */
 	*hdrs = curl_slist_append(*hdrs, "Expect:");
+	if (req->token && req->auth != HTTP_AUTH_NONE &&
+	    url_header_safe(req->token) < 0)
+		return err_set(E_USAGE, "the token holds a control character");
 	if (req->token && req->auth != HTTP_AUTH_NONE) {
 		static const char *name[] = { "", "PRIVATE-TOKEN: ",
 			"JOB-TOKEN: ", "Authorization: Bearer " };
@@ -461,21 +494,36 @@ http_do(struct http *h, struct http_resp *r, const struct http_req *req)
 		return err_prefix(rc, "%s %s: ", req->method, where(req));
 	for (attempt = 1; attempt <= h->o.tries; attempt++) {
 		struct curl_slist *hdrs = NULL;
-		struct xfer x = { r, h->o.max_body, 0 };
+		struct xfer x = { r, h->o.max_body, 0, 0 };
 		long long t0 = now_ms();
 		CURLcode cc = CURLE_OK;
 		long wait_ms = -1;
 		int retry = 0, unsent = 0;
 
+		if (left_ms(h) == 0) {
+			/* retries x backoff never outlive the job */
+			r->status = 0;
+			return err_set(E_TEMP,
+			    "%s %s: RELAY_DEADLINE_S (%ld s) reached%s",
+			    req->method, where(req), h->deadline_s,
+			    attempt > 1 ? " while retrying" : "");
+		}
 		buf_reset(&r->body);
 		free(r->content_type);
 		r->content_type = NULL;
 		r->status = 0;
 		rc = setup(h, &x, req, &hdrs, auth, sizeof(auth));
+		if (rc == 0 && left_ms(h) > 0 &&
+		    left_ms(h) < h->o.timeout_s * 1000LL)
+			curl_easy_setopt(
+			    h->curl, CURLOPT_TIMEOUT_MS, (long)left_ms(h) + 1);
 		if (rc == 0) {
 			h->nrequests++;
 			cc = curl_easy_perform(h->curl);
 		}
+		/* curl_slist_append copied the token: wipe the copies */
+		for (struct curl_slist *l = hdrs; l; l = l->next)
+			secure_zero(l->data, strlen(l->data));
 		curl_slist_free_all(hdrs);
 		secure_zero(auth, sizeof(auth));
 		if (rc < 0)
@@ -508,6 +556,14 @@ http_do(struct http *h, struct http_resp *r, const struct http_req *req)
 			return err_set(E_PARSE,
 			    "%s %s: response larger than %zu bytes",
 			    req->method, where(req), h->o.max_body);
+		} else if (x.hdrbytes > HTTP_MAX_HEADERS ||
+		    cc == CURLE_OUT_OF_MEMORY) {
+			/* libcurl refuses a header line over 100 KB with
+			 * "out of memory": a malformed answer, not ours */
+			return err_set(E_PARSE,
+			    "%s %s: malformed answer: response headers too "
+			    "large",
+			    req->method, where(req));
 		} else {
 			switch (cc) {
 			case CURLE_COULDNT_RESOLVE_HOST:
@@ -552,6 +608,14 @@ http_do(struct http *h, struct http_resp *r, const struct http_req *req)
 			break;
 		if (wait_ms < 0)
 			wait_ms = backoff(h, attempt);
+		if (left_ms(h) >= 0 && wait_ms >= left_ms(h)) {
+			/* the wait would pass the deadline: the answer so far
+			 * stands (a 429/5xx for the caller, or the error) */
+			log_info("%s %s: no time left for another try before "
+				 "RELAY_DEADLINE_S",
+			    req->method, where(req));
+			break;
+		}
 		if (r->status)
 			log_info(
 			    "%s %s: HTTP %ld, retrying in %ld ms (try %d of %d)",

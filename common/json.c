@@ -3,6 +3,7 @@
  * jsmn tokenises but accepts some invalid documents (missing commas, bare
  * words in strict mode's blind spots), so a strict validating pass runs
  * first; jsmn then indexes a document known to be well formed. */
+#include <errno.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -357,6 +358,88 @@ unescape(char *s, int start, int end)
 	*o = '\0';
 }
 
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int skip(const struct json *d, int i);
+
+/* strict: what parsers disagree on is refused, so no two readers of an
+ * answer see different values: duplicate keys in an object (which one
+ * wins?), integers past 64 bits (rounded, wrapped or cut). Keys are
+ * already unescaped. */
+static int
+strict(const struct json *d)
+{
+	char **keys = NULL;
+	size_t cap = 0;
+	int i, rc = 0;
+
+	for (i = 0; i < d->ntok && rc == 0; i++) {
+		const jsmntok_t *t = &d->tok[i];
+
+		if (t->type == JSMN_PRIMITIVE) {
+			const char *p = d->text + t->start;
+			int n = t->end - t->start, k, digits = 0, integral = 1;
+
+			for (k = 0; k < n; k++) {
+				if (p[k] >= '0' && p[k] <= '9')
+					digits++;
+				else if (p[k] != '-')
+					integral = 0;
+			}
+			if ((*p == '-' || (*p >= '0' && *p <= '9')) &&
+			    integral && digits > 18) {
+				char tmp[24], *end;
+				long long x;
+
+				errno = 0;
+				if (n < (int)sizeof(tmp)) {
+					memcpy(tmp, p, (size_t)n);
+					tmp[n] = '\0';
+					x = strtoll(tmp, &end, 10);
+					(void)x;
+				}
+				if (n >= (int)sizeof(tmp) || errno == ERANGE)
+					rc = err_set(E_PARSE,
+					    "malformed JSON: integer out of "
+					    "range at byte %d",
+					    t->start);
+			}
+		} else if (t->type == JSMN_OBJECT && t->size > 1) {
+			size_t k, nk = (size_t)t->size;
+			int j = i + 1;
+
+			if (nk > cap) {
+				char **nkeys =
+				    realloc(keys, nk * sizeof(*keys));
+
+				if (!nkeys) {
+					rc = err_set(E_NOMEM, "out of memory");
+					break;
+				}
+				keys = nkeys;
+				cap = nk;
+			}
+			for (k = 0; k < nk; k++) {
+				keys[k] = d->text + d->tok[j].start;
+				j = skip(d, j + 1);
+			}
+			qsort(keys, nk, sizeof(*keys), cmp_str);
+			for (k = 1; k < nk && rc == 0; k++)
+				if (strcmp(keys[k - 1], keys[k]) == 0)
+					rc = err_set(E_PARSE,
+					    "malformed JSON: duplicate key "
+					    "\"%.40s\"",
+					    keys[k]);
+		}
+	}
+	free(keys);
+	return rc;
+}
+
 /* index: validate and tokenize text (owned by d, len bytes, NUL at len) */
 static int
 index_doc(struct json **out, struct json *d)
@@ -394,6 +477,11 @@ index_doc(struct json **out, struct json *d)
 	for (i = 0; i < n; i++)
 		if (d->tok[i].type == JSMN_STRING)
 			unescape(d->text, d->tok[i].start, d->tok[i].end);
+	i = strict(d);
+	if (i < 0) {
+		json_free(d);
+		return i;
+	}
 	*out = d;
 	return 0;
 bad:

@@ -61,8 +61,8 @@ log_init(const char *prog, int lvl, int use_color)
 		once = atexit(log_end) == 0;
 }
 
-void
-log_secret(const char *s)
+static void
+add_secret(const char *s)
 {
 	size_t i;
 
@@ -74,6 +74,22 @@ log_secret(const char *s)
 	secrets[nsecrets] = str_dup(s);
 	if (secrets[nsecrets])
 		nsecrets++;
+}
+
+void
+log_secret(const char *s)
+{
+	const char *p;
+
+	add_secret(s);
+	/* a webhook's secret is its path: masked wherever it shows alone
+	 * (an error echoing the path, a message naming only the path) */
+	p = s ? strstr(s, "://") : NULL;
+	if (p) {
+		p = strchr(p + 3, '/');
+		if (p && strlen(p) >= 8)
+			add_secret(p);
+	}
 }
 
 void
@@ -124,18 +140,41 @@ vlog(int lvl, const char *fmt, va_list ap)
 	static const char *col[] = { "\033[31;1m", "\033[33;1m", "",
 		"\033[2m" };
 	char line[4096];
-	char *masked;
+	char *full, *masked;
+	struct buf b;
 	size_t n;
+	va_list cp;
+	int len;
 
 	if (lvl > level)
 		return;
 	debug_fold(lvl);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	/* one line per message: a stray newline would split GitLab's log */
-	for (n = 0; line[n]; n++)
-		if (line[n] == '\n' || line[n] == '\r')
-			line[n] = ' ';
-	masked = log_mask(line);
+	/* masked whole, then cut: a secret split by the cut is never half
+	 * printed */
+	va_copy(cp, ap);
+	len = vsnprintf(line, sizeof(line), fmt, cp);
+	va_end(cp);
+	full = len >= (int)sizeof(line) ? malloc((size_t)len + 1) : NULL;
+	if (full)
+		vsnprintf(full, (size_t)len + 1, fmt, ap);
+	masked = log_mask(full ? full : line);
+	free(full);
+	/* one line per message: a stray newline would split GitLab's log;
+	 * other control characters (ANSI escapes from server text) are
+	 * shown escaped */
+	buf_init(&b, 0);
+	for (n = 0; masked[n] && b.len < sizeof(line) - 8; n++) {
+		unsigned char c = (unsigned char)masked[n];
+
+		if (c == '\n' || c == '\r' || c == '\t')
+			buf_putc(&b, ' ');
+		else if (c < 0x20 || c == 0x7f)
+			buf_printf(&b, "\\x%02x", c);
+		else
+			buf_putc(&b, (char)c);
+	}
+	free(masked);
+	masked = buf_detach(&b);
 	if (color && *col[lvl])
 		fprintf(stderr, "%s%s: %s%s\033[0m\n", col[lvl], prefix,
 		    tag[lvl], masked);

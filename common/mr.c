@@ -160,7 +160,7 @@ mr_pipeline_for_head(struct mr_pipeline *out, struct mr *m, struct gitlab *g)
 	}
 	/* head_pipeline lags behind a push, or is a pipeline of another SHA:
 	 * the MR's own list (newest first) tells */
-	rc = gitlab_getf(g, &d, "%s/pipelines?per_page=20", m->path);
+	rc = gitlab_listf(g, &d, "%s/pipelines?per_page=20", m->path);
 	if (rc < 0)
 		return err_prefix(
 		    rc, "cannot list the pipelines of !%lld: ", m->iid);

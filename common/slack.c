@@ -36,16 +36,37 @@ slack_post(struct http *h, const char *webhook, const char *text)
 		return rc;
 	}
 	if (r.status < 200 || r.status > 299) {
-		char *line = http_error_line(r.body.data, r.body.len);
+		/* Slack answers an error code ("invalid_payload",
+		 * "channel_is_archived"); any other body (a proxy's page, an
+		 * endpoint echoing the request and its secret path) is not
+		 * printed */
+		const char *code = slack_error_code(r.body.data, r.body.len)
+		    ? r.body.data
+		    : NULL;
 
 		rc = err_set(
 		    r.status == 429 || r.status >= 500 ? E_TEMP : E_PERM,
-		    "POST Slack webhook: HTTP %ld%s%s", r.status,
-		    *line ? ": " : "", line);
-		free(line);
+		    "POST Slack webhook: HTTP %ld%s%.*s", r.status,
+		    code             ? ": "
+			: r.body.len ? " (answer not shown)"
+				     : "",
+		    code ? (int)r.body.len : 0, code ? code : "");
 	}
 	http_resp_free(&r);
 	return rc;
+}
+
+int
+slack_error_code(const char *body, size_t len)
+{
+	size_t i;
+
+	if (!body || len == 0 || len > 64)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!((body[i] >= 'a' && body[i] <= 'z') || body[i] == '_'))
+			return 0;
+	return 1;
 }
 
 int

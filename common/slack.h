@@ -2,6 +2,8 @@
 #ifndef RELAY_SLACK_H
 #define RELAY_SLACK_H
 
+#include <stddef.h>
+
 struct buf;
 struct http;
 
@@ -11,6 +13,10 @@ struct http;
  * refused: invalid_payload, no_service, channel_is_archived...). The
  * webhook URL is a secret: it never appears in messages. */
 int slack_post(struct http *h, const char *webhook, const char *text);
+
+/* slack_error_code: 1 when body is one of Slack's error codes (lowercase
+ * letters and '_', at most 64 bytes), the only answer body shown */
+int slack_error_code(const char *body, size_t len);
 
 /* slack_escape: append s with Slack's three control characters (& < >)
  * escaped, so text from GitLab cannot forge links or mentions */

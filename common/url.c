@@ -108,3 +108,34 @@ url_escape(const char *s)
 	o[j] = '\0';
 	return o;
 }
+
+int
+url_api_check(const char *url)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)url; p && *p; p++) {
+		if (*p <= 0x20 || *p == 0x7f)
+			return err_set(
+			    E_USAGE, "a space or control character in the URL");
+		if (*p == '?' || *p == '#')
+			return err_set(E_USAGE,
+			    "a query or fragment in the API root (%c...)", *p);
+	}
+	return url_allowed(url);
+}
+
+int
+url_header_safe(const char *value)
+{
+	const unsigned char *p;
+
+	if (!value || !*value)
+		return err_set(E_USAGE, "empty");
+	for (p = (const unsigned char *)value; *p; p++)
+		if (*p <= 0x20 || *p == 0x7f)
+			return err_set(E_USAGE,
+			    "holds a space or control character (a CR/LF "
+			    "would add headers)");
+	return 0;
+}

@@ -10,4 +10,11 @@ int url_same_origin(const char *a, const char *b);
 /* url_escape: percent-encode everything but RFC 3986 unreserved; caller frees */
 char *url_escape(const char *s);
 
+/* url_api_check: an API root: url_allowed, and no white space, control
+ * character, query or fragment (they would end up in every request path) */
+int url_api_check(const char *url);
+/* url_header_safe: a value sent in an HTTP header (a token): visible
+ * ASCII or UTF-8 only, no space, CR, LF or other control character */
+int url_header_safe(const char *value);
+
 #endif

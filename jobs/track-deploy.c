@@ -33,6 +33,7 @@
 #include "buf.h"
 #include "err.h"
 #include "gitlab.h"
+#include "http.h"
 #include "job.h"
 #include "json.h"
 #include "log.h"
@@ -47,6 +48,7 @@
 #define MAX_SEEN 64
 
 static const struct env_var stage_vars[] = {
+	HTTP_DEADLINE_VAR,
 	ENV_LONG("MR_IID", 0, NULL, 1, 1000000000L,
 	    "the merged bump MR (unset: every merged bump MR not yet at the "
 	    "last environment)"),
@@ -154,7 +156,7 @@ load_deps(struct ctx *c, struct env *e)
 	    "&sort=desc&per_page=20",
 	    c->tgt, name);
 	if (rc == 0)
-		rc = gitlab_call(c->job->gl, &e->deps, "GET", path.data, NULL);
+		rc = gitlab_list(c->job->gl, &e->deps, path.data);
 	buf_free(&path);
 	free(name);
 	return rc < 0
@@ -640,6 +642,8 @@ cmd_track_deploy(struct job *job)
 	long iid;
 	int rc, stage = -1;
 	size_t i;
+
+	http_deadline(job->http, job_long(job, "RELAY_DEADLINE_S"));
 
 	memset(&c, 0, sizeof(c));
 	c.job = job;

@@ -30,6 +30,7 @@
 #include "buf.h"
 #include "err.h"
 #include "gitlab.h"
+#include "http.h"
 #include "job.h"
 #include "joblist.h"
 #include "json.h"
@@ -43,6 +44,7 @@
 #include "util.h"
 
 static const struct env_var stage_vars[] = {
+	HTTP_DEADLINE_VAR,
 	ENV_LONG("PIPELINE_ID", 0, NULL, 1, 0x7fffffffL,
 	    "the MR pipeline (from relay-watch)"),
 	ENV_STRING(
@@ -162,7 +164,7 @@ master_latest(struct ctx *c, struct master *m)
 		       c->tgt, ref)
 		 : err_set(E_NOMEM, "out of memory");
 	if (rc == 0)
-		rc = gitlab_call(c->gl, &d, "GET", path.data, NULL);
+		rc = gitlab_list(c->gl, &d, path.data);
 	buf_free(&path);
 	free(ref);
 	if (rc < 0)
@@ -503,7 +505,7 @@ flaky_issue(struct ctx *c, const char *proj, const char *job, struct buf *links)
 		     proj, q)
 	       : err_set(E_NOMEM, "out of memory");
 	if (rc == 0)
-		rc = gitlab_call(c->gl, &d, "GET", path.data, NULL);
+		rc = gitlab_list(c->gl, &d, path.data);
 	if (rc < 0) {
 		err_prefix(rc, "cannot search flaky-job issues: ");
 		goto out;
@@ -994,6 +996,8 @@ cmd_triage(struct job *job)
 	struct ctx c;
 	long iid;
 	int rc;
+
+	http_deadline(job->http, job_long(job, "RELAY_DEADLINE_S"));
 
 	memset(&c, 0, sizeof(c));
 	c.job = job;

@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "err.h"
 #include "gitlab.h"
+#include "http.h"
 #include "job.h"
 #include "joblist.h"
 #include "log.h"
@@ -26,6 +27,7 @@
 #include "util.h"
 
 static const struct env_var stage_vars[] = {
+	HTTP_DEADLINE_VAR,
 	ENV_LONG("RELAY_WATCH_WAIT_S", 0, "0", 0, 86400,
 	    "wait up to this long for a running pipeline to finish (0: one "
 	    "look)"),
@@ -202,6 +204,8 @@ cmd_watch(struct job *job)
 	struct ctx c;
 	long iid;
 	int rc;
+
+	http_deadline(job->http, job_long(job, "RELAY_DEADLINE_S"));
 
 	memset(&c, 0, sizeof(c));
 	c.job = job;

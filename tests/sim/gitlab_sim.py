@@ -79,6 +79,7 @@ class State:
         self.faults = []
         self.requests = []
         self.latency_ms = 0
+        self.hostile = {}          # key -> text appended to its values
 
     # ---- helpers ----
     def now(self):
@@ -1550,6 +1551,9 @@ def admin(st, method, path, body, query):
             else:
                 mr[k] = v
         return 200, st.mr_json(p, mr, True)
+    if path == "/hostile" and method == "POST":
+        st.hostile = dict(body.get("append", {}))
+        return 200, {"ok": True}
     if path == "/notes" and method == "POST":
         # bulk notes by any user (system notes too): {"project", "iid",
         # "issue": false, "author": username, "count", "body", "system"}
@@ -1588,6 +1592,18 @@ def admin(st, method, path, body, query):
         p["deployments"].append(d)
         return 200, d
     raise not_found("unknown admin route")
+
+
+def hostile(body, fields):
+    """Hostile-server mode: text appended to every value of the given keys
+    in API answers (web_url, name, title...), as a compromised or
+    malicious instance, or a user naming things, could return."""
+    if isinstance(body, list):
+        return [hostile(v, fields) for v in body]
+    if isinstance(body, dict):
+        return {k: (v + fields[k] if k in fields and isinstance(v, str)
+                    else hostile(v, fields)) for k, v in body.items()}
+    return body
 
 
 def seed(st, body):
@@ -1820,9 +1836,32 @@ class Handler(BaseHTTPRequestHandler):
             if fault.get("kind") in ("status", "retry_after"):
                 entry["status"] = fault.get("status", 429)
                 return self.fault_status(fault)
+        if st.hostile and not parsed.path.startswith(("/-/sim", "/slack/")):
+            body = hostile(body, st.hostile)
         if fault and fault.get("kind") == "malformed":
             body = b'{"id": 1, "oops": [unquoted, }'
             headers = {"Content-Type": "application/json"}
+        elif fault and fault.get("kind") == "object":
+            # a list answered as an object (a proxy, another API version)
+            body = {"items": body} if isinstance(body, list) else body
+        elif fault and fault.get("kind") == "dup_keys":
+            # valid JSON text in form, but with a duplicate key: parsers
+            # disagree on which one wins
+            raw = self.encode(body)
+            body = raw.replace(b'{"id": ', b'{"id": 1, "id": ', 1)
+            headers = dict(headers or {})
+            headers["Content-Type"] = "application/json"
+        elif fault and fault.get("kind") == "overflow":
+            # ids past 64 bits
+            raw = self.encode(body)
+            body = re.sub(rb'"id": \d+', b'"id": 123456789012345678901234567890',
+                          raw)
+            headers = dict(headers or {})
+            headers["Content-Type"] = "application/json"
+        elif fault and fault.get("kind") == "huge_header":
+            # a 1 MB response header line
+            headers = dict(headers or {})
+            headers["X-Huge"] = "a" * (1 << 20)
         elif fault and fault.get("kind") == "truncated":
             raw = self.encode(body)
             body = raw[:max(1, len(raw) // 2)]
@@ -1933,7 +1972,11 @@ class Handler(BaseHTTPRequestHandler):
         st = self.st
         hook = st.slack_hooks.get(name, {})
         if hook.get("status", 200) != 200:
-            return hook["status"], hook.get("body", "no_service").encode(), {
+            # "echo": an endpoint that echoes the request path (and so the
+            # webhook's secret) in its error body
+            text = ("no such hook: " + self.path_only if hook.get("echo")
+                    else hook.get("body", "no_service"))
+            return hook["status"], text.encode(), {
                 "Content-Type": "text/plain"}
         try:
             payload = json.loads(self.raw_body or b"")
