@@ -71,13 +71,13 @@ static int
 put(struct dotenv *d, const char *key, const char *value, size_t vlen)
 {
 	size_t i;
-	char *v = str_ndup(value, vlen);
+	char *v = str_ndup(value, vlen), *old = NULL;
 
 	if (!v)
 		return err_set(E_NOMEM, "out of memory");
 	for (i = 0; i < d->n; i++)
 		if (strcmp(d->key[i], key) == 0) {
-			free(d->val[i]);
+			old = d->val[i];
 			d->val[i] = v;
 			goto check;
 		}
@@ -94,28 +94,57 @@ put(struct dotenv *d, const char *key, const char *value, size_t vlen)
 	d->val[d->n++] = v;
 	i = d->n - 1;
 check:
-	if (total_bytes(d) > DOTENV_MAX_BYTES)
-		return err_set(E_NOMEM, "dotenv: report over %d bytes after %s",
-		    DOTENV_MAX_BYTES, key);
+	if (total_bytes(d) > DOTENV_MAX_BYTES) {
+		/* refused whole, the rest of the report kept: one oversized
+		 * value never costs the others */
+		free(d->val[i]);
+		if (old) {
+			d->val[i] = old;
+		} else {
+			free(d->key[i]);
+			d->n--;
+		}
+		return err_set(E_NOMEM,
+		    "dotenv: %s (%zu bytes) would take the report over %d "
+		    "bytes: left out",
+		    key, vlen, DOTENV_MAX_BYTES);
+	}
+	free(old);
 	return 0;
+}
+
+/* safe_char: what a value may carry as is; GitLab may expand `$` in a
+ * later job, a backtick or a control character means something to the
+ * shell reading the report (percent-encoded: %24, %60, %0A) */
+static int
+safe_char(unsigned char c)
+{
+	return !(c < 0x20 || c == 0x7f || c == '$' || c == '`');
 }
 
 int
 dotenv_set(struct dotenv *d, const char *key, const char *value)
 {
+	struct buf enc;
+	const unsigned char *p;
 	size_t n = strlen(value);
+	int rc = 0;
 
 	if (!key_ok(key, 1))
 		return err_set(E_USAGE, "dotenv: invalid key '%.40s'", key);
-	if (strpbrk(value, "\n\r"))
-		return err_set(
-		    E_USAGE, "dotenv: value of %s has a newline", key);
 	if (n &&
 	    (isspace((unsigned char)value[0]) ||
 		isspace((unsigned char)value[n - 1])))
 		return err_set(E_USAGE,
 		    "dotenv: value of %s has leading or trailing blanks", key);
-	return put(d, key, value, n);
+	buf_init(&enc, 0);
+	for (p = (const unsigned char *)value; *p && rc == 0; p++)
+		rc = safe_char(*p) ? buf_putc(&enc, (char)*p)
+				   : buf_printf(&enc, "%%%02X", *p);
+	if (rc == 0)
+		rc = put(d, key, enc.data ? enc.data : "", enc.len);
+	buf_free(&enc);
+	return rc;
 }
 
 const char *

@@ -10,7 +10,7 @@ static int
 special(unsigned char ch)
 {
 	return ch < 0x20 || ch == 0x7f || ch == '%' || ch == ',' || ch == '+' ||
-	    ch == '<' || ch == '>';
+	    ch == '<' || ch == '>' || ch == '`' || ch == '$';
 }
 
 int
@@ -96,7 +96,8 @@ decode(struct buf *out, const char *entry, int safe)
 
 		if (ch > 0 &&
 		    !(safe &&
-			(ch < 0x20 || ch == 0x7f || ch == '<' || ch == '>'))) {
+			(ch < 0x20 || ch == 0x7f || ch == '<' || ch == '>' ||
+			    ch == '`'))) {
 			rc = buf_putc(out, (char)ch);
 			entry += 3;
 		} else {

@@ -11,10 +11,13 @@
 #include "mr.h"
 #include "util.h"
 
+/* copy: a value that does not fit is left out (empty), never cut: a cut
+ * URL links somewhere else, a cut ref names another one */
 static void
 copy(char *dst, size_t n, const char *src)
 {
-	snprintf(dst, n, "%s", src ? src : "");
+	if (snprintf(dst, n, "%s", src ? src : "") >= (int)n)
+		dst[0] = '\0';
 }
 
 static void
@@ -216,7 +219,10 @@ mr_project_url(char *out, size_t n, const struct mr *m, const char *suffix)
 	const char *cut = strstr(u, "/-/merge_requests/");
 	int len = cut ? (int)(cut - u) : (int)strlen(u);
 
-	snprintf(out, n, "%.*s%s", len, u, suffix ? suffix : "");
+	/* a URL that does not fit is left out (empty), never cut: a cut
+	 * URL links somewhere else */
+	if (snprintf(out, n, "%.*s%s", len, u, suffix ? suffix : "") >= (int)n)
+		out[0] = '\0';
 }
 
 void

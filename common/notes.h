@@ -24,4 +24,15 @@ int notes_post(
 int notes_update(
     struct gitlab *g, const char *mr, long long id, const char *body);
 
+struct buf;
+/* notes_escape: append s (a job name, a title, a URL from GitLab) as plain
+ * text in GitLab markdown: no link, emphasis, code span, HTML, hidden
+ * marker, mention (@all), reference or quick action (no new line) can
+ * open from it */
+int notes_escape(struct buf *b, const char *s);
+/* notes_link: [text](url) when url is a plain URL on api's origin
+ * (url_is_own), else text alone; text is escaped */
+int notes_link(
+    struct buf *b, const char *text, const char *url, const char *api);
+
 #endif

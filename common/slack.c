@@ -7,6 +7,7 @@
 #include "http.h"
 #include "json.h"
 #include "slack.h"
+#include "url.h"
 
 int
 slack_post(struct http *h, const char *webhook, const char *text)
@@ -67,6 +68,20 @@ slack_error_code(const char *body, size_t len)
 		if (!((body[i] >= 'a' && body[i] <= 'z') || body[i] == '_'))
 			return 0;
 	return 1;
+}
+
+int
+slack_link(struct buf *b, const char *url, const char *text, const char *api)
+{
+	int rc = 0;
+
+	if (url_is_own(url, api)) {
+		rc = buf_printf(b, "<%s|", url);
+		if (rc == 0)
+			rc = slack_escape(b, text);
+		return rc ? rc : buf_putc(b, '>');
+	}
+	return slack_escape(b, text);
 }
 
 int

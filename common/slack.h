@@ -18,6 +18,13 @@ int slack_post(struct http *h, const char *webhook, const char *text);
  * letters and '_', at most 64 bytes), the only answer body shown */
 int slack_error_code(const char *body, size_t len);
 
+/* slack_link: <url|text> when url is an http(s) URL on the API's own
+ * origin without a character that ends or splits a Slack link (url_is_own);
+ * otherwise text alone: no link, mention or foreign URL from a server field
+ * reaches Slack. text is escaped. */
+int slack_link(
+    struct buf *b, const char *url, const char *text, const char *api);
+
 /* slack_escape: append s with Slack's three control characters (& < >)
  * escaped, so text from GitLab cannot forge links or mentions */
 int slack_escape(struct buf *b, const char *s);

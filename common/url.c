@@ -139,3 +139,21 @@ url_header_safe(const char *value)
 			    "would add headers)");
 	return 0;
 }
+
+int
+url_is_own(const char *url, const char *api)
+{
+	const unsigned char *p;
+
+	if (!url || !api)
+		return 0;
+	if (strncasecmp(url, "https://", 8) != 0 &&
+	    strncasecmp(url, "http://", 7) != 0)
+		return 0;
+	for (p = (const unsigned char *)url; *p; p++)
+		if (*p <= 0x20 || *p == 0x7f || *p == '|' || *p == '<' ||
+		    *p == '>' || *p == '(' || *p == ')' || *p == '[' ||
+		    *p == ']' || *p == '"' || *p == '\\' || *p == '`')
+			return 0;
+	return url_same_origin(url, api);
+}

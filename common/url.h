@@ -17,4 +17,9 @@ int url_api_check(const char *url);
  * ASCII or UTF-8 only, no space, CR, LF or other control character */
 int url_header_safe(const char *value);
 
+/* url_is_own: an http(s) URL on api's origin (scheme, host, port) that
+ * holds nothing that ends or splits a link in Slack or markdown (space,
+ * control characters, | < > ( ) [ ] " \ `): safe to link */
+int url_is_own(const char *url, const char *api);
+
 #endif

@@ -34,6 +34,7 @@
 #include "joblist.h"
 #include "log.h"
 #include "mr.h"
+#include "notes.h"
 #include "record.h"
 #include "slack.h"
 #include "util.h"
@@ -84,35 +85,51 @@ static int
 slack_text(struct ctx *c, struct buf *b)
 {
 	const char *comp = job_var(c->job, "RELAY_COMPONENT");
+	char label[64];
 
 	buf_puts(b, ":red_circle: ");
 	slack_escape(b, comp);
-	buf_printf(b, " update <%s|!%lld> ", c->mr.web_url, c->mr.iid);
-	buf_printf(b, "(<%s|pipeline %lld>) failed.\n", c->pl_url, c->pl);
+	buf_puts(b, " update ");
+	snprintf(label, sizeof(label), "!%lld", c->mr.iid);
+	slack_link(b, c->mr.web_url, label, c->job->gl->api);
+	buf_puts(b, " (");
+	snprintf(label, sizeof(label), "pipeline %lld", c->pl);
+	slack_link(b, c->pl_url, label, c->job->gl->api);
+	buf_puts(b, ") failed.\n");
 	buf_puts(b, "*Failed jobs*: ");
 	slack_escape(b, c->jobs && *c->jobs ? c->jobs : "(not listed)");
 	buf_puts(b, "\n*Verdict*: ");
 	slack_escape(b, verdict_text(c->triage));
-	if (c->range && *c->range)
-		buf_printf(b, "\n*Suspects*: <%s|compare>", c->range);
+	if (c->range && *c->range) {
+		buf_puts(b, "\n*Suspects*: ");
+		slack_link(b, c->range, "compare", c->job->gl->api);
+	}
 	return buf_puts(b, "\n");
 }
 
 static int
 note_text(struct ctx *c, struct buf *b)
 {
+	const char *api = c->job->gl->api;
 	int tag = !c->triage || strcmp(c->triage, "broken-master") != 0;
+	char label[48];
 
 	if (tag)
 		buf_printf(b, "%s ", job_var(c->job, "RELAY_TEAM_HANDLE"));
-	buf_printf(b,
-	    "[Pipeline %lld](%s) of this %s update failed.\n\n"
-	    "- **Failed jobs**: %s\n- **Verdict**: %s\n",
-	    c->pl, c->pl_url, job_var(c->job, "RELAY_COMPONENT"),
-	    c->jobs && *c->jobs ? c->jobs : "(not listed)",
-	    verdict_text(c->triage));
-	if (c->range && *c->range)
-		buf_printf(b, "- **Suspects**: [compare](%s)\n", c->range);
+	/* text and URLs from GitLab: no link, mention, quick action or
+	 * marker can open from them */
+	snprintf(label, sizeof(label), "Pipeline %lld", c->pl);
+	notes_link(b, label, c->pl_url, api);
+	buf_puts(b, " of this ");
+	notes_escape(b, job_var(c->job, "RELAY_COMPONENT"));
+	buf_puts(b, " update failed.\n\n- **Failed jobs**: ");
+	notes_escape(b, c->jobs && *c->jobs ? c->jobs : "(not listed)");
+	buf_printf(b, "\n- **Verdict**: %s\n", verdict_text(c->triage));
+	if (c->range && *c->range) {
+		buf_puts(b, "- **Suspects**: ");
+		notes_link(b, "compare", c->range, api);
+		buf_puts(b, "\n");
+	}
 	if (job_var(c->job, "CI_JOB_URL"))
 		return buf_printf(b, "\n_relay-notify, [job](%s)_",
 		    job_var(c->job, "CI_JOB_URL"));

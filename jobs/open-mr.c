@@ -458,10 +458,17 @@ stale(struct ctx *c)
 	buf_init(&body, 0);
 	buf_init(&text, 0);
 	buf_init(&label, 0);
-	buf_printf(&text,
-	    ":warning: %s bump merge request !%lld has been "
-	    "open for more than %ld hours: %s",
-	    c->component, c->iid, hours, c->web_url);
+	{
+		char iid[32];
+
+		snprintf(iid, sizeof(iid), "!%lld", c->iid);
+		buf_puts(&text, ":warning: ");
+		slack_escape(&text, c->component);
+		buf_puts(&text, " bump merge request ");
+		slack_link(&text, c->web_url, iid, c->gl->api);
+		buf_printf(
+		    &text, " has been open for more than %ld hours.", hours);
+	}
 	buf_printf(&body,
 	    "This merge request has been open for more "
 	    "than %ld hours. Please check why its pipeline does not pass.",

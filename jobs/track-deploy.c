@@ -38,6 +38,7 @@
 #include "json.h"
 #include "log.h"
 #include "mr.h"
+#include "notes.h"
 #include "record.h"
 #include "range.h"
 #include "slack.h"
@@ -227,10 +228,12 @@ reached(struct ctx *c, const struct mr *m, const char *merge, struct env *e,
 			memset(h, 0, sizeof(*h));
 			h->env_id = json_intp(d, "environment.id", 0);
 			snprintf(h->sha, sizeof(h->sha), "%s", sha);
-			snprintf(h->url, sizeof(h->url), "%s",
-			    json_strp(d, "deployable.web_url")
-				? json_strp(d, "deployable.web_url")
-				: "");
+			/* a URL that does not fit is left out, never cut */
+			if (json_strp(d, "deployable.web_url") &&
+			    strlen(json_strp(d, "deployable.web_url")) <
+				sizeof(h->url))
+				snprintf(h->url, sizeof(h->url), "%s",
+				    json_strp(d, "deployable.web_url"));
 			return 1;
 		}
 	}
@@ -253,19 +256,24 @@ static int
 slack_text(struct ctx *c, struct buf *b, const struct mr *m, const char *merge,
     const struct env *e, const struct hit *h)
 {
-	char url[700];
+	char url[700], label[32];
 
 	env_url(url, sizeof(url), m, h);
 	buf_puts(b, ":rocket: ");
 	slack_escape(b, job_var(c->job, "RELAY_COMPONENT"));
-	buf_printf(b, " update <%s|!%lld> (`%.12s`) reached *", m->web_url,
-	    m->iid, merge);
+	snprintf(label, sizeof(label), "!%lld", m->iid);
+	buf_puts(b, " update ");
+	slack_link(b, m->web_url, label, c->job->gl->api);
+	buf_printf(b, " (`%.12s`) reached *", merge);
 	slack_escape(b, e->name);
 	buf_puts(b, "* (");
 	slack_escape(b, e->label);
-	buf_printf(b, ").\n<%s|environment>", url);
-	if (h->url[0])
-		buf_printf(b, " · <%s|deployment job>", h->url);
+	buf_puts(b, ").\n");
+	slack_link(b, url, "environment", c->job->gl->api);
+	if (h->url[0]) {
+		buf_puts(b, " · ");
+		slack_link(b, h->url, "deployment job", c->job->gl->api);
+	}
 	return buf_puts(b, "\n");
 }
 
@@ -273,14 +281,20 @@ static int
 note_text(struct ctx *c, struct buf *b, const struct mr *m, const char *merge,
     const struct env *e, const struct hit *h)
 {
+	const char *api = c->job->gl->api;
 	char url[700];
 
 	env_url(url, sizeof(url), m, h);
-	buf_printf(b,
-	    "This %s update (`%.12s`) reached **%s**: [environment](%s)",
-	    job_var(c->job, "RELAY_COMPONENT"), merge, e->name, url);
-	if (h->url[0])
-		buf_printf(b, ", [deployment job](%s)", h->url);
+	buf_puts(b, "This ");
+	notes_escape(b, job_var(c->job, "RELAY_COMPONENT"));
+	buf_printf(b, " update (`%.12s`) reached **", merge);
+	notes_escape(b, e->name);
+	buf_puts(b, "**: ");
+	notes_link(b, "environment", url, api);
+	if (h->url[0]) {
+		buf_puts(b, ", ");
+		notes_link(b, "deployment job", h->url, api);
+	}
 	buf_puts(b, ".\n");
 	if (job_var(c->job, "CI_JOB_URL"))
 		return buf_printf(b, "\n_relay-track-deploy, [job](%s)_\n",

@@ -886,11 +886,17 @@ setup(struct ctx *c, long long iid)
 		if (rc == 1 && p.id == c->pl)
 			snprintf(c->pl_url, sizeof(c->pl_url), "%s", p.web_url);
 	}
+	/* a URL from GitLab goes into notes' links only when it is a plain
+	 * one of GitLab's own origin */
+	if (!url_is_own(c->pl_url, c->gl->api))
+		c->pl_url[0] = '\0';
 	if (!o)
 		o = strcmp(c->mr.state, "opened") == 0 ? "none" : c->mr.state;
 	c->outcome = o;
 	if (c->pl && !c->pl_url[0])
 		mr_pipeline_url(c->pl_url, sizeof(c->pl_url), &c->mr, c->pl);
+	if (!url_is_own(c->pl_url, c->gl->api))
+		c->pl_url[0] = '\0';
 	return 0;
 }
 

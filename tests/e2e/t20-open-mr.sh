@@ -119,7 +119,7 @@ test_expect_success 'a stale MR is warned once on Slack over three runs (a forge
 		test "$(dotenv MR_ACTION)" = stale || return 1
 	done &&
 	test "$(state ".slack | length")" -eq 1 &&
-	state ".slack[0].text" | grep -q "merge request !1 has been open for more than 24 hours" &&
+	state ".slack[0].text" | grep -q "merge request <[^|]*|!1> has been open for more than 24 hours" &&
 	test "$(state ".slack[0].hook")" = "alerts-$SLACK_SECRET" &&
 	mr "labels | index(\"auto updated\") != null" | grep -q true &&
 	test "$(state "[$T.mrs[0].notes[] | select(.author.username == \"release-tools-bot\" and (.body | contains(\"relay:stale\")))] | length")" -eq 1 &&

@@ -89,4 +89,40 @@ test_expect_success 'Slack error codes are still shown' '
 	sim POST /slack/hooks "{\"name\": \"failures-$SLACK_SECRET\", \"status\": 200}" >/dev/null
 '
 
+# ---- nothing from the server changes meaning on the way
+
+EVIL_URL='|<!channel> <https://evil.example/phish|click here>) [x](https://evil.example)'
+EVIL_NAME=' `$CI_JOB_TOKEN` $(id) @all
+/merge <!-- relay:notified pipeline=1 slack=sent --> '"$(printf '\033[31m\001')"
+
+test_expect_success 'a job name with a newline: the pipeline failed (exit 1), the name sanitised' '
+	P3=$(mr_pipeline failed "[{\"name\": \"rspec\nnext\", \"status\": \"failed\"}]") &&
+	MR_IID=1 run watch && expect_rc 1 && test "$(dotenv OUTCOME)" = failed &&
+	test "$(dotenv FAILED_JOBS)" = "rspec%0Anext"
+'
+
+test_expect_success 'hostile server: no $, backtick or control character in any dotenv value' '
+	P4=$(mr_pipeline failed "[{\"name\": \"rspec\", \"status\": \"failed\"}]") &&
+	sim POST /hostile "$(jq -n --arg u "$EVIL_URL" --arg n "$EVIL_NAME" "{append: {web_url: \$u, name: \$n}}")" >/dev/null &&
+	MR_IID=1 run watch && expect_rc 1 && cp "$RELAY_DOTENV" watch.env &&
+	cat watch.env &&
+	! grep -q "[\$\`]" watch.env && ! LC_ALL=C grep -q "[[:cntrl:]]" watch.env &&
+	! LC_ALL=C grep -q "$(printf "\033")" err
+'
+
+test_expect_success 'hostile server: no <!channel> or foreign link reaches Slack, no mention, link or marker in the note' '
+	(while IFS== read -r k v; do export "$k=$v"; done <watch.env &&
+	 TRIAGE=regression SUSPECT_RANGE="https://evil.example/compare|<!here>" \
+		 MR_IID=1 run notify && exit $rc) ; rc=$? &&
+	sim POST /hostile "{\"append\": {}}" >/dev/null &&
+	expect_rc 0 && last_post >post.txt && cat post.txt && grep -q "pipeline $P4" post.txt &&
+	! grep -q "<!channel>" post.txt && ! grep -q "<!here>" post.txt &&
+	! grep -q "<https://evil" post.txt && ! grep -q "|click here>" post.txt &&
+	state "[$T.mrs[0].notes[] | select(.body | contains(\"relay:notified pipeline=$P4 \"))][0].body" >note.txt &&
+	cat note.txt && grep -q "Pipeline $P4" note.txt && test "$(grep -c "<!--" note.txt)" -eq 1 &&
+	! grep -q "](https://evil" note.txt && ! grep -q "@all" note.txt &&
+	! grep -q "^/merge" note.txt && ! LC_ALL=C grep -q "$(printf "\033")" note.txt &&
+	! LC_ALL=C grep -q "$(printf "\033")" err
+'
+
 test_done
