@@ -9,7 +9,7 @@ COMMON_SRC = common/annotate.c common/buf.c common/dotenv.c common/env.c common/
 # stages that speak HTTP only; relay-mirror alone links libgit2
 HTTP_JOBS = find-green open-mr watch triage notify track-deploy status
 JOBS = $(HTTP_JOBS) mirror
-UNIT = annotate buf conformance dotenv env gitlab http joblist json log record stage util repo
+UNIT = annotate buf conformance dotenv env escape gitlab http joblist json log record stage util repo
 
 # O: output folder of this build flavour (objects, library, tests);
 # BIN: where the relay-* binaries go.
@@ -121,10 +121,11 @@ check-asan:
 # libFuzzer harnesses (Debian's clang) over the parsers and validators,
 # with ASan+UBSan; FUZZ_SECONDS each, two at a time with make -j2. New
 # inputs go to build/fuzz/corpus-*; the seeds in tests/fuzz/corpus stay.
-FUZZ = json dotenv link retry_after vars
+FUZZ = json dotenv link retry_after vars escape
 FUZZ_SECONDS ?= 60
 FUZZ_SRC = common/buf.c common/dotenv.c common/env.c common/err.c \
-	common/http.c common/json.c common/log.c common/url.c common/util.c
+	common/gitlab.c common/http.c common/json.c common/log.c common/notes.c \
+	common/record.c common/slack.c common/url.c common/util.c
 FUZZ_CC = clang -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Icommon
 

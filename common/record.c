@@ -386,8 +386,61 @@ record_once(int *result, struct gitlab *g, const struct record_op *op)
 		*result = RECORD_DRY;
 		goto out;
 	}
-	/* claim: a pending note naming this run */
+	/* another run's claim, live by GitLab's clock: that run delivers */
+	t = gitlab_now(g);
+	w = -1;
+	for (i = 0; i < s.len; i++) {
+		if (live(s.n, s.len, &s.n[i], t)) {
+			*result = RECORD_BUSY;
+			goto out;
+		}
+		if ((s.n[i].state == RECORD_RETRY ||
+			s.n[i].state == RECORD_PENDING) &&
+		    (w < 0 || s.n[i].id < s.n[(size_t)w].id))
+			w = (int)i;
+	}
 	nonce(run);
+	if (w >= 0) {
+		/* a released or abandoned record is taken over in place: one
+		 * note per key, however many runs Slack's outage lasts */
+		mine = s.n[w].id;
+		rc = note_body(&body, op, "pending", run);
+		if (rc == 0)
+			rc = note_write(
+			    &d, g, "PUT", op->noteable, mine, body.data);
+		if (rc == 0) {
+			const char *ua = json_strp(json_root(d), "updated_at");
+
+			if (iso8601_parse(&t, ua ? ua : "") < 0)
+				t = gitlab_now(g);
+		}
+		json_free(d);
+		d = NULL;
+		if (rc < 0) {
+			rc = err_prefix(rc, "cannot update note %lld: ", mine);
+			goto out;
+		}
+		scan_free(&s);
+		rc = scan(&s, g, op->noteable, prefix.data, 0, 0);
+		if (rc < 0) {
+			quietly_release(g, op, mine, &body);
+			goto out;
+		}
+		for (i = 0; i < s.len; i++)
+			if (s.n[i].state == RECORD_DONE) {
+				*result = RECORD_DONE_BEFORE;
+				goto out;
+			}
+		for (i = 0; i < s.len && s.n[i].id != mine; i++)
+			;
+		if (i == s.len || strcmp(s.n[i].run, run) != 0) {
+			/* another run took it over meanwhile */
+			*result = RECORD_BUSY;
+			goto out;
+		}
+		goto act;
+	}
+	/* claim: a pending note naming this run */
 	rc = note_body(&body, op, "pending", run);
 	if (rc == 0 && op->claim_extra)
 		rc = buf_printf(&body, "\n\n%s", op->claim_extra);
@@ -445,6 +498,7 @@ record_once(int *result, struct gitlab *g, const struct record_op *op)
 			    "cannot withdraw note %lld: %s", mine, err_msg());
 		goto out;
 	}
+act:
 	if (op->act) {
 		rc = op->act(op->arg);
 		if (rc < 0) {
