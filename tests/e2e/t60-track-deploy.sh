@@ -113,9 +113,9 @@ test_expect_success 'Slack down when production is reached: label kept, exit 75'
 	test "$(notes_with "relay:deployed env=gprd slack=retry")" -eq 1 && no_secrets
 '
 
-test_expect_success 'the next run delivers the pending message, once' '
+test_expect_success 'the next run of any kind delivers the pending message, once (no MR_IID: the MR is at the last environment)' '
 	sim POST /slack/hooks "{\"name\": \"alerts-$SLACK_SECRET\", \"status\": 200}" >/dev/null &&
-	track && expect_rc 0 && test "$(dotenv DEPLOY_STAGE)" = gprd &&
+	run track-deploy && expect_rc 0 && test "$(dotenv DEPLOY_STAGE)" = gprd &&
 	test "$(posts)" -eq 4 && post 3 | grep -q "reached \*gprd\* (workflow::production)" &&
 	test "$(notes_with "relay:deployed env=gprd slack=sent")" -eq 1 &&
 	track && expect_rc 0 && test "$(posts)" -eq 4 &&
