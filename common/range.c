@@ -9,6 +9,7 @@
 #include "err.h"
 #include "gitlab.h"
 #include "json.h"
+#include "notes.h"
 #include "range.h"
 
 int
@@ -39,12 +40,20 @@ entry(struct buf *b, const char *sha, const char *msg, const char *title)
 		const char *t = strstr(msg, "\n\n");
 		int n = t ? (int)strcspn(t + 2, "\n") : 0;
 
-		if (n > 0 && n < 200)
-			buf_printf(b, "- %s %.*s\n", ref, n, t + 2);
-		else
-			buf_printf(b, "- %s %s\n", ref, title ? title : "");
-	} else
-		buf_printf(b, "- %.12s %s\n", sha, title ? title : "");
+		char one[200];
+
+		if (n > 0 && n < (int)sizeof(one)) {
+			memcpy(one, t + 2, (size_t)n);
+			one[n] = '\0';
+			title = one;
+		}
+		buf_printf(b, "- %s ", ref);
+	} else {
+		buf_printf(b, "- %.12s ", sha);
+	}
+	/* a title is anyone's text: no mention, link or quick action */
+	notes_escape(b, title ? title : "");
+	buf_putc(b, '\n');
 }
 
 int

@@ -125,4 +125,12 @@ test_expect_success 'hostile server: no <!channel> or foreign link reaches Slack
 	! LC_ALL=C grep -q "$(printf "\033")" err
 '
 
+test_expect_success 'a commit title cannot mention, link or hide a marker in the MR description' '
+	src_commits "[{\"message\": \"@all see [x](https://evil.example) <!-- relay:bump sha=0 -->\"}]" &&
+	GREEN_SHA=$(nth 1) CURRENT_SHA=$SRC_ROOT run open-mr && expect_rc 0 &&
+	state "$T.mrs[0].description" >desc && cat desc &&
+	grep -q "see" desc && ! grep -q "@all" desc && ! grep -q "](https://evil" desc &&
+	test "$(grep -c "<!-- relay:bump" desc)" -eq 1
+'
+
 test_done
