@@ -105,8 +105,7 @@ check:
 			d->n--;
 		}
 		return err_set(E_NOMEM,
-		    "dotenv: %s (%zu bytes) would take the report over %d "
-		    "bytes: left out",
+		    "dotenv: %s (%zu bytes) would take the report over %d bytes: left out",
 		    key, vlen, DOTENV_MAX_BYTES);
 	}
 	free(old);

@@ -31,9 +31,9 @@ gitlab_new(struct gitlab **out, struct http *h, const char *api,
 	rc = token ? url_header_safe(token) : 0;
 	if (rc < 0)
 		return err_prefix(rc, "a token (%s) ",
-		    auth == HTTP_AUTH_JOB ? "CI_JOB_TOKEN"
-					  : "RELAY_TOKEN or "
-					    "RELAY_APPROVER_TOKEN");
+		    auth == HTTP_AUTH_JOB
+			? "CI_JOB_TOKEN"
+			: "RELAY_TOKEN or RELAY_APPROVER_TOKEN");
 	g = calloc(1, sizeof(*g));
 	if (!g)
 		return err_set(E_NOMEM, "out of memory");

@@ -561,8 +561,7 @@ http_do(struct http *h, struct http_resp *r, const struct http_req *req)
 			/* libcurl refuses a header line over 100 KB with
 			 * "out of memory": a malformed answer, not ours */
 			return err_set(E_PARSE,
-			    "%s %s: malformed answer: response headers too "
-			    "large",
+			    "%s %s: malformed answer: response headers too large",
 			    req->method, where(req));
 		} else {
 			switch (cc) {
@@ -611,8 +610,8 @@ http_do(struct http *h, struct http_resp *r, const struct http_req *req)
 		if (left_ms(h) >= 0 && wait_ms >= left_ms(h)) {
 			/* the wait would pass the deadline: the answer so far
 			 * stands (a 429/5xx for the caller, or the error) */
-			log_info("%s %s: no time left for another try before "
-				 "RELAY_DEADLINE_S",
+			log_info(
+			    "%s %s: no time left for another try before RELAY_DEADLINE_S",
 			    req->method, where(req));
 			break;
 		}

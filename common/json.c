@@ -404,8 +404,7 @@ strict(const struct json *d)
 				}
 				if (n >= (int)sizeof(tmp) || errno == ERANGE)
 					rc = err_set(E_PARSE,
-					    "malformed JSON: integer out of "
-					    "range at byte %d",
+					    "malformed JSON: integer out of range at byte %d",
 					    t->start);
 			}
 		} else if (t->type == JSMN_OBJECT && t->size > 1) {
@@ -431,8 +430,7 @@ strict(const struct json *d)
 			for (k = 1; k < nk && rc == 0; k++)
 				if (strcmp(keys[k - 1], keys[k]) == 0)
 					rc = err_set(E_PARSE,
-					    "malformed JSON: duplicate key "
-					    "\"%.40s\"",
+					    "malformed JSON: duplicate key \"%.40s\"",
 					    keys[k]);
 		}
 	}

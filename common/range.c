@@ -32,15 +32,13 @@ range_mr_ref(char *out, size_t n, const char *msg)
 static void
 entry(struct buf *b, const char *sha, const char *msg, const char *title)
 {
-	char ref[256];
+	char ref[256], one[200];
 
 	if (msg && range_mr_ref(ref, sizeof(ref), msg)) {
 		/* GitLab's merge commits carry the MR title as their
 		 * second paragraph */
 		const char *t = strstr(msg, "\n\n");
 		int n = t ? (int)strcspn(t + 2, "\n") : 0;
-
-		char one[200];
 
 		if (n > 0 && n < (int)sizeof(one)) {
 			memcpy(one, t + 2, (size_t)n);

@@ -221,8 +221,7 @@ scan(struct scan *s, struct gitlab *g, const char *noteable, const char *prefix,
 	}
 	if (rc >= 0 && !stop && pg.capped)
 		rc = err_set(E_TEMP,
-		    "GET %s/notes: no answer in the newest %d notes; "
-		    "not counted as absent",
+		    "GET %s/notes: no answer in the newest %d notes; not counted as absent",
 		    noteable, RECORD_MAX_PAGES * 100);
 	gitlab_pager_free(&pg);
 	if (rc < 0)

@@ -135,8 +135,7 @@ url_header_safe(const char *value)
 	for (p = (const unsigned char *)value; *p; p++)
 		if (*p <= 0x20 || *p == 0x7f)
 			return err_set(E_USAGE,
-			    "holds a space or control character (a CR/LF "
-			    "would add headers)");
+			    "holds a space or control character (a CR/LF would add headers)");
 	return 0;
 }
 
