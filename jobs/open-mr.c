@@ -576,6 +576,10 @@ approve(struct ctx *c, const char *head)
 		log_info("!%lld was approved already (HTTP 304)", c->iid);
 		goto out;
 	}
+	if (rc < 0 && st == 409)
+		/* the branch moved since it was read (a racing run pushed):
+		 * temporary, the next run approves its head */
+		rc = err_prefix(E_TEMP, "the MR branch moved meanwhile: ");
 	if (rc < 0 && (st == 401 || st == 403)) {
 		/* refused: an approval that landed meanwhile still counts */
 		int by = approved_by(c, me);
