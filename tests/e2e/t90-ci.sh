@@ -40,9 +40,14 @@ repo self
 # .gitlab-ci.yml; the catalog's files of relay/relay at $VERSION are this
 # tree's templates (gitlab-ci-local reads a fetched include from its state
 # folder, where they are put)
+# readme_yaml START: README's first yaml block after the line starting
+# with START
+readme_yaml() {
+	awk -v h="$1" 'index($0, h) == 1 { s = 1 } s && /^```yaml/ { y = 1; next }
+		y && /^```/ { exit } y' "$TOP/README.md"
+}
 mkdir proj
-awk '/^## CI\/CD components/ { s = 1 } s && /^```yaml/ { y = 1; next }
-	y && /^```/ { exit } y' "$TOP/README.md" >proj/.gitlab-ci.yml
+readme_yaml "## CI/CD components" >proj/.gitlab-ci.yml
 repo proj
 inc=proj/.gitlab-ci-local/includes/gitlab.example.com/relay/relay/$VERSION
 mkdir -p "$inc"
@@ -233,6 +238,19 @@ test_expect_success 'mirror failed: allowed to fail with its reason, the rest ru
 test_expect_success 'a manual run with RELAY_PIN_SHA pins that SHA' '
 	chain web --variable RELAY_PIN_SHA="$S2" && green && test "$(open_mrs)" -eq 1 &&
 	pinned "$S2" && grep -q "GREEN_SHA=$S2" gcl.out
+'
+
+test_expect_success 'before a release: README'"'"'s include of a ref gives the whole chain' '
+	mkdir pre &&
+	readme_yaml "**Before a release**" >pre/.gitlab-ci.yml &&
+	grep -q "project: relay/relay" pre/.gitlab-ci.yml && repo pre &&
+	mkdir -p pre/.gitlab-ci-local/includes/gitlab.example.com/relay/relay/main &&
+	cp -r "$TOP/templates" pre/.gitlab-ci-local/includes/gitlab.example.com/relay/relay/main/ &&
+	(cd pre && "$GCL" --list --variable CI_PIPELINE_SOURCE=schedule \
+		--ignore-predefined-vars CI_PIPELINE_SOURCE) >list.out 2>&1 &&
+	for s in mirror find-green open-mr watch triage notify track-deploy; do
+		grep -q "^relay-$s " list.out || { cat list.out; return 1; }
+	done
 '
 
 test_expect_success 'relay itself: a manual run with RELAY_ONLY runs that stage alone' '
