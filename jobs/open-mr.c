@@ -122,42 +122,32 @@ file_on(struct ctx *c, char *out, const char *ref)
 	return rc;
 }
 
+/* has_label: the MR (as listed) carries label (n bytes) */
 static int
-labels_present(struct ctx *c, struct jv mr)
-{
-	const char *want = job_var(c->job, "RELAY_MR_LABELS");
-	const char *p = want;
-
-	while (*p) {
-		size_t n = strcspn(p, ","), ok = 0;
-		struct json_iter it;
-		struct jv e;
-
-		json_iter_init(&it, json_get(mr, "labels"));
-		while (json_iter_next(&it, &e, NULL))
-			if (json_str(e) && strlen(json_str(e)) == n &&
-			    strncmp(json_str(e), p, n) == 0)
-				ok = 1;
-		if (!ok && n)
-			return 0;
-		p += n;
-		if (*p == ',')
-			p++;
-	}
-	return 1;
-}
-
-static int
-has_label(struct jv mr, const char *label)
+has_label(struct jv mr, const char *label, size_t n)
 {
 	struct json_iter it;
 	struct jv e;
 
 	json_iter_init(&it, json_get(mr, "labels"));
 	while (json_iter_next(&it, &e, NULL))
-		if (json_str(e) && strcmp(json_str(e), label) == 0)
+		if (json_str(e) && strlen(json_str(e)) == n &&
+		    strncmp(json_str(e), label, n) == 0)
 			return 1;
 	return 0;
+}
+
+/* labels_present: the MR carries every label of RELAY_MR_LABELS */
+static int
+labels_present(struct ctx *c, struct jv mr)
+{
+	const char *p = job_var(c->job, "RELAY_MR_LABELS"), *l;
+	size_t n;
+
+	while (list_next(&p, &l, &n))
+		if (!has_label(mr, l, n))
+			return 0;
+	return 1;
 }
 
 static int
@@ -188,7 +178,8 @@ set_mr(struct ctx *c, struct jv mr)
 		c->mr = buf_detach(&path);
 		c->desc_ok = desc && strstr(desc, marker.data) != NULL;
 		c->labels_ok = labels_present(c, mr);
-		c->stale_labelled = has_label(mr, STALE_LABEL);
+		c->stale_labelled =
+		    has_label(mr, STALE_LABEL, strlen(STALE_LABEL));
 	}
 	buf_free(&path);
 	buf_free(&marker);

@@ -91,22 +91,18 @@ struct ctx {
 static int
 parse_envs(struct ctx *c, const char *spec)
 {
-	const char *p = spec;
+	const char *p = spec, *e;
+	size_t len;
 
-	while (*p) {
-		const char *end = strchr(p, ',');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
+	while (list_next(&p, &e, &len)) {
 		char item[400];
 		char *colon, *name, *label;
 
 		if (len >= sizeof(item))
 			return err_set(E_USAGE,
-			    "RELAY_ENVIRONMENTS: entry too long: %.40s...", p);
-		memcpy(item, p, len);
+			    "RELAY_ENVIRONMENTS: entry too long: %.40s...", e);
+		memcpy(item, e, len);
 		item[len] = 0;
-		p += len + (end ? 1 : 0);
-		if (!*str_trim(item))
-			continue;
 		colon = strchr(item, ':');
 		if (!colon)
 			return err_set(E_USAGE,
