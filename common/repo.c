@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -35,6 +36,7 @@ struct repo_conn {
 	int auth_failed; /* the server refused them */
 	struct repo_refs *rejected;
 	const struct repo_refs *keep; /* push: the advertised refs kept */
+	struct push_sub *sub; /* push over HTTP: the connected subtransport */
 	git_smart_subtransport_definition def;
 };
 
@@ -595,6 +597,8 @@ push_sub_free(git_smart_subtransport *t)
 {
 	struct push_sub *s = (struct push_sub *)t;
 
+	if (s->c->sub == s)
+		s->c->sub = NULL;
 	s->inner->free(s->inner);
 	free(s);
 }
@@ -618,6 +622,7 @@ push_sub_new(git_smart_subtransport **out, git_transport *owner, void *param)
 	s->owner = owner;
 	s->c = param;
 	s->c->auth_tries = 0; /* a new connection asks again */
+	s->c->sub = s;
 	*out = &s->parent;
 	return 0;
 }
@@ -770,6 +775,209 @@ repo_conn_push(struct repo_conn *c, char *const *specs, size_t n,
 	c->rejected = NULL;
 	c->keep = NULL;
 	return rc < 0 ? fail(c, rc, "cannot push to") : 0;
+}
+
+/* ---- first mirror: the cache's pack as it is ----
+ *
+ * libgit2 never reuses a delta (pack-objects.c: "TODO: support
+ * reuse-delta"): it recomputes every delta of the history it pushes, which
+ * makes a first mirror several times slower than git's. An empty mirror
+ * needs every object the cache has, and a cache fetched once holds them
+ * all in one pack, deltas made by canonical's git: that pack is sent as it
+ * is, after the ref creations, in one receive-pack request. */
+
+/* one_pack: *out = the path of the cache's only pack file */
+static int
+one_pack(struct buf *out, struct repo *r)
+{
+	DIR *d;
+	struct dirent *e;
+	int n = 0, rc;
+
+	rc = buf_printf(out, "%sobjects/pack/", git_repository_path(r->git));
+	d = rc == 0 ? opendir(out->data) : NULL;
+	if (!d)
+		return E_NOTFOUND;
+	while ((e = readdir(d)) != NULL) {
+		size_t len = strlen(e->d_name);
+
+		if (len > 5 && strcmp(e->d_name + len - 5, ".pack") == 0 &&
+		    n++ == 0)
+			rc = buf_puts(out, e->d_name);
+	}
+	closedir(d);
+	return rc == 0 && n == 1 ? 0 : E_NOTFOUND;
+}
+
+/* read_all: the whole answer of stream st into b */
+static int
+read_all(struct buf *b, git_smart_subtransport_stream *st)
+{
+	char tmp[65536];
+	size_t got;
+	int rc;
+
+	while ((rc = st->read(st, tmp, sizeof(tmp), &got)) == 0 && got > 0)
+		if (buf_add(b, tmp, got) < 0) {
+			git_error_set_str(GIT_ERROR_NET, "answer too large");
+			return -1;
+		}
+	return rc;
+}
+
+/* pack_commands: one "create" command per spec ("src:dst", src a cache
+ * ref), the first asking for a status report */
+static int
+pack_commands(
+    struct buf *cmd, struct repo_conn *c, char *const *specs, size_t n)
+{
+	static const char zero[] = "0000000000000000000000000000000000000000";
+	static const char caps[] = "report-status agent=relay-mirror";
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; rc == 0 && i < n; i++) {
+		const char *src = specs[i] + (specs[i][0] == '+');
+		const char *dst = strchr(src, ':');
+		char name[1024], hex[41];
+		git_oid oid;
+
+		if (!dst || (size_t)(dst - src) >= sizeof(name) || dst == src)
+			return err_set(E_FAIL, "bad push refspec %s", specs[i]);
+		memcpy(name, src, (size_t)(dst - src));
+		name[dst - src] = '\0';
+		dst++;
+		if (git_reference_name_to_id(&oid, c->r->git, name) < 0)
+			return fail(NULL, -1, "cannot read the cache");
+		git_oid_tostr(hex, sizeof(hex), &oid);
+		rc = buf_printf(cmd, "%04zx%s %s %s",
+		    4 + 40 + 1 + 40 + 1 + strlen(dst) + 1 +
+			(i ? 0 : 1 + sizeof(caps) - 1),
+		    zero, hex, dst);
+		if (rc == 0 && i == 0)
+			rc = buf_add(cmd, "", 1);
+		if (rc == 0 && i == 0)
+			rc = buf_puts(cmd, caps);
+		if (rc == 0)
+			rc = buf_putc(cmd, '\n');
+	}
+	if (rc == 0)
+		rc = buf_puts(cmd, "0000");
+	return rc;
+}
+
+/* report: the receive-pack status report in b: refused refs go to
+ * c->rejected */
+static int
+report(struct repo_conn *c, const struct buf *b)
+{
+	size_t off = 0;
+	int rc = 0;
+
+	while (rc == 0 && off + 4 <= b->len) {
+		char line[1100];
+		size_t n = 0, i;
+
+		for (i = 0; i < 4; i++) {
+			int d = hexval(b->data[off + i]);
+
+			if (d < 0)
+				return err_set(E_TEMP,
+				    "%s: malformed push report", c->rm->url);
+			n = n * 16 + (size_t)d;
+		}
+		if (n == 0)
+			break;
+		if (n < 4 || n - 4 >= sizeof(line) || n > b->len - off)
+			return err_set(
+			    E_TEMP, "%s: malformed push report", c->rm->url);
+		memcpy(line, b->data + off + 4, n - 4);
+		line[n - 4] = '\0';
+		line[strcspn(line, "\n")] = '\0';
+		off += n;
+		if (str_has_prefix(line, "unpack ") &&
+		    strcmp(line + 7, "ok") != 0)
+			return err_set(E_PERM,
+			    "%s could not unpack the pack: %s", c->rm->url,
+			    line + 7);
+		if (str_has_prefix(line, "ng ")) {
+			char *sp = strchr(line + 3, ' ');
+
+			if (sp)
+				*sp++ = '\0';
+			rc = on_push_ref(line + 3, sp ? sp : "refused", c) < 0
+			    ? E_NOMEM
+			    : 0;
+		}
+	}
+	return rc;
+}
+
+int
+repo_conn_push_pack(struct repo_conn *c, char *const *specs, size_t n,
+    struct repo_refs *rejected)
+{
+	git_smart_subtransport *fresh = NULL;
+	git_smart_subtransport_stream *ls = NULL, *post = NULL;
+	struct buf pack, cmd, ans;
+	char tmp[65536];
+	FILE *f = NULL;
+	size_t got;
+	int rc;
+
+	buf_init(&pack, 0);
+	buf_init(&cmd, 0);
+	buf_init(&ans, 0);
+	if (!c->sub || !is_http(c->rm->url) || one_pack(&pack, c->r) < 0) {
+		buf_free(&pack);
+		return E_NOTFOUND; /* nothing sent: push as usual */
+	}
+	rc = pack_commands(&cmd, c, specs, n);
+	if (rc == 0 && !(f = fopen(pack.data, "rb")))
+		rc = err_set(E_FAIL, "cannot read %s", pack.data);
+	if (rc == 0) {
+		c->auth_tries = 0; /* a new connection asks again */
+		c->rejected = rejected;
+		rc = git_smart_subtransport_http(&fresh, c->sub->owner, NULL);
+		if (rc == 0)
+			rc = fresh->action(
+			    &ls, fresh, c->rm->url, GIT_SERVICE_RECEIVEPACK_LS);
+		if (rc == 0)
+			rc = read_all(&ans, ls);
+		if (rc == 0 &&
+		    !strstr(ans.data ? ans.data : "", "capabilities^{}")) {
+			/* someone pushed meanwhile: not empty any more */
+			git_error_set_str(
+			    GIT_ERROR_NET, "the mirror is not empty any more");
+			rc = -1;
+		}
+		if (rc == 0)
+			rc = fresh->action(
+			    &post, fresh, c->rm->url, GIT_SERVICE_RECEIVEPACK);
+		if (rc == 0)
+			rc = post->write(post, cmd.data, cmd.len);
+		while (rc == 0 && (got = fread(tmp, 1, sizeof(tmp), f)) > 0)
+			rc = post->write(post, tmp, got);
+		buf_reset(&ans);
+		if (rc == 0)
+			rc = read_all(&ans, post);
+		rc = rc < 0 ? fail(c, rc, "cannot push to") : report(c, &ans);
+		c->rejected = NULL;
+	}
+	if (f)
+		fclose(f);
+	if (ls)
+		ls->free(ls);
+	if (post)
+		post->free(post);
+	if (fresh) {
+		fresh->close(fresh);
+		fresh->free(fresh);
+	}
+	buf_free(&pack);
+	buf_free(&cmd);
+	buf_free(&ans);
+	return rc;
 }
 
 /* ---- the cache ---- */

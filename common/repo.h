@@ -54,6 +54,12 @@ int repo_conn_fetch(struct repo_conn *c, char *const *specs, size_t n);
  * it must hold every ref pushed to. */
 int repo_conn_push(struct repo_conn *c, char *const *specs, size_t n,
     const struct repo_refs *keep, struct repo_refs *rejected);
+/* repo_conn_push_pack: a first mirror: create the refs of specs on the
+ * empty remote of c (HTTP, connected by repo_connect) with the cache's one
+ * pack as it is, without recomputing its deltas. E_NOTFOUND, nothing
+ * sent, when the cache holds several packs or the remote is not HTTP. */
+int repo_conn_push_pack(struct repo_conn *c, char *const *specs, size_t n,
+    struct repo_refs *rejected);
 
 /* repo_local_refs: the cache's refs under prefix ("refs/relay/") */
 int repo_local_refs(struct repo *r, const char *prefix, struct repo_refs *out);

@@ -422,7 +422,15 @@ push(struct ctx *c)
 			rc = repo_refs_add(&keep, acts.v[i].name, NULL);
 		if (rc == 0 && c->head && !repo_refs_find(&keep, c->head))
 			rc = repo_refs_add(&keep, c->head, NULL);
-		if (rc == 0)
+		/* an empty mirror takes the cache's pack as it is */
+		if (rc == 0 && mir.n == 0) {
+			rc = repo_conn_push_pack(conn, specs, n, &rej);
+			if (rc == 0)
+				log_info("the mirror was empty: sent the "
+					 "cache's pack as it is");
+		} else if (rc == 0)
+			rc = E_NOTFOUND;
+		if (rc == E_NOTFOUND)
 			rc = repo_conn_push(conn, specs, n, &keep, &rej);
 		pushed = rc == 0;
 	}

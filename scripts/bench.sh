@@ -200,9 +200,26 @@ print("tag hour-%d\nfrom refs/heads/master\ntagger Bench <b@example.com> %d +000
 PY
 }
 target() { rm -rf "$work/srv/$1.git"; git init -q --bare "$work/srv/$1.git"; git -C "$work/srv/$1.git" config http.receivepack true; }
-# fetched AGENT: bytes canonical's upload-pack sent to AGENT since the
-# access log was last cleared (lighttpd writes its log within a second)
-fetched() { sleep 1.2; awk -F'|' -v a="$1" '$1 ~ /canon.git\/git-upload-pack/ && index($3, a) { s += $2 } END { print s + 0 }' "$work/access.log"; }
+# mark: a request lighttpd logs after every earlier one; returns once the
+# log shows it (lighttpd writes its log in batches), so the log is current
+marks=0
+mark() {
+	marks=$((marks + 1))
+	curl -s -o /dev/null -A "mark-$marks" "http://127.0.0.1:$port/"
+	i=0
+	until grep -q "|mark-$marks\$" "$work/access.log" || [ $i -ge 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+# fetched AGENT: bytes canonical's upload-pack sent to AGENT between the
+# last two marks
+fetched() {
+	awk -F'|' -v a="$1" -v from="mark-$((marks - 1))" -v to="mark-$marks" '
+		$3 == from { on = 1 } $3 == to { on = 0 }
+		on && $1 ~ /canon.git\/git-upload-pack/ && index($3, a) { s += $2 }
+		END { print s + 0 }' "$work/access.log"
+}
 relay_run() { # BIN CACHE TARGET
 	RELAY_MIRROR_FROM=$G/canon.git RELAY_MIRROR_TO=$G/$3.git RELAY_MIRROR_CACHE=$2 \
 	RELAY_DOTENV=$work/m.env "$1" >/dev/null 2>"$work/m.err" || { cat "$work/m.err"; exit 1; }
@@ -234,11 +251,13 @@ bench_history() { # NAME GENERATOR ARGS...
 	h=0
 	for run in first incremental unchanged; do
 		if [ $run = incremental ]; then h=$((h + 1)); more $h; fi
-		: >"$work/access.log"
+		mark
 		r=$(timed relay_run "$bin/relay-mirror" "$work/cache-relay" relay)
+		mark
 		rb=$(fetched relay-mirror)
-		: >"$work/access.log"
+		mark
 		g=$(timed git_run "$work/cache-git" two)
+		mark
 		gb=$(fetched "git/")
 		m=$(timed git -C "$work/srv/canon.git" push -q --mirror "$G/mirror.git")
 		n=-
@@ -258,9 +277,10 @@ bench_history() { # NAME GENERATOR ARGS...
 	while [ $i -lt "$MIRROR_HOURS" ]; do
 		i=$((i + 1)) h=$((h + 1))
 		more $h
-		: >"$work/access.log"
+		mark
 		rt=$(echo "$rt + $(timed relay_run "$bin/relay-mirror" "$work/cache-relay" relay)" | bc)
 		gt=$(echo "$gt + $(timed git_run "$work/cache-git" two)" | bc)
+		mark
 		rb=$((rb + $(fetched relay-mirror))) gb=$((gb + $(fetched "git/")))
 	done
 	r1=$(kib "$work/cache-relay") g1=$(kib "$work/cache-git")

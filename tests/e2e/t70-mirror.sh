@@ -318,9 +318,21 @@ git init -q --bare srv/bigmirror.git && git -C srv/bigmirror.git config http.rec
 B() { FROM=$GIT_HTTP/big.git TO=$GIT_HTTP/bigmirror.git CACHE=$TRASH/bcache.git \
 	CI_JOB_TOKEN=$JOB_TOKEN RELAY_MIRROR_TO_TOKEN=$TO_TOKEN mirror "$@"; }
 
-test_expect_success 'HTTP, idle connections closed after 1 s: a large first push succeeds' '
-	B && expect_rc 0 &&
+# an empty mirror gets the cache's pack as it is (no delta recomputed)
+test_expect_success 'HTTP, idle connections closed after 1 s: a large first mirror succeeds' '
+	B && expect_rc 0 && grep -q "sent the cache.s pack as it is" err &&
 	[ "$(refs srv/big.git)" = "$(refs srv/bigmirror.git)" ] && fsck srv/bigmirror.git
+'
+
+# a mirror that has the first commit: libgit2 builds the pack of the
+# other 399, then the request is opened on a fresh connection
+git init -q --bare srv/bigmirror2.git && git -C srv/bigmirror2.git config http.receivepack true &&
+	git -C srv/big.git push -q "$TRASH/srv/bigmirror2.git" main~399:refs/heads/main
+test_expect_success 'HTTP, idle connections closed after 1 s: a large push onto a mirror succeeds' '
+	FROM=$GIT_HTTP/big.git TO=$GIT_HTTP/bigmirror2.git CACHE=$TRASH/bcache.git \
+		CI_JOB_TOKEN=$JOB_TOKEN RELAY_MIRROR_TO_TOKEN=$TO_TOKEN mirror && expect_rc 0 &&
+	grep -q "fast-forward: refs/heads/main" err && ! grep -q "as it is" err &&
+	[ "$(refs srv/big.git)" = "$(refs srv/bigmirror2.git)" ] && fsck srv/bigmirror2.git
 '
 
 test_done
