@@ -37,6 +37,8 @@ struct repo_conn {
 	struct repo_refs *rejected;
 	const struct repo_refs *keep; /* push: the advertised refs kept */
 	struct push_sub *sub; /* push over HTTP: the connected subtransport */
+	struct buf adv; /* push over HTTP: the mirror's listing, as read */
+	int adv_ok; /* adv holds all of it */
 	git_smart_subtransport_definition def;
 };
 
@@ -299,6 +301,7 @@ struct push_stream {
 	struct buf adv; /* receive-pack listing: the filtered refs */
 	size_t off;
 	int ready;
+	int tee; /* the listing: read from inner, kept in c->adv */
 };
 
 static int
@@ -460,15 +463,30 @@ push_stream_read(git_smart_subtransport_stream *stream, char *buffer,
 	*bytes_read = 0;
 	if (st->spool) /* receive-pack */
 		rc = spool_send(st);
+	if (st->inner && rc == 0)
+		rc = st->inner->read(st->inner, buffer, buf_size, bytes_read);
+	if (st->inner && st->tee && rc == 0) {
+		struct repo_conn *c = st->s->c;
+
+		if (*bytes_read == 0 && c->adv_ok == 0)
+			c->adv_ok = 1;
+		else if (*bytes_read &&
+		    buf_add(&c->adv, buffer, *bytes_read) < 0)
+			c->adv_ok = -1; /* too large: listed again if needed */
+	}
 	if (st->inner)
-		return rc < 0
-		    ? rc
-		    : st->inner->read(st->inner, buffer, buf_size, bytes_read);
+		return rc;
 	if (rc == 0 && !st->ready) { /* the filtered listing */
+		struct repo_conn *c = st->s->c;
+
 		buf_init(&raw, 0);
-		rc = st->s->inner->action(
-		    &ls, st->s->inner, st->url, GIT_SERVICE_RECEIVEPACK_LS);
-		while (rc == 0 &&
+		if (c->adv_ok == 1) /* the listing the run planned with */
+			rc =
+			    buf_add(&raw, c->adv.data, c->adv.len) < 0 ? -1 : 0;
+		else
+			rc = st->s->inner->action(&ls, st->s->inner, st->url,
+			    GIT_SERVICE_RECEIVEPACK_LS);
+		while (rc == 0 && ls &&
 		    (rc = ls->read(ls, tmp, sizeof(tmp), &got)) == 0 && got > 0)
 			if (buf_add(&raw, tmp, got) < 0) {
 				git_error_set_str(GIT_ERROR_NET,
@@ -557,15 +575,29 @@ push_sub_action(git_smart_subtransport_stream **out, git_smart_subtransport *t,
 	struct push_sub *s = (struct push_sub *)t;
 	struct push_stream *st;
 
-	if (action != GIT_SERVICE_RECEIVEPACK &&
-	    !(action == GIT_SERVICE_RECEIVEPACK_LS && s->c->keep))
+	git_smart_subtransport_stream *tee = NULL;
+	int rc;
+
+	if (action == GIT_SERVICE_RECEIVEPACK_LS && !s->c->keep) {
+		/* kept, so that a push filters it without asking again */
+		buf_reset(&s->c->adv);
+		s->c->adv_ok = 0;
+		rc = s->inner->action(&tee, s->inner, url, action);
+		if (rc < 0)
+			return rc;
+	} else if (action != GIT_SERVICE_RECEIVEPACK &&
+	    action != GIT_SERVICE_RECEIVEPACK_LS)
 		return s->inner->action(out, s->inner, url, action);
 	st = calloc(1, sizeof(*st));
 	if (!st || !(st->url = str_dup(url))) {
 		free(st);
+		if (tee)
+			tee->free(tee);
 		git_error_set_oom();
 		return -1;
 	}
+	st->inner = tee;
+	st->tee = tee != NULL;
 	st->parent.subtransport = t;
 	st->parent.read = push_stream_read;
 	st->parent.write = push_stream_write;
@@ -660,6 +692,7 @@ repo_connect(struct repo_conn **out, struct repo *r,
 	*out = NULL;
 	if (!c)
 		return err_set(E_NOMEM, "out of memory");
+	buf_init(&c->adv, 0);
 	c->r = r;
 	c->rm = rm;
 	c->push = push;
@@ -697,6 +730,7 @@ repo_conn_free(struct repo_conn *c)
 		git_remote_disconnect(c->remote);
 		git_remote_free(c->remote);
 	}
+	buf_free(&c->adv);
 	free(c);
 }
 
