@@ -35,7 +35,7 @@ struct repo_conn {
 	int auth_tries; /* credentials handed out on this connection */
 	int auth_failed; /* the server refused them */
 	struct repo_refs *rejected;
-	const struct repo_refs *keep; /* push: the advertised refs kept */
+	struct repo_refs *keep; /* push: the advertised refs kept */
 	struct push_sub *sub; /* push over HTTP: the connected subtransport */
 	struct buf adv; /* push over HTTP: the mirror's listing, as read */
 	int adv_ok; /* adv holds all of it */
@@ -67,18 +67,30 @@ repo_refs_add(struct repo_refs *l, const char *name, const char *oid)
 		return err_set(E_NOMEM, "out of memory");
 	snprintf(e->oid, sizeof(e->oid), "%s", oid ? oid : "");
 	l->n++;
+	l->sorted = 0;
 	return 0;
 }
 
-const struct repo_ref *
-repo_refs_find(const struct repo_refs *l, const char *name)
+static int
+ref_cmp(const void *a, const void *b)
 {
-	size_t i;
+	return strcmp(((const struct repo_ref *)a)->name,
+	    ((const struct repo_ref *)b)->name);
+}
 
-	for (i = 0; i < l->n; i++)
-		if (strcmp(l->v[i].name, name) == 0)
-			return &l->v[i];
-	return NULL;
+const struct repo_ref *
+repo_refs_find(struct repo_refs *l, const char *name)
+{
+	struct repo_ref key;
+
+	if (!l->n)
+		return NULL;
+	if (!l->sorted) {
+		qsort(l->v, l->n, sizeof(*l->v), ref_cmp);
+		l->sorted = 1;
+	}
+	key.name = (char *)name;
+	return bsearch(&key, l->v, l->n, sizeof(*l->v), ref_cmp);
 }
 
 void
@@ -340,7 +352,7 @@ hexval(int ch)
 
 int
 repo_adv_filter(
-    struct buf *out, const char *in, size_t len, const struct repo_refs *keep)
+    struct buf *out, const char *in, size_t len, struct repo_refs *keep)
 {
 	static const char zero[] = "0000000000000000000000000000000000000000 "
 				   "capabilities^{}";
@@ -771,6 +783,7 @@ repo_conn_ls(struct repo_conn *c, struct repo_refs *out, char **head)
 int
 repo_conn_fetch(struct repo_conn *c, char *const *specs, size_t n)
 {
+	git_refdb *db;
 	git_fetch_options o;
 	git_strarray arr;
 	int rc;
@@ -783,12 +796,22 @@ repo_conn_fetch(struct repo_conn *c, char *const *specs, size_t n)
 	arr.strings = (char **)specs;
 	arr.count = n;
 	rc = git_remote_fetch(c->remote, &arr, &o, "relay-mirror");
-	return rc < 0 ? fail(c, rc, "cannot fetch from") : 0;
+	if (rc < 0)
+		return fail(c, rc, "cannot fetch from");
+	/* one packed-refs file, not a file per tag: the next run lists
+	 * thousands of refs in one read */
+	if (git_repository_refdb(&db, c->r->git) == 0) {
+		if (git_refdb_compress(db) < 0)
+			git_error_clear();
+		git_refdb_free(db);
+	} else
+		git_error_clear();
+	return 0;
 }
 
 int
 repo_conn_push(struct repo_conn *c, char *const *specs, size_t n,
-    const struct repo_refs *keep, struct repo_refs *rejected)
+    struct repo_refs *keep, struct repo_refs *rejected)
 {
 	git_push_options o;
 	git_strarray arr;

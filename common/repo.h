@@ -18,6 +18,7 @@ struct repo_ref {
 struct repo_refs {
 	struct repo_ref *v;
 	size_t n, cap;
+	int sorted; /* v is in name order (repo_refs_find sorts it) */
 };
 
 struct repo_remote {
@@ -53,7 +54,7 @@ int repo_conn_fetch(struct repo_conn *c, char *const *specs, size_t n);
  * names the mirror's refs libgit2 may see, and so hide from its pack walk:
  * it must hold every ref pushed to. */
 int repo_conn_push(struct repo_conn *c, char *const *specs, size_t n,
-    const struct repo_refs *keep, struct repo_refs *rejected);
+    struct repo_refs *keep, struct repo_refs *rejected);
 /* repo_conn_push_pack: a first mirror: create the refs of specs on the
  * empty remote of c (HTTP, connected by repo_connect) with the cache's one
  * pack as it is, without recomputing its deltas. E_NOTFOUND, nothing
@@ -69,15 +70,16 @@ int repo_ref_delete(struct repo *r, const char *name);
 int repo_descends(struct repo *r, const char *desc, const char *anc);
 
 int repo_refs_add(struct repo_refs *l, const char *name, const char *oid);
-const struct repo_ref *repo_refs_find(
-    const struct repo_refs *l, const char *name);
+/* repo_refs_find: the entry named name, or NULL; sorts l by name first
+ * (a mirror has thousands of tags: lookups are binary searches) */
+const struct repo_ref *repo_refs_find(struct repo_refs *l, const char *name);
 void repo_refs_free(struct repo_refs *l);
 
 struct buf;
 /* repo_adv_filter: append to out the smart-protocol ref listing in (len
  * bytes) holding only the refs named in keep (capabilities kept) */
 int repo_adv_filter(
-    struct buf *out, const char *in, size_t len, const struct repo_refs *keep);
+    struct buf *out, const char *in, size_t len, struct repo_refs *keep);
 /* repo_ref_name_ok: 1 when git accepts name as a ref name */
 int repo_ref_name_ok(const char *name);
 

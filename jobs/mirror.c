@@ -313,7 +313,7 @@ add_spec(char ***v, size_t *n, const char *fmt, const char *a, const char *b)
 
 /* plan: one push refspec per ref to change; *acts[i] names what it does */
 static int
-plan(struct ctx *c, const struct repo_refs *mir, char ***specs, size_t *n,
+plan(struct ctx *c, struct repo_refs *mir, char ***specs, size_t *n,
     struct repo_refs *acts)
 {
 	struct buf ln;

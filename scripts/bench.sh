@@ -206,10 +206,10 @@ marks=0
 mark() {
 	marks=$((marks + 1))
 	curl -s -o /dev/null -A "mark-$marks" "http://127.0.0.1:$port/"
-	i=0
-	until grep -q "|mark-$marks\$" "$work/access.log" || [ $i -ge 100 ]; do
+	w=0
+	until grep -q "|mark-$marks\$" "$work/access.log" || [ $w -ge 100 ]; do
 		sleep 0.1
-		i=$((i + 1))
+		w=$((w + 1))
 	done
 }
 # fetched AGENT: bytes canonical's upload-pack sent to AGENT between the

@@ -85,6 +85,18 @@ main(void)
 	    E_PARSE);
 	OK(repo_adv_filter(&out, "00", 2, &keep) == E_PARSE);
 
+	/* lookups sort the list once, then search it */
+	repo_refs_free(&keep);
+	OK(repo_refs_add(&keep, "refs/tags/v2", B) == 0);
+	OK(repo_refs_add(&keep, "refs/heads/main", A) == 0);
+	OK(repo_refs_add(&keep, "refs/tags/v1", A) == 0);
+	OK(repo_refs_find(&keep, "refs/tags/v2") &&
+	    strcmp(repo_refs_find(&keep, "refs/tags/v2")->oid, B) == 0);
+	STREQ(keep.v[0].name, "refs/heads/main");
+	OK(repo_refs_find(&keep, "refs/tags/v3") == NULL);
+	OK(repo_refs_add(&keep, "refs/tags/v0", Z) == 0);
+	OK(repo_refs_find(&keep, "refs/tags/v0") != NULL);
+
 	buf_free(&in);
 	buf_free(&out);
 	buf_free(&want);
