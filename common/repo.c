@@ -89,6 +89,7 @@ repo_refs_find(struct repo_refs *l, const char *name)
 		qsort(l->v, l->n, sizeof(*l->v), ref_cmp);
 		l->sorted = 1;
 	}
+	memset(&key, 0, sizeof(key));
 	key.name = (char *)name;
 	return bsearch(&key, l->v, l->n, sizeof(*l->v), ref_cmp);
 }
