@@ -220,10 +220,12 @@ fetched() {
 		on && $1 ~ /canon.git\/git-upload-pack/ && index($3, a) { s += $2 }
 		END { print s + 0 }' "$work/access.log"
 }
-relay_run() { # BIN CACHE TARGET
+relay_run() { # BIN CACHE TARGET; CPU seconds (user + system) in $work/cpu
 	RELAY_MIRROR_FROM=$G/canon.git RELAY_MIRROR_TO=$G/$3.git RELAY_MIRROR_CACHE=$2 \
-	RELAY_DOTENV=$work/m.env "$1" >/dev/null 2>"$work/m.err" || { cat "$work/m.err"; exit 1; }
+	RELAY_DOTENV=$work/m.env /usr/bin/time -f "%U %S" -o "$work/cpu" \
+		"$1" >/dev/null 2>"$work/m.err" || { cat "$work/m.err"; exit 1; }
 }
+cpu() { awk '{ printf "%.2f", $1 + $2 }' "$work/cpu"; }
 # git's two hops: fetch the default branch and tags into a bare cache,
 # then push them (what relay-mirror does)
 git_run() { # CACHE TARGET
@@ -247,12 +249,14 @@ bench_history() { # NAME GENERATOR ARGS...
 	for t in relay nomi two mirror; do target $t; done
 	echo
 	echo "### $name: $(git -C "$work/srv/canon.git" rev-list --count master) commits, $(git -C "$work/srv/canon.git" tag | wc -l) tags, $(git -C "$work/srv/canon.git" ls-tree -r master | wc -l) files, pack $(kib "$work/srv/canon.git") KiB"
-	printf '%-12s %9s %9s %9s %9s %9s %12s\n' run relay "git 2hop" ratio "push -m" ratio "relay musl*"
+	printf '%-12s %9s %9s %9s %9s %9s %9s %9s %9s\n' run relay "git 2hop" ratio "push -m" ratio \
+		"cpu" "musl*" "musl cpu"
 	h=0
 	for run in first incremental unchanged; do
 		if [ $run = incremental ]; then h=$((h + 1)); more $h; fi
 		mark
 		r=$(timed relay_run "$bin/relay-mirror" "$work/cache-relay" relay)
+		rc=$(cpu)
 		mark
 		rb=$(fetched relay-mirror)
 		mark
@@ -260,10 +264,10 @@ bench_history() { # NAME GENERATOR ARGS...
 		mark
 		gb=$(fetched "git/")
 		m=$(timed git -C "$work/srv/canon.git" push -q --mirror "$G/mirror.git")
-		n=-
-		[ -x "$nomi" ] && n=$(printf %.2f "$(timed relay_run "$nomi" "$work/cache-nomi" nomi)")
-		printf '%-12s %9.2f %9.2f %8sx %9.2f %8sx %12s\n' $run "$r" "$g" \
-			"$(ratio "$r" "$g")" "$m" "$(ratio "$r" "$m")" "$n"
+		n=- nc=-
+		[ -x "$nomi" ] && n=$(printf %.2f "$(timed relay_run "$nomi" "$work/cache-nomi" nomi)") nc=$(cpu)
+		printf '%-12s %9.2f %9.2f %8sx %9.2f %8sx %9s %9s %9s\n' $run "$r" "$g" \
+			"$(ratio "$r" "$g")" "$m" "$(ratio "$r" "$m")" "$rc" "$n" "$nc"
 		[ $run = incremental ] && inc="bytes fetched by the incremental run: relay $rb, git fetch $gb ($(ratio "$rb" "$gb")x)"
 	done
 	echo "$inc"
@@ -287,6 +291,7 @@ bench_history() { # NAME GENERATOR ARGS...
 	echo "$MIRROR_HOURS hourly runs (100 commits + 1 tag each): cache growth relay $((r1 - r0)) KiB, git $((g1 - g0)) KiB ($(ratio $((r1 - r0)) $((g1 - g0)))x); fetched relay $rb B, git $gb B; mean run relay $(echo "scale=3; $rt / $MIRROR_HOURS" | bc) s, git $(echo "scale=3; $gt / $MIRROR_HOURS" | bc) s"
 }
 
-echo "ratio: relay / git; relay musl*: relay-mirror linked with musl's malloc instead of mimalloc"
+echo "seconds (wall); ratio: relay / git; cpu: relay's user + system seconds; musl*: relay-mirror"
+echo "linked with musl's malloc instead of mimalloc (wall, cpu)"
 bench_history "Gitaly-sized" gen_tree "${GITALY_COMMITS:-20000}" "${GITALY_TAGS:-1500}" "${GITALY_FILES:-2500}"
 bench_history "linear" gen_linear "$MIRROR_COMMITS" "$MIRROR_TAGS"
