@@ -1,7 +1,7 @@
 # relay: GitLab-CI-native job binaries. See README.md.
 include config.mk
 
-COMMON_SRC = common/annotate.c common/buf.c common/dotenv.c common/env.c common/err.c \
+COMMON_SRC = common/annotate.c common/bisect.c common/buf.c common/dotenv.c common/env.c common/err.c \
 	common/gitlab.c common/http.c common/job.c common/job_api.c common/joblist.c common/json.c common/log.c common/mr.c \
 	common/notes.c common/pipeline.c common/range.c common/record.c common/repo.c \
 	common/slack.c common/url.c common/util.c
@@ -9,7 +9,7 @@ COMMON_SRC = common/annotate.c common/buf.c common/dotenv.c common/env.c common/
 # stages that speak HTTP only; relay-mirror alone links libgit2
 HTTP_JOBS = find-green open-mr watch triage notify track-deploy status
 JOBS = $(HTTP_JOBS) mirror
-UNIT = annotate buf conformance dotenv env escape gitlab http joblist json log record stage util repo
+UNIT = annotate bisect buf conformance dotenv env escape gitlab http joblist json log record stage util repo
 
 # O: output folder of this build flavour (objects, library, tests);
 # BIN: where the relay-* binaries go.
