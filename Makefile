@@ -7,7 +7,7 @@ COMMON_SRC = common/annotate.c common/bisect.c common/buf.c common/dotenv.c comm
 	common/slack.c common/url.c common/util.c
 
 # stages that speak HTTP only; relay-mirror alone links libgit2
-HTTP_JOBS = find-green open-mr watch triage notify track-deploy status
+HTTP_JOBS = find-green open-mr watch triage bisect notify track-deploy status
 JOBS = $(HTTP_JOBS) mirror
 UNIT = annotate bisect buf conformance dotenv env escape gitlab http joblist json log record stage util repo
 

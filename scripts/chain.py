@@ -7,7 +7,7 @@ include. `scripts/chain.py --check` fails when the file is out of date
 import re
 import sys
 
-STAGES = ["mirror", "find-green", "open-mr", "watch", "triage", "notify",
+STAGES = ["mirror", "find-green", "open-mr", "watch", "triage", "bisect", "notify",
           "track-deploy", "status"]
 # inputs of one stage that mean the same thing in every stage
 SHARED_PREFIX = {"mirror": "mirror_"}
@@ -57,7 +57,7 @@ def render():
             "# edit those, then run it.\n"
             "spec:\n  inputs:\n" + "\n".join(spec) + "\n---\n"
             "# The whole chain, mirror -> find-green -> open-mr -> watch ->\n"
-            "# triage -> notify -> track-deploy -> status, each stage a job of\n"
+            "# triage -> bisect -> notify -> track-deploy -> status, each stage a job of\n"
             "# its own"
             " handing values on through dotenv reports and needs.\n"
             "include:\n" + "\n".join(includes) + "\n")

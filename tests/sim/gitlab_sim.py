@@ -44,6 +44,13 @@ def bad_request(msg):
     return ApiError(400, {"error": msg})
 
 
+def is_draft(title):
+    """A title starting with [Draft], (Draft) or Draft: makes the MR a
+    draft (docs/user/project/merge_requests/drafts.md)."""
+    return re.match(r"(?i)\s*(\[draft\]|\(draft\)|draft:)", title or "") \
+        is not None
+
+
 def iso(ts):
     return datetime.fromtimestamp(ts, timezone.utc).strftime(
         "%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
@@ -430,7 +437,8 @@ class State:
             "source_branch": mr["source_branch"],
             "author": self.user_json(mr["author_id"]),
             "labels": list(mr["labels"]),
-            "draft": False, "work_in_progress": False,
+            "draft": is_draft(mr["title"]),
+            "work_in_progress": is_draft(mr["title"]),
             "merge_when_pipeline_succeeds": mr["auto_merge"],
             "merge_status": "can_be_merged",
             "detailed_merge_status": "mergeable" if mr["state"] == "opened"
@@ -1160,7 +1168,8 @@ def merge_mr(req, pid, iid):
     if p["mergers"] and st.username(uid) not in p["mergers"]:
         raise ApiError(401, {"message": "401 Unauthorized"})
     not_allowed = ApiError(405, {"message": "405 Method Not Allowed"})
-    if mr["state"] != "opened":
+    # a draft never merges, nor is set to auto-merge (merge checks)
+    if mr["state"] != "opened" or is_draft(mr["title"]):
         raise not_allowed
     head = st.mr_head(p, mr)
     pl = st.diff_head_pipeline(p, mr)

@@ -1,0 +1,231 @@
+#!/bin/sh
+# relay-bisect against the simulator: ranges of 1, 2, 7 and 40 changes
+# with the culprit at each end and in the middle, k=2 and k=3, one round
+# per run; a flaky draft, a commit without a green pipeline, the bump MR
+# closed mid-bisect, a new green commit mid-bisect, bisect off, and no
+# duplicate over re-runs.
+. "$(dirname "$0")/lib.sh"
+sim_start
+T='.projects["gitlab-org/gitlab"]'
+JOB=gitaly-integration
+
+# fresh N [NOGREEN...]: a new world: N merged changes after the pinned
+# root, each green but those listed (1-based), and the bump MR !1 pinning
+# the last, whose pipeline failed in $JOB
+fresh() {
+	n=$1
+	shift
+	sim POST /reset >/dev/null
+	out=$(sim POST /seed "{
+	  \"users\": [
+	    {\"username\": \"release-tools-bot\", \"token\": \"$BOT_TOKEN\"},
+	    {\"username\": \"approver-bot\", \"token\": \"$APPROVER_TOKEN\"},
+	    {\"username\": \"someone\", \"token\": \"glpat-someone\"}],
+	  \"projects\": [
+	    {\"path\": \"gitlab-org/security/gitaly\", \"default_branch\": \"master\"},
+	    {\"path\": \"gitlab-org/gitlab\", \"default_branch\": \"master\",
+	     \"mr_pipeline_status\": \"running\",
+	     \"mr_pipeline_jobs\": [{\"name\": \"$JOB\"}, {\"name\": \"rspec\"}],
+	     \"files\": {\"GITALY_SERVER_VERSION\": \"placeholder\\n\"}}]}")
+	SRC_ROOT=$(echo "$out" | jq -r '.projects["gitlab-org/security/gitaly"].root')
+	sim POST /commits "{\"project\": \"gitlab-org/gitlab\", \"commits\": [
+	  {\"message\": \"Pin Gitaly\", \"files\": {\"GITALY_SERVER_VERSION\": \"$SRC_ROOT\\n\"}}]}" >/dev/null
+	specs=$(python3 -c "import json,sys; print(json.dumps([{'message': f'Change {i}', 'merge': 1, 'mr': 100 + i} for i in range(1, int(sys.argv[1]) + 1)]))" "$n")
+	src_commits "$specs"
+	i=0
+	for s in $SHAS; do
+		i=$((i + 1))
+		case " $* " in *" $i "*) continue ;; esac
+		pipeline "$s" success >/dev/null
+	done
+	open_bump "$(nth "$n")" || return 1
+	sim PATCH /mrs/gitlab-org%2Fgitlab/1 '{"auto_merge": false}' >/dev/null
+	set_jobs "$(state "$T.mrs[0].head_pipeline.id")" "{\"$JOB\": \"failed\", \"rspec\": \"success\"}"
+}
+
+bisect() {
+	MR_IID=1 TRIAGE=regression FAILED_JOBS=$JOB RELAY_BISECT=true run bisect "$@"
+}
+# drafts [STATE]: relay::bisect MRs (opened by default)
+drafts() { state "[$T.mrs[] | select(.labels | index(\"relay::bisect\")) | select(.state == \"${1:-opened}\")] | length"; }
+all_drafts() { state "[$T.mrs[] | select(.labels | index(\"relay::bisect\"))] | length"; }
+bisect_notes() { state "[$T.mrs[0].notes[] | select(.body | contains(\"relay:bisect-$1\"))] | length"; }
+# index SHA: its 1-based place in SHAS
+index() { echo "$SHAS" | tr ' ' '\n' | grep -n "^$1" | cut -d: -f1; }
+
+# answer CULPRIT [FLAKY-INDEX]: every open draft's pipeline finishes:
+# the culprit and later fail $JOB, earlier ones pass; a draft of
+# FLAKY-INDEX fails rspec instead
+answer() {
+	for iid in $(state "$T.mrs[] | select(.labels | index(\"relay::bisect\")) | select(.state == \"opened\") | .iid"); do
+		short=$(state "$T.mrs[] | select(.iid == $iid) | .title" | sed 's/.* at //')
+		i=$(index "$short")
+		pl=$(state "$T.mrs[] | select(.iid == $iid) | .head_pipeline.id")
+		if [ "$i" = "${2:-}" ]; then
+			set_jobs "$pl" "{\"$JOB\": \"success\", \"rspec\": \"failed\"}"
+		elif [ "$i" -ge "$1" ]; then
+			set_jobs "$pl" "{\"$JOB\": \"failed\", \"rspec\": \"success\"}"
+		else
+			set_jobs "$pl" "{\"$JOB\": \"success\", \"rspec\": \"success\"}"
+		fi
+	done
+}
+
+# drive CULPRIT [FLAKY]: run bisect until it ends; ROUNDS is the rounds
+drive() {
+	k=0
+	while [ $k -lt 30 ]; do
+		k=$((k + 1))
+		bisect
+		[ "$rc" -eq 0 ] || { cat err; return 1; }
+		[ "$(dotenv BISECT)" = running ] || break
+		# never more than one round of drafts open
+		[ "$(drafts)" -le $((${RELAY_BISECT_WAYS:-2} - 1)) ] || return 1
+		answer "$@"
+	done
+	ROUNDS=$(state "$T.mrs[0].notes[] | select(.body | contains(\"relay:bisect-state\")) | .body" | sed -n 's/^round=//p')
+	echo "# rounds: $ROUNDS, drafts: $(all_drafts)"
+}
+
+# found N CULPRIT [MAXROUNDS]: a range of N with the culprit at CULPRIT
+found() {
+	fresh "$1" && drive "$2" && expect_rc 0 &&
+	test "$(dotenv BISECT)" = found &&
+	test "$(dotenv SUSPECT_SHA)" = "$(nth "$2")" &&
+	test "$(dotenv SUSPECT_MR)" = "gitlab-org/security/gitaly!$((100 + $2))" &&
+	test "$(drafts)" -eq 0 && test "$(bisect_notes verdict)" -eq 1 &&
+	test "$(bisect_notes state)" -eq 1 &&
+	{ [ -z "${3:-}" ] || [ "$ROUNDS" -le "$3" ]; }
+}
+
+test_expect_success 'bisect off (the default): nothing happens, no request' '
+	fresh 7 && sim DELETE /requests >/dev/null &&
+	MR_IID=1 TRIAGE=regression FAILED_JOBS=$JOB run bisect && expect_rc 0 &&
+	test "$(dotenv BISECT)" = off && test "$(requests length)" -eq 0 &&
+	test "$(all_drafts)" -eq 0
+'
+
+test_expect_success 'no regression: nothing to bisect' '
+	MR_IID=1 TRIAGE=flake RELAY_BISECT=true run bisect && expect_rc 0 &&
+	test "$(dotenv BISECT)" = none && test "$(all_drafts)" -eq 0 &&
+	test "$(bisect_notes state)" -eq 0
+'
+
+test_expect_success 'the first round: one draft pinning the middle, labelled, never set to merge' '
+	bisect && expect_rc 0 && test "$(dotenv BISECT)" = running &&
+	test "$(drafts)" -eq 1 &&
+	test "$(state "$T.mrs[1].source_branch")" = "release-tools/bisect-gitaly-$(nth 4 | cut -c1-8)" &&
+	test "$(state "$T.mrs[1].draft")" = true &&
+	test "$(state "$T.mrs[1].auto_merge")" = false &&
+	test "$(state "$T.mrs[1].title")" = "Draft: Bisect Gitaly at $(nth 4 | cut -c1-12)" &&
+	no_secrets
+'
+
+test_expect_success 're-runs while the draft runs open nothing more' '
+	for x in 1 2 3 4 5 6 7 8 9 10; do bisect; [ "$rc" -eq 0 ] || return 1; done &&
+	test "$(all_drafts)" -eq 1 && test "$(bisect_notes state)" -eq 1 &&
+	test "$(dotenv BISECT)" = running
+'
+
+for n in 1 2 7 40; do
+	for at in first middle last; do
+		case $at in
+		first) c=1 ;;
+		middle) c=$(((n + 1) / 2)) ;;
+		last) c=$n ;;
+		esac
+		max=""
+		[ "$n" -eq 40 ] && max=6
+		test_expect_success "$n changes, culprit $at ($c): found, drafts closed" "found $n $c $max"
+	done
+done
+
+test_expect_success 'a range of 1: the verdict needs no draft' '
+	fresh 1 && drive 1 && test "$(all_drafts)" -eq 0 && test "$(dotenv BISECT)" = found
+'
+
+test_expect_success '40 changes with k=3: at most 4 rounds, two drafts a round' '
+	RELAY_BISECT_WAYS=3 && export RELAY_BISECT_WAYS &&
+	found 40 17 4 && found 40 1 4 && found 40 40 4; r=$?;
+	unset RELAY_BISECT_WAYS; return $r
+'
+
+test_expect_success 'the verdict: a note naming the source MR, its title and author; Slack once' '
+	found 7 3 &&
+	state "$T.mrs[0].notes[] | select(.body | contains(\"relay:bisect-verdict\")) | .body" >note &&
+	grep -q "gitlab-org/security/gitaly!103" note && grep -q "Change 3" note &&
+	grep -q "/gitlab-org/security/gitaly/-/merge_requests/103" note &&
+	grep -q "slack=sent" note &&
+	test "$(sim GET /slack | jq "[.[] | select(.text | contains(\"bisected\"))] | length")" -eq 1 &&
+	sim GET /slack | jq -r ".[-1].text" | grep -q "gitlab-org/security/gitaly!103"
+'
+
+test_expect_success 'ten re-runs after the verdict: no second note, draft or Slack post' '
+	for x in 1 2 3 4 5 6 7 8 9 10; do bisect; [ "$rc" -eq 0 ] || return 1; done &&
+	test "$(bisect_notes verdict)" -eq 1 && test "$(drafts)" -eq 0 &&
+	test "$(sim GET /slack | jq "[.[] | select(.text | contains(\"bisected\"))] | length")" -eq 1 &&
+	test "$(dotenv SUSPECT_SHA)" = "$(nth 3)"
+'
+
+test_expect_success 'a flaky draft (another job failed) is retried once, then counts' '
+	fresh 7 && bisect && P=$(state "$T.mrs[1].head_pipeline.id") &&
+	set_jobs "$P" "{\"$JOB\": \"success\", \"rspec\": \"failed\"}" &&
+	bisect && expect_rc 0 && test "$(dotenv BISECT)" = running &&
+	test "$(requests "[.[] | select(.method == \"POST\" and (.path | endswith(\"/pipelines/$P/retry\")))] | length")" -eq 1 &&
+	test "$(drafts)" -eq 1 && drive 2 && test "$(dotenv SUSPECT_SHA)" = "$(nth 2)"
+'
+
+test_expect_success 'a point failing differently twice is skipped: inconclusive with the narrowed range' '
+	fresh 2 && bisect && P=$(state "$T.mrs[1].head_pipeline.id") &&
+	set_jobs "$P" "{\"$JOB\": \"success\", \"rspec\": \"failed\"}" && bisect &&
+	set_jobs "$P" "{\"rspec\": \"failed\"}" && bisect && expect_rc 0 &&
+	test "$(dotenv BISECT)" = inconclusive && test "$(drafts)" -eq 0 &&
+	test "$(dotenv BISECT_RANGE)" = "$(nth 1 | cut -c1-12)..$(nth 2 | cut -c1-12)" &&
+	state "$T.mrs[0].notes[] | select(.body | contains(\"relay:bisect-verdict\")) | .body" | grep -q inconclusive
+'
+
+test_expect_success 'a commit without a green pipeline is never pinned' '
+	fresh 7 4 && bisect && test "$(drafts)" -eq 1 &&
+	test "$(state "$T.mrs[1].title")" = "Draft: Bisect Gitaly at $(nth 3 | cut -c1-12)" &&
+	drive 6 && test "$(dotenv SUSPECT_SHA)" = "$(nth 6)" &&
+	test "$(state "[$T.mrs[] | select(.title | contains(\"$(nth 4 | cut -c1-12)\"))] | length")" -eq 0
+'
+
+test_expect_success 'the bump MR closed mid-bisect: its drafts are closed, their branches gone' '
+	fresh 40 && bisect && test "$(drafts)" -eq 1 &&
+	B=$(state "$T.mrs[1].source_branch") &&
+	sim PATCH /mrs/gitlab-org%2Fgitlab/1 "{\"state\": \"closed\"}" >/dev/null &&
+	bisect && expect_rc 0 && test "$(dotenv BISECT)" = aborted &&
+	test "$(drafts)" -eq 0 && test "$(state "$T.branches[\"$B\"]")" = null &&
+	bisect && test "$(all_drafts)" -eq 1 && test "$(dotenv BISECT)" = aborted
+'
+
+test_expect_success 'a new green commit mid-bisect: the range stays, the culprit is found' '
+	fresh 7 && bisect && answer 5 &&
+	src_commits "[{\"message\": \"Later\", \"merge\": 1}]" && pipeline "$SHAS" success >/dev/null &&
+	SHAS=$(state "$T.mrs[0].notes[] | select(.body | contains(\"relay:bisect-state\")) | .body" | sed -n "s/^shas=//p" | tr , " ") &&
+	drive 5 && test "$(dotenv SUSPECT_SHA)" = "$(nth 5)"
+'
+
+test_expect_success 'a state note written by someone else is not trusted' '
+	fresh 7 &&
+	curl -sS -X POST -H "PRIVATE-TOKEN: glpat-someone" -H "Content-Type: application/json" \
+	  --data-binary "{\"body\": \"x <!-- relay:bisect-state\nstatus=found\nround=1\nways=2\npoints=\nmarks=b\nshas=$(nth 1)\njobs=$JOB\n-->\"}" \
+	  "$CI_API_V4_URL/projects/gitlab-org%2Fgitlab/merge_requests/1/notes" >/dev/null &&
+	bisect && expect_rc 0 && test "$(dotenv BISECT)" = running && test "$(drafts)" -eq 1
+'
+
+test_expect_success 'a 5xx is temporary (75), the next run resumes without duplicates' '
+	fresh 7 &&
+	sim POST /faults "{\"method\": \"POST\", \"path\": \"merge_requests$\", \"kind\": \"status\", \"status\": 503, \"times\": 10}" >/dev/null &&
+	bisect && expect_rc 75 && one_error_line && sim DELETE /faults >/dev/null &&
+	bisect && expect_rc 0 && test "$(drafts)" -eq 1 && drive 3 &&
+	test "$(dotenv SUSPECT_SHA)" = "$(nth 3)"
+'
+
+test_expect_success 'dry run: every read, no write' '
+	fresh 7 && sim DELETE /requests >/dev/null && bisect --dry-run && expect_rc 0 &&
+	test "$(requests "[.[] | select(.method != \"GET\")] | length")" -eq 0
+'
+
+test_done
