@@ -784,7 +784,7 @@ by_hand(struct ctx *c)
  * to <first 12 of the SHA in the file>" (PINNED_TRAILER when pinned).
  * Says so once in a note. 1 held, 0 not, < 0 error. */
 static int
-held(struct ctx *c, const char *onbranch)
+held(struct ctx *c, const char *onbranch, int no_file)
 {
 	struct buf path, want, body;
 	struct json *d = NULL;
@@ -803,6 +803,12 @@ held(struct ctx *c, const char *onbranch)
 		    &want, "Update %s to %.12s", c->component, onbranch);
 	if (rc == 0)
 		rc = gitlab_call(c->gl, &d, "GET", path.data, NULL);
+	if (rc == E_NOTFOUND && no_file) {
+		/* no branch at all: nothing to hold, relay creates it */
+		err_clear();
+		rc = 0;
+		goto out;
+	}
 	if (rc < 0) {
 		err_prefix(rc, "cannot read the head of %s: ", c->branch);
 		goto out;
@@ -810,7 +816,11 @@ held(struct ctx *c, const char *onbranch)
 	title = json_strp(json_root(d), "title");
 	msg = json_strp(json_root(d), "message");
 	head = json_strp(json_root(d), "id");
-	foreign = !title || strcmp(title, want.data) != 0;
+	/* without the file (absent, or a 404 on the way) only the shape of
+	 * the title can tell relay's commit */
+	foreign = !title ||
+	    (no_file ? !str_has_prefix(title, want.data)
+		     : strcmp(title, want.data) != 0);
 	pinned = !foreign && msg && strstr(msg, PINNED_TRAILER);
 	if (!foreign && (!pinned || strcasecmp(onbranch, c->green) == 0))
 		goto out; /* rc == 0: relay's, and not held */
@@ -896,8 +906,8 @@ run(struct ctx *c, const char **action)
 	if (rc < 0 && rc != E_NOTFOUND)
 		return err_prefix(
 		    rc, "cannot read %s on %s: ", c->file, c->branch);
-	if (found && rc == 0 && !by_hand(c)) {
-		int h = held(c, onbranch);
+	if (found && !by_hand(c)) {
+		int h = held(c, onbranch, rc == E_NOTFOUND);
 
 		if (h != 0) {
 			if (h == 1)

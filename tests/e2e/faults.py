@@ -263,6 +263,45 @@ def sc_triage_regression(c):
     return v
 
 
+def sc_triage_merged(c):
+    """the retry passed and auto-merge merged the MR; the next hour has no
+    MR: triage finishes the flake of the merged one (issue 13 item 12)"""
+    v = triage_base(c)
+    c.must("triage", v)
+    c.sim.call("PATCH", "/mrs/%s/1" % urllib.parse.quote(TARGET, safe=""),
+               {"auto_merge": True})
+    c.set_jobs(int(v["PIPELINE_ID"]), {"rspec 3/4": "success"})
+    if c.state()["projects"][TARGET]["mrs"][0]["state"] != "merged":
+        raise RuntimeError("set-up: the retried MR did not merge")
+    return {"MR_ACTION": "none"}
+
+
+def api(c, method, path, body, token):
+    """an API call as a person (not relay)"""
+    req = urllib.request.Request(
+        c.sim.base + "/api/v4" + path, method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Content-Type": "application/json", "PRIVATE-TOKEN": token})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read() or b"null")
+
+
+def sc_open_held(c):
+    """a person set the version in the bump MR (the seed's manual path):
+    the scheduled run holds it, with one note (issue 13 item 11)"""
+    a, b = two_merges(c)
+    c.must("open-mr", {"GREEN_SHA": a, "CURRENT_SHA": c.root})
+    api(c, "POST", "/projects/%s/repository/commits" %
+        urllib.parse.quote(TARGET, safe=""), {
+            "branch": "release-tools/update-gitaly",
+            "commit_message": "Update GITALY_SERVER_VERSION",
+            "actions": [{"action": "update",
+                         "file_path": "GITALY_SERVER_VERSION",
+                         "content": b + "\n"}]}, APPROVER)
+    return {"GREEN_SHA": b, "CURRENT_SHA": c.root,
+            "CI_PIPELINE_SOURCE": "schedule"}
+
+
 def sc_notify(c):
     a, _ = two_merges(c)
     c.must("open-mr", {"GREEN_SHA": a, "CURRENT_SHA": c.root})
@@ -322,10 +361,12 @@ ALL_SCENARIOS = [
     ("find-green", "find-green", sc_find_green),
     ("open-mr create", "open-mr", sc_open_create),
     ("open-mr update", "open-mr", sc_open_update),
+    ("open-mr held", "open-mr", sc_open_held),
     ("watch", "watch", sc_watch),
     ("triage retry", "triage", sc_triage_retry),
     ("triage flake", "triage", sc_triage_flake),
     ("triage regression", "triage", sc_triage_regression),
+    ("triage merged", "triage", sc_triage_merged),
     ("notify", "notify", sc_notify),
     ("track-deploy MR", "track-deploy", sc_track_mr),
     ("track-deploy newest", "track-deploy", sc_track_newest),
@@ -347,6 +388,12 @@ SEMANTICS = [
     ("triage flake", "GET", r"issue_templates.*/raw$", "404", None, "none",
      "404: the project has no such issue template; the issue is opened "
      "without one, as on a project that has none"),
+    ("triage merged", "GET", r"issue_templates.*/raw$", "404", None, "none",
+     "as for triage flake"),
+    ("open-mr held", "GET", r"/files/GITALY_SERVER_VERSION/raw$", "404",
+     None, "converge",
+     "404 on the MR branch: the file is absent there; the branch head is "
+     "still not relay's commit, so the MR is held all the same"),
     ("notify", "PUT", r"/notes/[0-9]+$", "*", "want", "at-least-once",
      "Slack took the post and GitLab did not record it: the next run "
      "posts again (Slack webhooks have no idempotency key; a repeat, "
