@@ -481,6 +481,7 @@ flaky_issue(struct ctx *c, const char *proj, const char *job, struct buf *links)
 	struct json *d = NULL;
 	struct json_iter it;
 	struct jv e;
+	struct gitlab_pager pg = { 0 };
 	char *q = NULL, *tmpl = NULL;
 	long long iid = 0;
 	const char *url = NULL, *idesc = NULL;
@@ -504,20 +505,33 @@ flaky_issue(struct ctx *c, const char *proj, const char *job, struct buf *links)
 		     "&per_page=100",
 		     proj, q)
 	       : err_set(E_NOMEM, "out of memory");
+	/* a title search matches every "Flaky job: rspec…": read every page
+	 * until the exact title; d keeps the page that holds it */
 	if (rc == 0)
-		rc = gitlab_list(c->gl, &d, path.data);
+		rc = gitlab_pager_init(&pg, c->gl, path.data, 20);
+	while (rc == 0 && !iid) {
+		rc = gitlab_pager_next(&pg, &d);
+		if (rc <= 0)
+			break;
+		rc = 0;
+		json_iter_init(&it, json_root(d));
+		while (!iid && json_iter_next(&it, &e, NULL))
+			if (json_strp(e, "title") &&
+			    strcmp(json_strp(e, "title"), title.data) == 0) {
+				iid = json_intp(e, "iid", 0);
+				url = json_strp(e, "web_url");
+				idesc = json_strp(e, "description");
+			}
+		if (!iid) {
+			json_free(d);
+			d = NULL;
+		}
+	}
+	gitlab_pager_free(&pg);
 	if (rc < 0) {
 		err_prefix(rc, "cannot search flaky-job issues: ");
 		goto out;
 	}
-	json_iter_init(&it, json_root(d));
-	while (!iid && json_iter_next(&it, &e, NULL))
-		if (json_strp(e, "title") &&
-		    strcmp(json_strp(e, "title"), title.data) == 0) {
-			iid = json_intp(e, "iid", 0);
-			url = json_strp(e, "web_url");
-			idesc = json_strp(e, "description");
-		}
 	rc = buf_printf(&b,
 	    "- `%s` failed in [pipeline %lld](%s) of %s and passed when "
 	    "retried.",

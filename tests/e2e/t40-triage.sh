@@ -114,6 +114,25 @@ test_expect_success 'a second flake of the same job notes the open issue' '
 	state "$C.issues[0].notes[0].body" | grep -q "pipelines/$P2"
 '
 
+# issue 13 item 4: the title search for the open flaky-job issue matches
+# every "Flaky job: rspec 3/4…"; the exact one may be past the first page
+test_expect_success 'a third flake: the open issue past the first page of the search is found, no duplicate' '
+	for i in $(seq 101); do
+		curl -sS --fail -X POST -H "PRIVATE-TOKEN: $BOT_TOKEN" -H "Content-Type: application/json" \
+			--data "{\"title\": \"Flaky job: rspec 3/4 (ruby $i)\"}" \
+			"$CI_API_V4_URL/projects/gitlab-org%2Fgitaly/issues" >/dev/null || return 1
+	done &&
+	P2B=$(mr_pipeline failed "[{\"name\": \"rspec 3/4\", \"status\": \"failed\"}]") &&
+	MR_IID=1 OUTCOME=failed PIPELINE_ID=$P2B FAILED_JOBS="rspec 3/4" run triage &&
+	test "$(dotenv TRIAGE)" = flake-retried &&
+	set_jobs "$P2B" "{\"rspec 3/4\": \"success\"}" &&
+	MR_IID=1 OUTCOME=success PIPELINE_ID=$P2B run triage && expect_rc 0 &&
+	test "$(dotenv TRIAGE)" = flake && test "$(issues)" -eq 102 &&
+	test "$(state "[$C.issues[] | select(.title == \"Flaky job: rspec 3/4\")] | length")" -eq 1 &&
+	test "$(state "$C.issues[0].notes | length")" -eq 2 &&
+	state "$C.issues[0].notes[1].body" | grep -q "pipelines/$P2B"
+'
+
 test_expect_success 'failed again after the retry, master green: regression with the range' '
 	P3=$(mr_pipeline failed "[{\"name\": \"gitaly-integration\", \"status\": \"failed\"}]") &&
 	MR_IID=1 OUTCOME=failed PIPELINE_ID=$P3 FAILED_JOBS=gitaly-integration run triage &&
