@@ -45,6 +45,7 @@
 #include "notes.h"
 #include "pipeline.h"
 #include "range.h"
+#include "record.h"
 #include "slack.h"
 #include "url.h"
 #include "util.h"
@@ -66,7 +67,6 @@ static const struct env_var stage_vars[] = {
 
 #define LABEL "relay::bisect"
 #define STATE_MARK "<!-- relay:bisect-state\n"
-#define VERDICT_MARK "<!-- relay:bisect-verdict"
 
 struct ctx {
 	struct job *job;
@@ -80,8 +80,6 @@ struct ctx {
 	struct bisect b;
 	int have; /* b holds a state read or started */
 	long long state_id;
-	long long verdict_id;
-	char *verdict_body;
 	const char *result;
 	char suspect_sha[41];
 	char suspect_mr[256];
@@ -90,22 +88,8 @@ struct ctx {
 
 /* ---- reads ---- */
 
-static int
-self_id(struct ctx *c)
-{
-	struct json *d = NULL;
-	int rc = gitlab_call(c->gl, &d, "GET", "/user", NULL);
-
-	if (rc == 0)
-		c->me = json_intp(json_root(d), "id", 0);
-	json_free(d);
-	if (rc == 0 && c->me <= 0)
-		rc = err_set(E_PARSE, "GET /user: no id");
-	return rc < 0 ? err_prefix(rc, "cannot read relay's user: ") : 0;
-}
-
-/* records: the oldest trusted state note and the trusted verdict note
- * of the bump MR (only notes relay's own user wrote count) */
+/* records: the oldest trusted state note of the bump MR (only notes
+ * relay's own user wrote count) */
 static int
 records(struct ctx *c)
 {
@@ -145,12 +129,6 @@ records(struct ctx *c)
 				}
 				c->have = 1;
 				c->state_id = json_intp(e, "id", 0);
-			}
-			if (strstr(body, VERDICT_MARK) && !c->verdict_id) {
-				c->verdict_id = json_intp(e, "id", 0);
-				c->verdict_body = str_dup(body);
-				if (!c->verdict_body)
-					rc = err_set(E_NOMEM, "out of memory");
 			}
 		}
 		json_free(page);
@@ -578,17 +556,17 @@ abort_all(struct ctx *c)
 
 /* ---- the verdict ---- */
 
-/* code_span: GitLab text shown in Markdown as a code span, where no
- * mention, reference, link or marker is rendered ('`' becomes '\'') */
-static void
-code_span(struct buf *b, const char *s, size_t n)
+/* mr_ref_ok: "group/project!12" and nothing that could be markup */
+static int
+mr_ref_ok(const char *ref)
 {
-	size_t i;
+	const char *bang = strchr(ref, '!');
+	size_t n = strspn(ref,
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	    "_./-");
 
-	buf_putc(b, '`');
-	for (i = 0; i < n && s[i]; i++)
-		buf_putc(b, s[i] == '`' ? '\'' : s[i]);
-	buf_putc(b, '`');
+	return bang && ref + n == bang && n > 0 && bang[1] &&
+	    strspn(bang + 1, "0123456789") == strlen(bang + 1);
 }
 
 static int
@@ -619,7 +597,8 @@ culprit(struct ctx *c, struct buf *text, struct buf *slack)
 		if (n > k && n - k < sizeof(base))
 			snprintf(base, sizeof(base), "%.*s", (int)(n - k), pw);
 	}
-	if (msg && range_mr_ref(c->suspect_mr, sizeof(c->suspect_mr), msg)) {
+	if (msg && range_mr_ref(c->suspect_mr, sizeof(c->suspect_mr), msg) &&
+	    mr_ref_ok(c->suspect_mr)) {
 		const char *t = strstr(msg, "\n\n");
 		int n = t ? (int)strcspn(t + 2, "\n") : 0;
 		char path[256];
@@ -628,9 +607,16 @@ culprit(struct ctx *c, struct buf *text, struct buf *slack)
 		snprintf(path, sizeof(path), "%.*s",
 		    (int)(bang - c->suspect_mr), c->suspect_mr);
 		buf_printf(text, "%s ", c->suspect_mr);
-		code_span(text, n > 0 ? t + 2 : "", (size_t)n);
-		buf_printf(text, " by %s: %s%s/-/merge_requests/%s",
-		    author ? author : "?", base, path, bang + 1);
+		{
+			char *title = str_ndup(n > 0 ? t + 2 : "", (size_t)n);
+
+			notes_escape(text, title ? title : "");
+			free(title);
+		}
+		buf_puts(text, " by ");
+		notes_escape(text, author ? author : "?");
+		buf_printf(
+		    text, ": %s%s/-/merge_requests/%s", base, path, bang + 1);
 		buf_printf(slack, "%s ", c->suspect_mr);
 		{
 			char *title = str_ndup(n > 0 ? t + 2 : "", (size_t)n);
@@ -644,8 +630,10 @@ culprit(struct ctx *c, struct buf *text, struct buf *slack)
 		    slack, " <%s%s/-/merge_requests/%s>", base, path, bang + 1);
 	} else {
 		/* a commit pushed without a merge request */
-		buf_printf(text, "`%.12s` by %s: %s", c->suspect_sha,
-		    author ? author : "?", web ? web : "");
+		c->suspect_mr[0] = '\0';
+		buf_printf(text, "`%.12s` by ", c->suspect_sha);
+		notes_escape(text, author ? author : "?");
+		buf_printf(text, ": %s", web ? web : "");
 		buf_printf(slack, "%.12s by ", c->suspect_sha);
 		slack_escape(slack, author ? author : "?");
 	}
@@ -656,12 +644,33 @@ out:
 	return rc;
 }
 
+struct post {
+	struct ctx *c;
+	const char *hook;
+	const char *text;
+};
+
+static int
+post_slack(void *arg)
+{
+	struct post *p = arg;
+	int rc = slack_post(p->c->job->http, p->hook, p->text);
+
+	if (rc == 0)
+		log_info("posted the verdict of !%lld to Slack", p->c->mr.iid);
+	return rc;
+}
+
+/* verdict: one note on the bump MR and one Slack message, at most once
+ * across runs (record.c: the note is written pending before the post) */
 static int
 verdict(struct ctx *c, int found)
 {
 	struct buf text, slack, note;
-	const char *hook = job_var(c->job, "RELAY_SLACK_FAILURES_URL");
-	int lo, hi, rc = 0;
+	struct post p = { c, job_var(c->job, "RELAY_SLACK_FAILURES_URL"),
+		NULL };
+	struct record_op op;
+	int lo, hi, rc = 0, result = 0;
 
 	bisect_bounds(&c->b, &lo, &hi);
 	bounds_text(c);
@@ -672,45 +681,19 @@ verdict(struct ctx *c, int found)
 		snprintf(
 		    c->suspect_sha, sizeof(c->suspect_sha), "%s", c->b.sha[hi]);
 		rc = culprit(c, &text, &slack);
-	}
-	if (c->verdict_id && c->verdict_body &&
-	    !strstr(c->verdict_body, "slack=pending"))
-		goto out; /* said and posted before */
-	if (rc < 0)
-		goto out;
-	if (found)
+		if (rc < 0)
+			goto out;
 		buf_printf(&note,
 		    "**Bisection of the %s regression** (relay, %d rounds): "
 		    "the first bad change is %s (`%s`).",
 		    c->component, c->b.round, text.data, c->suspect_sha);
-	else
+	} else
 		buf_printf(&note,
 		    "**Bisection of the %s regression is inconclusive** "
 		    "(relay, %d rounds): flaky or skipped points (commits "
 		    "without a green pipeline) leave the first bad change "
 		    "among `%s`.",
 		    c->component, c->b.round, c->range);
-	if (!c->verdict_id) {
-		struct buf b;
-
-		buf_init(&b, 0);
-		buf_printf(&b, "%s\n\n%s slack=%s -->", note.data, VERDICT_MARK,
-		    hook ? "pending" : "none");
-		rc = buf_error(&b);
-		if (rc == 0 && c->job->dry_run)
-			log_info("dry run: would note the verdict on !%lld",
-			    c->mr.iid);
-		else if (rc == 0)
-			rc = notes_post(
-			    &c->verdict_id, c->gl, c->mr.path, b.data);
-		buf_free(&b);
-		if (rc < 0) {
-			err_prefix(rc, "cannot note the verdict: ");
-			goto out;
-		}
-	}
-	if (!hook || c->job->dry_run)
-		goto out;
 	buf_reset(&text);
 	buf_puts(&text, ":mag: ");
 	slack_escape(&text, c->component);
@@ -721,17 +704,25 @@ verdict(struct ctx *c, int found)
 	else
 		buf_printf(&text,
 		    "inconclusive, the first bad change is among %s", c->range);
-	rc = buf_error(&text);
-	if (rc == 0)
-		rc = slack_post(c->job->http, hook, text.data);
-	if (rc < 0) {
-		err_prefix(rc, "cannot post the verdict to Slack: ");
-		goto out;
-	}
-	buf_printf(&note, "\n\n%s slack=sent -->", VERDICT_MARK);
-	rc = notes_update(c->gl, c->mr.path, c->verdict_id, note.data);
+	rc = buf_error(&text) ? buf_error(&text) : buf_error(&note);
 	if (rc < 0)
-		err_prefix(rc, "cannot record the Slack post: ");
+		goto out;
+	p.text = text.data;
+	memset(&op, 0, sizeof(op));
+	op.noteable = c->mr.path;
+	op.marker = "relay:bisect-verdict";
+	op.text = note.data;
+	op.act = p.hook ? post_slack : NULL;
+	op.arg = &p;
+	op.dry_run = c->job->dry_run;
+	rc = record_once(&result, c->gl, &op);
+	if (rc < 0)
+		err_prefix(rc, "cannot give the verdict on !%lld: ", c->mr.iid);
+	else if (result == RECORD_ACTED)
+		log_info("verdict noted on !%lld%s", c->mr.iid,
+		    p.hook ? " and posted to Slack" : "");
+	else if (result == RECORD_DRY)
+		log_info("dry run: would note the verdict on !%lld", c->mr.iid);
 out:
 	buf_free(&text);
 	buf_free(&slack);
@@ -851,7 +842,7 @@ run(struct ctx *c)
 	int rc, decided = 0, st;
 	const char *triage = job_var(c->job, "TRIAGE");
 
-	rc = self_id(c);
+	rc = record_self(&c->me, c->gl);
 	if (rc == 0)
 		rc = mr_read(&c->mr, c->gl, c->tgt, job_long(c->job, "MR_IID"));
 	if (rc == 0)
@@ -962,7 +953,6 @@ cmd_bisect(struct job *job)
 	}
 	mr_free(&c.mr);
 	bisect_free(&c.b);
-	free(c.verdict_body);
 	free(c.tgt);
 	free(c.src);
 	return rc;
