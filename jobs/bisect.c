@@ -63,6 +63,10 @@ static const struct env_var stage_vars[] = {
 	    "draft MRs open at once at most"),
 	ENV_LONG("RELAY_BISECT_MAX_ROUNDS", 0, "8", 1, 50,
 	    "rounds at most; then the narrowed range is the verdict"),
+	ENV_BOOL("RELAY_OFFER_REVERT", 0, "false",
+	    "open a draft revert MR of the first bad change"),
+	ENV_STRING("RELAY_REVERT_PROJECT", 0, "gitlab-org/gitaly",
+	    "where the revert MR goes (the canonical source project)"),
 };
 
 #define LABEL "relay::bisect"
@@ -730,6 +734,168 @@ out:
 	return rc;
 }
 
+/* ---- the revert, offered ---- */
+
+/* revert: a draft MR in the canonical project reverting the culprit,
+ * on branch release-tools/revert-<component>-<short sha> made from its
+ * default branch. Each step is found before it is done (the MR, the
+ * revert commit on the branch, the branch), so re-runs and lost answers
+ * never make a second one. A person decides; relay never merges it. */
+static int
+revert(struct ctx *c)
+{
+	const char *proj_name = job_var(c->job, "RELAY_REVERT_PROJECT");
+	char *proj = gitlab_project_path(proj_name);
+	char *def = NULL, *esc = NULL;
+	char br[128];
+	struct json *d = NULL;
+	struct json_iter it;
+	struct jv e;
+	struct buf body, text;
+	struct jw w;
+	const char *head_title;
+	int rc;
+
+	buf_init(&body, 0);
+	buf_init(&text, 0);
+	snprintf(br, sizeof(br), "release-tools/revert-%s-%.8s", c->slug,
+	    c->suspect_sha);
+	esc = url_escape(br);
+	rc = proj && esc ? 0 : err_set(E_NOMEM, "out of memory");
+	if (rc == 0)
+		rc = gitlab_project_read(
+		    &def, NULL, c->gl, proj, "RELAY_REVERT_PROJECT", NULL);
+	/* the MR, if a run opened it already */
+	if (rc == 0)
+		rc = gitlab_getf(c->gl, &d,
+		    "%s/merge_requests?source_branch=%s&state=all"
+		    "&per_page=100",
+		    proj, esc);
+	if (rc < 0)
+		goto out;
+	json_iter_init(&it, json_root(d));
+	while (json_iter_next(&it, &e, NULL))
+		if (json_intp(e, "author.id", -1) == c->me) {
+			const char *url = json_strp(e, "web_url");
+
+			log_info("the revert MR exists: %s", url ? url : "");
+			if (url)
+				rc = job_out(c->job, "REVERT_MR_URL", url);
+			goto out;
+		}
+	json_free(d);
+	d = NULL;
+	if (c->job->dry_run) {
+		log_info("dry run: would offer a revert of %.12s in %s",
+		    c->suspect_sha, proj_name);
+		goto out;
+	}
+	/* the branch, from the default branch */
+	rc = gitlab_getf(c->gl, &d, "%s/repository/branches/%s", proj, esc);
+	if (rc == E_NOTFOUND) {
+		jw_init(&w, &body);
+		jw_obj(&w);
+		jw_kstr(&w, "branch", br);
+		jw_kstr(&w, "ref", def);
+		jw_end(&w);
+		rc = jw_finish(&w);
+		if (rc == 0)
+			rc = gitlab_callf(c->gl, &d, "POST", body.data,
+			    "%s/repository/branches", proj);
+		if (rc < 0 && c->gl->status == 400) /* a racing run made it */
+			rc = gitlab_getf(
+			    c->gl, &d, "%s/repository/branches/%s", proj, esc);
+	}
+	if (rc < 0) {
+		err_prefix(rc, "cannot make branch %s in %s: ", br, proj_name);
+		goto out;
+	}
+	/* the revert commit, unless the branch holds it already */
+	head_title = json_strp(json_root(d), "commit.title");
+	if (!head_title || strncmp(head_title, "Revert \"", 8) != 0) {
+		buf_reset(&body);
+		jw_init(&w, &body);
+		jw_obj(&w);
+		jw_kstr(&w, "branch", br);
+		jw_end(&w);
+		rc = jw_finish(&w);
+		if (rc == 0)
+			rc = gitlab_callf(c->gl, NULL, "POST", body.data,
+			    "%s/repository/commits/%s/revert", proj,
+			    c->suspect_sha);
+		if (rc < 0 && c->gl->status == 400) {
+			/* GitLab cannot revert it (a conflict, or reverted
+			 * already): a person's call, said once a run */
+			log_warn("GitLab cannot revert %.12s in %s "
+				 "automatically: no revert MR",
+			    c->suspect_sha, proj_name);
+			rc = 0;
+			goto out;
+		}
+		if (rc < 0) {
+			err_prefix(rc,
+			    "cannot revert %.12s in %s: ", c->suspect_sha,
+			    proj_name);
+			goto out;
+		}
+	}
+	/* the draft MR, linking the evidence */
+	buf_reset(&body);
+	buf_printf(&text, "relay's bisection of the %s regression names `%s`",
+	    c->component, c->suspect_sha);
+	if (c->suspect_mr[0])
+		buf_printf(&text, " (%s)", c->suspect_mr);
+	buf_printf(&text,
+	    " as the first bad change: the bump MR %s and its verdict note "
+	    "hold the evidence (the draft pipelines before and after it). "
+	    "relay never merges this MR: a person decides.\n\n"
+	    "<!-- relay:revert sha=%s -->\n",
+	    c->mr.web_url ? c->mr.web_url : "", c->suspect_sha);
+	jw_init(&w, &body);
+	jw_obj(&w);
+	jw_kstr(&w, "source_branch", br);
+	jw_kstr(&w, "target_branch", def);
+	{
+		struct buf title;
+
+		buf_init(&title, 0);
+		buf_printf(&title, "Draft: Revert %.12s (%s regression)",
+		    c->suspect_sha, c->component);
+		jw_kstr(&w, "title", title.data);
+		buf_free(&title);
+	}
+	jw_kstr(&w, "description", text.data);
+	jw_kbool(&w, "remove_source_branch", 1);
+	jw_end(&w);
+	rc = jw_finish(&w);
+	json_free(d);
+	d = NULL;
+	if (rc == 0)
+		rc = gitlab_callf(
+		    c->gl, &d, "POST", body.data, "%s/merge_requests", proj);
+	if (rc == E_CONFLICT) {
+		log_info("a racing run opened the revert MR");
+		rc = 0;
+	} else if (rc < 0)
+		err_prefix(rc, "cannot open the revert MR in %s: ", proj_name);
+	else {
+		const char *url = json_strp(json_root(d), "web_url");
+
+		log_info("offered the revert of %.12s: %s", c->suspect_sha,
+		    url ? url : "");
+		if (url)
+			rc = job_out(c->job, "REVERT_MR_URL", url);
+	}
+out:
+	json_free(d);
+	buf_free(&body);
+	buf_free(&text);
+	free(proj);
+	free(def);
+	free(esc);
+	return rc;
+}
+
 /* ---- the run ---- */
 
 static int
@@ -906,7 +1072,11 @@ run(struct ctx *c)
 		if (rc < 0)
 			return rc;
 	}
-	return verdict(c, st == BISECT_FOUND);
+	rc = verdict(c, st == BISECT_FOUND);
+	if (rc == 0 && st == BISECT_FOUND &&
+	    job_bool(c->job, "RELAY_OFFER_REVERT"))
+		rc = revert(c);
+	return rc;
 }
 
 static int

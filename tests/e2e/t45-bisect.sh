@@ -23,6 +23,7 @@ fresh() {
 	    {\"username\": \"someone\", \"token\": \"glpat-someone\"}],
 	  \"projects\": [
 	    {\"path\": \"gitlab-org/security/gitaly\", \"default_branch\": \"master\"},
+	    {\"path\": \"gitlab-org/gitaly\", \"default_branch\": \"master\"},
 	    {\"path\": \"gitlab-org/gitlab\", \"default_branch\": \"master\",
 	     \"mr_pipeline_status\": \"running\",
 	     \"mr_pipeline_jobs\": [{\"name\": \"$JOB\"}, {\"name\": \"rspec\"}],
@@ -30,8 +31,10 @@ fresh() {
 	SRC_ROOT=$(echo "$out" | jq -r '.projects["gitlab-org/security/gitaly"].root')
 	sim POST /commits "{\"project\": \"gitlab-org/gitlab\", \"commits\": [
 	  {\"message\": \"Pin Gitaly\", \"files\": {\"GITALY_SERVER_VERSION\": \"$SRC_ROOT\\n\"}}]}" >/dev/null
-	specs=$(python3 -c "import json,sys; print(json.dumps([{'message': f'Change {i}', 'merge': 1, 'mr': 100 + i} for i in range(1, int(sys.argv[1]) + 1)]))" "$n")
+	specs=$(python3 -c "import json,sys; print(json.dumps([{'message': f'Change {i}', 'merge': 1, 'mr': 100 + i, 'files': {f'change-{i}.txt': f'{i}\\n'}} for i in range(1, int(sys.argv[1]) + 1)]))" "$n")
 	src_commits "$specs"
+	# the canonical project holds the same history (the mirror's source)
+	sim POST /commits "{\"project\": \"gitlab-org/gitaly\", \"commits\": [{\"id\": \"$(nth "$n")\", \"message\": \"x\"}]}" >/dev/null
 	i=0
 	for s in $SHAS; do
 		i=$((i + 1))
@@ -165,6 +168,33 @@ test_expect_success 'ten re-runs after the verdict: no second note, draft or Sla
 	test "$(bisect_notes verdict)" -eq 1 && test "$(drafts)" -eq 0 &&
 	test "$(sim GET /slack | jq "[.[] | select(.text | contains(\"bisected\"))] | length")" -eq 1 &&
 	test "$(dotenv SUSPECT_SHA)" = "$(nth 3)"
+'
+
+C='.projects["gitlab-org/gitaly"]'
+test_expect_success 'RELAY_OFFER_REVERT: one draft revert MR in the canonical project, ten re-runs add none' '
+	RELAY_OFFER_REVERT=true && export RELAY_OFFER_REVERT &&
+	found 7 5 && test "$(state "$C.mrs | length")" -eq 1 &&
+	B=$(state "$C.mrs[0].source_branch") &&
+	test "$B" = "release-tools/revert-gitaly-$(nth 5 | cut -c1-8)" &&
+	test "$(state "$C.mrs[0].draft")" = true &&
+	test "$(state "$C.mrs[0].target_branch")" = master &&
+	state "$C.branch_commits[\"$B\"].message" | grep -q "This reverts commit $(nth 5)" &&
+	test "$(state "$C.files[\"$B\"][\"change-5.txt\"]")" = null &&
+	test "$(state "$C.files[\"$B\"][\"change-4.txt\"]")" = "4" &&
+	test "$(dotenv REVERT_MR_URL)" = "$(state "$C.mrs[0].web_url")" &&
+	state "$C.mrs[0].description" | grep -q "merge_requests/1" &&
+	for x in 1 2 3 4 5 6 7 8 9 10; do bisect; [ "$rc" -eq 0 ] || return 1; done &&
+	test "$(state "$C.mrs | length")" -eq 1 && test "$(state "$C.branch_depth[\"$B\"]")" -eq "$(($(state "$C.branch_depth.master") + 1))" &&
+	test "$(bisect_notes verdict)" -eq 1; r=$?; unset RELAY_OFFER_REVERT; return $r
+'
+
+test_expect_success 'RELAY_OFFER_REVERT: a lost answer to the revert does not revert twice' '
+	RELAY_OFFER_REVERT=true && export RELAY_OFFER_REVERT &&
+	sim POST /faults "{\"path\": \"/revert$\", \"kind\": \"drop\", \"apply\": true, \"times\": 1}" >/dev/null &&
+	fresh 2 && drive 2; bisect; bisect; sim DELETE /faults >/dev/null;
+	B=$(state "$C.mrs[0].source_branch") &&
+	test "$(state "$C.mrs | length")" -eq 1 &&
+	test "$(state "$C.branch_depth[\"$B\"]")" -eq "$(($(state "$C.branch_depth.master") + 1))"; r=$?; unset RELAY_OFFER_REVERT; return $r
 '
 
 test_expect_success 'a flaky draft (another job failed) is retried once, then counts' '

@@ -754,6 +754,62 @@ def file_at(req, pid, path):
     return p, sha, path, tree[path]
 
 
+@route("POST", r"/projects/([^/]+)/repository/commits/([^/]+)/revert")
+def revert_commit(req, pid, sha):
+    """lib/api/commits.rb: authorize_push_to_branch!, the commit (404
+    Commit Not Found), find_branch! (404 Branch Not Found), then
+    Commits::RevertService onto that branch; a revert that conflicts or
+    changes nothing is 400 with a message and error_code. The commit is
+    app/models/commit.rb's revert_message: 'Revert "<title>"' and 'This
+    reverts commit <sha>' (or 'This reverts merge request !N' when the
+    simulator knew the MR: it never does, merges come from /-/sim). A merge
+    commit is reverted against its first parent (mainline 1)."""
+    st = req.st
+    p = st.project(pid)
+    need_write(req, p)
+    b = req.params()
+    branch = b.get("branch")
+    if not branch:
+        raise bad_request("branch is empty")
+    c = st.resolve(p, sha)
+    if c is None:
+        raise not_found("404 Commit Not Found")
+    if branch not in p["branches"]:
+        raise not_found("404 Branch Not Found")
+    commit = st.commits[c]
+    parent = commit["parent_ids"][0] if commit["parent_ids"] else None
+    ptree = st.commits[parent]["tree"] if parent else {}
+    ctree = commit["tree"]
+    head = p["branches"][branch]
+    tree = dict(st.commits[head]["tree"])
+    changed = False
+    for path in set(ctree) | set(ptree):
+        if ctree.get(path) == ptree.get(path):
+            continue
+        if tree.get(path) != ctree.get(path):
+            raise ApiError(400, {
+                "message": "Sorry, we cannot revert this commit "
+                           "automatically. This commit may already have "
+                           "been reverted, or a more recent commit may "
+                           "have updated some of its content.",
+                "error_code": "conflict"})
+        if path in ptree:
+            tree[path] = ptree[path]
+        else:
+            tree.pop(path, None)
+        changed = True
+    if not changed:
+        raise ApiError(400, {"message": "No changes to be committed",
+                             "error_code": "empty"})
+    msg = (f'Revert "{commit["title"].strip()}"\n\n'
+           f'This reverts commit {c}')
+    uid = req.auth["user_id"]
+    new = st.make_commit(p, [head], msg, tree, author=st.users[uid]["name"])
+    p["branches"][branch] = new
+    st.on_push(p, branch)
+    return 201, st.commit_json(new)
+
+
 @route("GET", r"/projects/([^/]+)/repository/files/([^/]+)/raw")
 def raw_file(req, pid, path):
     _, sha, _, content = file_at(req, pid, path)
