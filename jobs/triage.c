@@ -483,7 +483,7 @@ flaky_issue(struct ctx *c, const char *proj, const char *job, struct buf *links)
 	struct jv e;
 	struct gitlab_pager pg = { 0 };
 	char *q = NULL, *tmpl = NULL;
-	long long iid = 0;
+	long long iid = 0, author = 0, self = 0;
 	const char *url = NULL, *idesc = NULL;
 	int rc;
 
@@ -496,8 +496,9 @@ flaky_issue(struct ctx *c, const char *proj, const char *job, struct buf *links)
 	rc = buf_puts(&title, "Flaky job: ");
 	if (rc == 0)
 		rc = joblist_decode(&title, job);
+	/* shown in a code span: a backtick or control byte stays encoded */
 	if (rc == 0)
-		rc = joblist_decode(&name, job);
+		rc = joblist_text(&name, job);
 	if (rc == 0)
 		q = url_escape(title.data);
 	rc = q ? buf_printf(&path,
@@ -521,6 +522,7 @@ flaky_issue(struct ctx *c, const char *proj, const char *job, struct buf *links)
 				iid = json_intp(e, "iid", 0);
 				url = json_strp(e, "web_url");
 				idesc = json_strp(e, "description");
+				author = json_intp(e, "author.id", 0);
 			}
 		if (!iid) {
 			json_free(d);
@@ -535,7 +537,15 @@ flaky_issue(struct ctx *c, const char *proj, const char *job, struct buf *links)
 	rc = buf_printf(&b,
 	    "- `%s` failed in [pipeline %lld](%s) of %s and passed when "
 	    "retried.",
-	    name.data ? name.data : "", c->pl, c->pl_url, c->mr.web_url);
+	    name.data ? name.data : "", c->pl, c->pl_url,
+	    url_is_own(c->mr.web_url, c->gl->api) ? c->mr.web_url
+						  : "the bump MR");
+	/* the description counts as a record only if relay wrote it */
+	if (rc == 0 && iid && idesc) {
+		rc = record_self(&self, c->gl);
+		if (rc == 0 && author != self)
+			idesc = NULL;
+	}
 	if (rc == 0)
 		rc = buf_printf(&mk,
 		    "<!-- relay:flaky pipeline=%lld job=%s -->", c->pl, job);
