@@ -69,13 +69,9 @@ void http_resp_free(struct http_resp *r);
 int http_do(struct http *h, struct http_resp *out, const struct http_req *req);
 /* http_deadline: no attempt starts, no backoff waits, and no transfer runs
  * past secs from now (0: none), so retries x backoff never outlive the
- * job; a request refused by it is E_TEMP. RELAY_DEADLINE_S, declared in
- * each HTTP stage's table with HTTP_DEADLINE_VAR (env.h's ENV_LONG). */
+ * job; a request refused by it is E_TEMP. job_api sets it from
+ * RELAY_DEADLINE_S, a common variable of the API stages. */
 void http_deadline(struct http *h, long secs);
-#define HTTP_DEADLINE_VAR                                                      \
-	ENV_LONG("RELAY_DEADLINE_S", 0, "3000", 10, 86400,                     \
-	    "overall deadline of the run's HTTP requests, retries and "        \
-	    "backoff included; keep it below the job's timeout")
 /* http_requests: attempts made by this handle so far (request budgets) */
 long http_requests(const struct http *h);
 /* http_error_line: an error answer's body as one printable line for a

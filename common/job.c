@@ -116,6 +116,10 @@ static const struct {
 	{ ENV_LONG(
 	      "RELAY_TRIES", 0, "4", 1, 20, "attempts for transient failures"),
 	    NULL, 0 },
+	{ ENV_LONG("RELAY_DEADLINE_S", ENV_API, "3000", 10, 86400,
+	      "overall deadline of the run's HTTP requests, retries and "
+	      "backoff included; keep it below the job's timeout"),
+	    NULL, 0 },
 	{ ENV_LONG("RELAY_RETRY_BASE_MS", 0, "1000", 0, 60000,
 	      "first retry backoff (doubles)"),
 	    NULL, 0 },

@@ -68,6 +68,8 @@ job_api(struct job *j, char *(*get)(const char *))
 	ho.ca_bundle = job_var(j, "RELAY_CA_BUNDLE");
 	ho.user_agent = "relay/" RELAY_VERSION;
 	rc = http_new(&j->http, &ho);
+	if (rc == 0)
+		http_deadline(j->http, job_long(j, "RELAY_DEADLINE_S"));
 	/* job tokens reach only a few endpoints: every call is the bot's */
 	if (rc == 0)
 		rc = gitlab_new(&j->gl, j->http, job_var(j, "CI_API_V4_URL"),

@@ -34,7 +34,6 @@
 #include "util.h"
 
 static const struct env_var stage_vars[] = {
-	HTTP_DEADLINE_VAR,
 	ENV_SHA("RELAY_PIN_SHA", 0, "pin this 40-hex SHA instead of searching"),
 	ENV_BOOL("RELAY_ALLOW_DOWNGRADE", 0, "false",
 	    "true: accept a RELAY_PIN_SHA that does not descend from the pin"),
@@ -547,8 +546,6 @@ cmd_find_green(struct job *job)
 	struct ctx c;
 	const char *pin;
 	int rc;
-
-	http_deadline(job->http, job_long(job, "RELAY_DEADLINE_S"));
 
 	memset(&c, 0, sizeof(c));
 	c.job = job;

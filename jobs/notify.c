@@ -40,7 +40,6 @@
 #include "util.h"
 
 static const struct env_var stage_vars[] = {
-	HTTP_DEADLINE_VAR,
 	{ .name = "PIPELINE_ID",
 	    .desc = "the failed pipeline (from relay-watch)",
 	    .type = ENV_T_LONG,
@@ -225,8 +224,6 @@ cmd_notify(struct job *job)
 	long iid, pl;
 	const char *outcome;
 	int rc, notified = 0;
-
-	http_deadline(job->http, job_long(job, "RELAY_DEADLINE_S"));
 
 	memset(&c, 0, sizeof(c));
 	c.job = job;

@@ -39,7 +39,6 @@
 #include "util.h"
 
 static const struct env_var stage_vars[] = {
-	HTTP_DEADLINE_VAR,
 	{ .name = "GREEN_SHA",
 	    .desc = "SHA to pin (from relay-find-green)",
 	    .type = ENV_T_SHA,
@@ -1008,8 +1007,6 @@ cmd_open_mr(struct job *job)
 	const char *green;
 	char iid[32] = "";
 	int rc;
-
-	http_deadline(job->http, job_long(job, "RELAY_DEADLINE_S"));
 
 	memset(&c, 0, sizeof(c));
 	c.job = job;

@@ -49,7 +49,6 @@
 /* the common variables relay-status reads are declared here: job.c's
  * table lists the stages of each (status is not among them) */
 static const struct env_var stage_vars[] = {
-	HTTP_DEADLINE_VAR,
 	ENV_LONG("RELAY_STATUS_BUMPS", 0, "30", 1, 1000,
 	    "how many bump MRs are shown"),
 	ENV_STRING("RELAY_STATUS_DIR", 0, ".",
@@ -1669,8 +1668,6 @@ cmd_status(struct job *job)
 {
 	struct ctx c;
 	int rc;
-
-	http_deadline(job->http, job_long(job, "RELAY_DEADLINE_S"));
 
 	memset(&c, 0, sizeof(c));
 	c.job = job;

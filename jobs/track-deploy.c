@@ -49,7 +49,6 @@
 #define MAX_SEEN 64
 
 static const struct env_var stage_vars[] = {
-	HTTP_DEADLINE_VAR,
 	ENV_LONG("MR_IID", 0, NULL, 1, 1000000000L,
 	    "the merged bump MR (unset: every merged bump MR not yet at the "
 	    "last environment)"),
@@ -652,8 +651,6 @@ cmd_track_deploy(struct job *job)
 	long iid;
 	int rc, stage = -1;
 	size_t i;
-
-	http_deadline(job->http, job_long(job, "RELAY_DEADLINE_S"));
 
 	memset(&c, 0, sizeof(c));
 	c.job = job;

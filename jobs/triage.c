@@ -44,7 +44,6 @@
 #include "util.h"
 
 static const struct env_var stage_vars[] = {
-	HTTP_DEADLINE_VAR,
 	ENV_LONG("PIPELINE_ID", 0, NULL, 1, 0x7fffffffL,
 	    "the MR pipeline (from relay-watch)"),
 	ENV_STRING(
@@ -1026,8 +1025,6 @@ cmd_triage(struct job *job)
 	struct ctx c;
 	long iid;
 	int rc;
-
-	http_deadline(job->http, job_long(job, "RELAY_DEADLINE_S"));
 
 	memset(&c, 0, sizeof(c));
 	c.job = job;

@@ -27,7 +27,6 @@
 #include "util.h"
 
 static const struct env_var stage_vars[] = {
-	HTTP_DEADLINE_VAR,
 	ENV_LONG("RELAY_WATCH_WAIT_S", 0, "0", 0, 86400,
 	    "wait up to this long for a running pipeline to finish (0: one "
 	    "look)"),
@@ -204,8 +203,6 @@ cmd_watch(struct job *job)
 	struct ctx c;
 	long iid;
 	int rc;
-
-	http_deadline(job->http, job_long(job, "RELAY_DEADLINE_S"));
 
 	memset(&c, 0, sizeof(c));
 	c.job = job;
