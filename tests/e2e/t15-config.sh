@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 sim_start
 seed_default
-STAGES="find-green open-mr watch triage notify track-deploy status mirror"
+STAGES="find-green open-mr watch triage notify track-deploy status bisect mirror"
 SHA=0123456789abcdef0123456789abcdef01234567
 
 # what every stage needs to get past its required variables; the mirror's
@@ -80,7 +80,7 @@ test_expect_success 'RELAY_RANGE_MAX=abc: relay-open-mr commits nothing (64)' '
 	test "$(state ".projects[\"gitlab-org/gitlab\"].mrs | length")" -eq 0
 '
 
-for s in find-green open-mr watch triage notify track-deploy status; do
+for s in find-green open-mr watch triage notify track-deploy status bisect; do
 	test_expect_success "relay-$s: CI_API_V4_URL and RELAY_TOKEN missing in one line (78)" "
 		clear_log &&
 		env -u CI_API_V4_URL -u RELAY_TOKEN \"\$RELAY_BIN/relay-$s\" >out 2>err
