@@ -222,12 +222,15 @@ branch(struct ctx *c, char *out, size_t n, int i)
 	snprintf(out, n, "release-tools/bisect-%s-%.8s", c->slug, c->b.sha[i]);
 }
 
-/* draft_find: the open draft MR of point i (by its branch, written by
- * relay) into *iid, 0 when none */
+/* draft_find: the newest draft MR of point i for this bump MR, open or
+ * not (by its branch, written by relay, its description naming the bump
+ * MR) into *iid and *open; *iid 0 when none. A draft closed by an earlier
+ * run that died before recording the round still tells its result, and
+ * is never opened again. */
 static int
-draft_find(struct ctx *c, int i, long long *iid)
+draft_find(struct ctx *c, int i, long long *iid, int *open)
 {
-	char br[128];
+	char br[128], tag[64];
 	char *esc;
 	struct json *d = NULL;
 	struct json_iter it;
@@ -235,23 +238,35 @@ draft_find(struct ctx *c, int i, long long *iid)
 	int rc;
 
 	*iid = 0;
+	*open = 0;
 	branch(c, br, sizeof(br), i);
+	snprintf(tag, sizeof(tag), "relay:bisect-draft mr=%lld ", c->mr.iid);
 	esc = url_escape(br);
 	if (!esc)
 		return err_set(E_NOMEM, "out of memory");
 	rc = gitlab_getf(c->gl, &d,
-	    "%s/merge_requests?source_branch=%s&state=opened&labels=%s"
+	    "%s/merge_requests?source_branch=%s&state=all&labels=%s"
 	    "&per_page=100",
 	    c->tgt, esc, "relay%3A%3Abisect");
 	free(esc);
 	if (rc < 0)
 		return err_prefix(rc, "cannot list the drafts of %s: ", br);
 	json_iter_init(&it, json_root(d));
-	while (json_iter_next(&it, &e, NULL))
-		if (json_intp(e, "author.id", -1) == c->me) {
+	while (json_iter_next(&it, &e, NULL)) {
+		const char *desc = json_strp(e, "description");
+		const char *st = json_strp(e, "state");
+
+		if (json_intp(e, "author.id", -1) != c->me || !desc ||
+		    !strstr(desc, tag))
+			continue;
+		/* newest first (GitLab's order): an open one wins */
+		if (!*iid || (st && strcmp(st, "opened") == 0)) {
 			*iid = json_intp(e, "iid", 0);
-			break;
+			*open = st && strcmp(st, "opened") == 0;
 		}
+		if (*open)
+			break;
+	}
 	json_free(d);
 	return 0;
 }
@@ -356,16 +371,18 @@ draft_close(struct ctx *c, int i)
 	char br[128];
 	char *esc;
 	long long iid;
-	int rc = draft_find(c, i, &iid);
+	int open, rc = draft_find(c, i, &iid, &open);
 
-	if (rc < 0 || iid == 0)
+	if (rc < 0)
 		return rc;
 	if (c->job->dry_run) {
 		log_info("dry run: would close draft !%lld", iid);
 		return 0;
 	}
-	rc = gitlab_callf(c->gl, NULL, "PUT", "{\"state_event\":\"close\"}",
-	    "%s/merge_requests/%lld", c->tgt, iid);
+	if (open)
+		rc = gitlab_callf(c->gl, NULL, "PUT",
+		    "{\"state_event\":\"close\"}", "%s/merge_requests/%lld",
+		    c->tgt, iid);
 	if (rc < 0)
 		return err_prefix(rc, "cannot close draft !%lld: ", iid);
 	branch(c, br, sizeof(br), i);
@@ -403,7 +420,7 @@ same_jobs(const char *a, const char *b)
 	return same;
 }
 
-enum { R_RUNNING, R_GOOD, R_BAD, R_OTHER };
+enum { R_RUNNING, R_GOOD, R_BAD, R_OTHER, R_SKIP };
 
 /* draft_result: what point i's draft says; opens it when missing */
 static int
@@ -413,20 +430,31 @@ draft_result(struct ctx *c, int i, int *res)
 	struct mr_pipeline pl = { 0 };
 	const char *out;
 	long long iid;
-	int rc;
+	int open, rc;
 
 	*res = R_RUNNING;
-	rc = draft_find(c, i, &iid);
+	rc = draft_find(c, i, &iid, &open);
 	if (rc == 0 && iid == 0)
 		return draft_open(c, i);
 	if (rc == 0)
 		rc = mr_read(&d, c->gl, c->tgt, iid);
 	if (rc == 0)
 		rc = mr_pipeline_for_head(&pl, &d, c->gl);
+	if (rc == 0 && !open) {
+		*res = R_SKIP; /* closed before it had a pipeline */
+		goto out;
+	}
 	if (rc <= 0)
 		goto out;
 	rc = 0;
 	out = pipeline_outcome(pl.status);
+	if ((!out || strcmp(out, "running") == 0) && !open) {
+		/* closed by a person before its pipeline finished */
+		log_info("draft !%lld (%.12s) closed unfinished: skipped", iid,
+		    c->b.sha[i]);
+		*res = R_SKIP;
+		goto out;
+	}
 	if (!out || strcmp(out, "running") == 0)
 		goto out;
 	if (strcmp(out, "success") == 0) {
@@ -447,7 +475,8 @@ draft_result(struct ctx *c, int i, int *res)
 	} else {
 		*res = R_OTHER;
 	}
-	if (rc == 0 && *res == R_OTHER && c->b.mark[i] != BISECT_RETRIED) {
+	if (rc == 0 && *res == R_OTHER && c->b.mark[i] != BISECT_RETRIED &&
+	    open) {
 		/* a different failure: retry once, then skip the point */
 		if (c->job->dry_run)
 			log_info("dry run: would retry pipeline %lld", pl.id);

@@ -311,6 +311,47 @@ def sc_notify(c):
             "SUSPECT_RANGE": c.sim.base + "/%s/-/compare/a...b" % SOURCE}
 
 
+BISECT = {"MR_IID": "1", "TRIAGE": "regression", "FAILED_JOBS": "rspec 1/2",
+          "RELAY_BISECT": "true", "RELAY_OFFER_REVERT": "true"}
+
+
+def bisect_base(c):
+    """two green changes after the pin, the canonical project holding the
+    same history, and the bump MR pinning the second, failed in rspec"""
+    c.seed()
+    c.sim.call("POST", "/seed", {"projects": [
+        {"path": "gitlab-org/gitaly", "default_branch": "master"}]})
+    shas = c.commits(SOURCE, [
+        {"message": "Add cache", "merge": 1, "files": {"cache.go": "1\n"}},
+        {"message": "Fix leak", "merge": 1, "files": {"leak.go": "1\n"}}])
+    c.commits("gitlab-org/gitaly", [{"id": shas[1], "message": "x"}])
+    for sha in shas:
+        c.pipeline(sha, "success")
+    c.must("open-mr", {"GREEN_SHA": shas[1], "CURRENT_SHA": c.root})
+    c.sim.call("PATCH", "/mrs/%s/1" % urllib.parse.quote(TARGET, safe=""),
+               {"auto_merge": False})
+    c.mr_pipeline("failed", [{"name": "rspec 1/2", "status": "failed"}])
+    return shas
+
+
+def sc_bisect_start(c):
+    """the first round: the state note and one draft MR"""
+    bisect_base(c)
+    return dict(BISECT)
+
+
+def sc_bisect_verdict(c):
+    """the draft passed: the round is decided (draft closed, branch
+    deleted), the verdict noted and posted, the revert offered"""
+    bisect_base(c)
+    c.must("bisect", BISECT)
+    mrs = c.state()["projects"][TARGET]["mrs"]
+    draft = [m for m in mrs if "relay::bisect" in m["labels"]][0]
+    c.sim.call("PATCH", "/pipelines/%d" % draft["head_pipeline"]["id"],
+               {"status": "success"})
+    return dict(BISECT)
+
+
 def merged_bump(c):
     a, _ = two_merges(c)
     c.must("open-mr", {"GREEN_SHA": a, "CURRENT_SHA": c.root})
@@ -367,6 +408,8 @@ ALL_SCENARIOS = [
     ("triage flake", "triage", sc_triage_flake),
     ("triage regression", "triage", sc_triage_regression),
     ("triage merged", "triage", sc_triage_merged),
+    ("bisect start", "bisect", sc_bisect_start),
+    ("bisect verdict", "bisect", sc_bisect_verdict),
     ("notify", "notify", sc_notify),
     ("track-deploy MR", "track-deploy", sc_track_mr),
     ("track-deploy newest", "track-deploy", sc_track_newest),
@@ -404,6 +447,14 @@ SEMANTICS = [
      "Slack took the post after the client gave up waiting"),
     ("track-deploy", "POST", r"^/slack/", "timeout", "want",
      "at-least-once", "as for notify"),
+    ("bisect", "PUT", r"/notes/[0-9]+$", "*", "want", "at-least-once",
+     "as for notify: the verdict's record is marked sent after the Slack "
+     "post"),
+    ("bisect", "POST", r"^/slack/", "timeout", "want", "at-least-once",
+     "as for notify"),
+    ("bisect", "DELETE", r"/repository/branches/", "404", None, "none",
+     "404: GitLab says the draft's branch is gone already (a person "
+     "deleted it), as good as deleted; a branch a 404 lied about stays"),
     ("status", "GET", r"/repository/commits/[0-9a-f]{40}$", "404", None,
      "converge",
      "404: GitLab no longer has the commit (rewritten history); its date "

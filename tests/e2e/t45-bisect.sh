@@ -253,6 +253,21 @@ test_expect_success 'a 5xx is temporary (75), the next run resumes without dupli
 	test "$(dotenv SUSPECT_SHA)" = "$(nth 3)"
 '
 
+test_expect_success 'a run that dies after closing the round'"'"'s draft: the re-run reads the closed draft, never reopens it' '
+	fresh 2 && bisect && answer 2 &&
+	sim POST /faults "{\"method\": \"PUT\", \"path\": \"/notes/[0-9]+$\", \"kind\": \"status\", \"status\": 503, \"times\": 10}" >/dev/null &&
+	bisect && expect_rc 75 && sim DELETE /faults >/dev/null && test "$(drafts)" -eq 0 &&
+	bisect && expect_rc 0 && test "$(dotenv BISECT)" = found &&
+	test "$(dotenv SUSPECT_SHA)" = "$(nth 2)" && test "$(all_drafts)" -eq 1
+'
+
+test_expect_success 'a draft a person closed before its pipeline finished: its point is skipped' '
+	fresh 2 && bisect &&
+	sim PATCH /mrs/gitlab-org%2Fgitlab/2 "{\"state\": \"closed\"}" >/dev/null &&
+	bisect && expect_rc 0 && test "$(dotenv BISECT)" = inconclusive &&
+	test "$(all_drafts)" -eq 1
+'
+
 test_expect_success 'dry run: every read, no write' '
 	fresh 7 && sim DELETE /requests >/dev/null && bisect --dry-run && expect_rc 0 &&
 	test "$(requests "[.[] | select(.method != \"GET\")] | length")" -eq 0

@@ -2065,6 +2065,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def reply(self, status, body, headers):
         raw = self.encode(body)
+        if status in (204, 304) and raw:
+            # a 204 carries no content (RFC 9110 15.3.5): a fault that
+            # gives one a body (malformed, a proxy's page) answers 200
+            status = 200
         self.send_response(status)
         headers = dict(headers or {})
         if not isinstance(body, bytes) and body is not None:
