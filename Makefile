@@ -3,7 +3,7 @@ include config.mk
 
 COMMON_SRC = common/annotate.c common/bisect.c common/buf.c common/dotenv.c common/env.c common/err.c \
 	common/gitlab.c common/http.c common/job.c common/job_api.c common/joblist.c common/json.c common/log.c common/mr.c \
-	common/notes.c common/pipeline.c common/range.c common/record.c common/repo.c \
+	common/notes.c common/pipeline.c common/range.c common/record.c common/repo.c common/trail.c \
 	common/slack.c common/url.c common/util.c
 
 # stages that speak HTTP only; relay-mirror alone links libgit2

@@ -33,7 +33,7 @@ static const struct {
 	{ ENV_STRING("RELAY_SOURCE_PROJECT", ENV_API,
 	      "gitlab-org/security/gitaly",
 	      "project whose green commits are pinned"),
-	    "find-green,open-mr,triage,bisect,status", 0 },
+	    "find-green,open-mr,triage,bisect,track-deploy,status", 0 },
 	{ ENV_STRING("RELAY_SOURCE_BRANCH", ENV_API, NULL,
 	      "branch scanned for green commits (default: source default)"),
 	    "find-green,status", 0 },
@@ -45,7 +45,7 @@ static const struct {
 	    "find-green,open-mr,status", 0 },
 	{ ENV_STRING("RELAY_VERSION_FILE", ENV_API, "GITALY_SERVER_VERSION",
 	      "file in the target holding the pinned SHA"),
-	    "find-green,open-mr,triage,bisect,status", 0 },
+	    "find-green,open-mr,triage,bisect,track-deploy,status", 0 },
 	{ ENV_STRING(
 	      "RELAY_COMPONENT", ENV_API, "Gitaly", "component name in titles"),
 	    "open-mr,triage,bisect,notify,track-deploy,status", 0 },

@@ -42,6 +42,7 @@
 #include "record.h"
 #include "range.h"
 #include "slack.h"
+#include "trail.h"
 #include "url.h"
 #include "util.h"
 
@@ -57,6 +58,18 @@ static const struct env_var stage_vars[] = {
 	    "(every page is read)"),
 	ENV_LONG("RELAY_DEPLOY_MAX_DAYS", 0, "14", 1, 3650,
 	    "MRs merged longer ago than this are no longer followed"),
+	ENV_BOOL("RELAY_SOURCE_NOTES", 0, "true",
+	    "note on each source MR of the bump's range where its change "
+	    "went (false: off)"),
+	ENV_STRING("RELAY_SOURCE_NOTES_ENVS", 0, NULL,
+	    "environments whose reaching writes the source notes (default: "
+	    "the last one, production)"),
+	ENV_LONG("RELAY_SOURCE_NOTES_MAX", 0, "50", 1, 10000,
+	    "source notes written or edited per run; the rest are written by "
+	    "the next run"),
+	ENV_STRING("RELAY_CANONICAL_PROJECT", 0, "gitlab-org/gitaly",
+	    "project whose MRs get the source notes (the canonical one, not "
+	    "the security mirror)"),
 };
 
 struct env {
@@ -85,6 +98,10 @@ struct ctx {
 		int in;
 	} seen[MAX_SEEN];
 	size_t nseen;
+	/* source notes: off when notes_max is 0; notes_left this run */
+	long notes_max, notes_left;
+	unsigned notes_envs; /* bit i: reaching env i writes them */
+	char *src; /* "/projects/<source>" */
 };
 
 static int
@@ -130,6 +147,37 @@ parse_envs(struct ctx *c, const char *spec)
 	if (c->nenv == 0)
 		return err_set(
 		    E_USAGE, "RELAY_ENVIRONMENTS: no environment listed");
+	return 0;
+}
+
+/* parse_notes_envs: RELAY_SOURCE_NOTES_ENVS, names of RELAY_ENVIRONMENTS
+ * (unset: the last one) */
+static int
+parse_notes_envs(struct ctx *c, const char *spec)
+{
+	const char *p = spec, *e;
+	size_t len, i;
+
+	c->notes_envs = 0;
+	if (!spec || !*spec) {
+		c->notes_envs = 1u << (c->nenv - 1);
+		return 0;
+	}
+	while (list_next(&p, &e, &len)) {
+		for (i = 0; i < c->nenv; i++)
+			if (strlen(c->env[i].name) == len &&
+			    strncmp(c->env[i].name, e, len) == 0)
+				break;
+		if (i == c->nenv)
+			return err_set(E_USAGE,
+			    "RELAY_SOURCE_NOTES_ENVS: \"%.*s\" is not one of "
+			    "RELAY_ENVIRONMENTS",
+			    (int)(len > 64 ? 64 : len), e);
+		c->notes_envs |= 1u << i;
+	}
+	if (!c->notes_envs)
+		return err_set(
+		    E_USAGE, "RELAY_SOURCE_NOTES_ENVS: no environment listed");
 	return 0;
 }
 
@@ -436,6 +484,233 @@ out:
 	return rc;
 }
 
+/* ---- source notes: where each change of the range went (trail.c) ---- */
+
+/* notes_key: the environment whose completion record covers stage: the
+ * furthest of RELAY_SOURCE_NOTES_ENVS at or before it; -1: none yet */
+static int
+notes_key(const struct ctx *c, int stage)
+{
+	int i;
+
+	if (!c->notes_max)
+		return -1;
+	for (i = stage; i >= 0; i--)
+		if (c->notes_envs & (1u << i))
+			return i;
+	return -1;
+}
+
+/* pins: the pinned SHAs before (the merge commit's first parent) and
+ * after the bump, read from the target's version file; 0 or < 0 */
+static int
+pins(struct ctx *c, char *from, char *to, const char *merge)
+{
+	const char *file = job_var(c->job, "RELAY_VERSION_FILE");
+	struct json *d = NULL;
+	char *a = NULL, *b = NULL;
+	const char *parent;
+	int rc;
+
+	rc = gitlab_getf(
+	    c->job->gl, &d, "%s/repository/commits/%s", c->tgt, merge);
+	parent = rc == 0 ? json_strp(json_root(d), "parent_ids.0") : NULL;
+	if (rc == 0 && (!parent || !is_sha(parent)))
+		rc =
+		    err_set(E_PARSE, "merge commit %.12s has no parent", merge);
+	if (rc == 0)
+		rc = gitlab_file(c->job->gl, &a, c->tgt, file, parent);
+	if (rc == 0)
+		rc = gitlab_file(c->job->gl, &b, c->tgt, file, merge);
+	if (rc == 0) {
+		str_trim(a);
+		str_trim(b);
+		if (!is_sha(a) || !is_sha(b))
+			rc = err_set(E_PARSE,
+			    "%s does not hold a SHA before and after %.12s",
+			    file, merge);
+	}
+	if (rc == 0) {
+		snprintf(from, 41, "%s", str_trim(a));
+		snprintf(to, 41, "%s", str_trim(b));
+	}
+	json_free(d);
+	free(a);
+	free(b);
+	return rc < 0 ? err_prefix(rc, "cannot tell the bump's range: ") : 0;
+}
+
+static int
+trail_text(struct ctx *c, struct buf *b, const struct mr *m, const char *merge,
+    const long long *at, int stage)
+{
+	const char *api = c->job->gl->api;
+	char url[700], ref[300], when[40];
+	int i;
+
+	buf_puts(b, "This change was deployed with the ");
+	notes_escape(b, job_var(c->job, "RELAY_COMPONENT"));
+	buf_puts(b, " update ");
+	snprintf(ref, sizeof(ref), "%s!%lld",
+	    job_var(c->job, "RELAY_TARGET_PROJECT"), m->iid);
+	notes_link(b, ref, m->web_url, api);
+	buf_printf(b, " (`%.12s`). It reached:\n\n", merge);
+	for (i = 0; i <= stage; i++) {
+		time_t t = (time_t)at[i];
+		struct tm tm;
+
+		buf_puts(b, "- **");
+		notes_escape(b, c->env[i].name);
+		buf_puts(b, "**");
+		if (at[i] > 0 && gmtime_r(&t, &tm) &&
+		    strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm))
+			buf_printf(b, ": %s", when);
+		buf_puts(b, "\n");
+	}
+	mr_project_url(url, sizeof(url), m, "/-/environments");
+	buf_puts(b, "\n");
+	notes_link(b, "Environments", url, api);
+	return buf_puts(b, "\n\n_relay-track-deploy_\n");
+}
+
+/* trail: the note on each canonical source MR of m's range, then the
+ * bump's completion record for the environment (relay:trail env=X); a
+ * run that reaches the cap leaves the record unwritten, so the next run
+ * finds the notes not yet up to date and writes them */
+static int
+trail(struct ctx *c, const struct mr *m, const char *merge, int stage)
+{
+	int key = notes_key(c, stage);
+	const char *envs[MAX_ENVS];
+	long long at[MAX_ENVS];
+	char from[41], to[41];
+	char **refs = NULL;
+	size_t n = 0, i;
+	struct buf prefix, text, mk, np;
+	int rc, found, left = 0, written = 0;
+
+	if (key < 0)
+		return 0;
+	buf_init(&prefix, 0);
+	buf_init(&text, 0);
+	buf_init(&mk, 0);
+	buf_init(&np, 0);
+	rc = buf_printf(&prefix, "<!-- relay:trail env=%s ", c->env[key].name);
+	if (rc < 0)
+		goto out;
+	found = record_find(NULL, NULL, c->job->gl, m->path, prefix.data);
+	if (found != 0) {
+		rc = found < 0 ? found : 0;
+		goto out;
+	}
+	rc = pins(c, from, to, merge);
+	if (rc == E_PARSE) {
+		/* no pinned SHA before (the first pin): no range to name */
+		log_warn("no source notes for !%lld: %s", m->iid, err_msg());
+		rc = 0;
+		goto out;
+	}
+	if (rc == 0)
+		rc = trail_refs(&refs, &n, c->job->gl, c->src, from, to,
+		    job_var(c->job, "RELAY_CANONICAL_PROJECT"));
+	for (i = 0; i < c->nenv; i++)
+		envs[i] = c->env[i].name;
+	if (rc == 0)
+		rc = trail_times(at, c->job->gl, m->path, envs, c->nenv);
+	if (rc == 0)
+		rc = trail_text(c, &text, m, merge, at, stage);
+	if (rc == 0)
+		rc = buf_printf(&mk, "relay:trail target=%s",
+		    job_var(c->job, "RELAY_TARGET_PROJECT"));
+	if (rc < 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		const char *bang = strchr(refs[i], '!');
+		char proj[256];
+		char *pp;
+		int res = 0, r;
+
+		if (c->notes_left <= 0) {
+			left = (int)(n - i);
+			break;
+		}
+		snprintf(
+		    proj, sizeof(proj), "%.*s", (int)(bang - refs[i]), refs[i]);
+		pp = gitlab_project_path(proj);
+		buf_reset(&np);
+		r = pp ? buf_printf(&np, "%s/merge_requests/%s", pp, bang + 1)
+		       : err_set(E_NOMEM, "out of memory");
+		free(pp);
+		if (r == 0)
+			r = trail_note(&res, c->job->gl, np.data, mk.data,
+			    text.data, stage + 1, c->job->dry_run);
+		if (r == E_NOTFOUND || r == E_PERM) {
+			/* a deleted MR or one relay may not comment on: the
+			 * others are written; this one is tried again by the
+			 * next runs, while the bump is followed */
+			log_warn(
+			    "no deployment note on %s: %s", refs[i], err_msg());
+			left++;
+			continue;
+		}
+		if (r < 0) {
+			rc = err_prefix(r, "%s: ", refs[i]);
+			goto out;
+		}
+		if (res == TRAIL_CREATED || res == TRAIL_EDITED) {
+			c->notes_left--;
+			written++;
+			log_info("%s: deployment note %s", refs[i],
+			    res == TRAIL_CREATED ? "written" : "updated");
+		} else if (res == TRAIL_BUSY) {
+			left++;
+		} else if (res == TRAIL_DRY) {
+			log_info("dry run: would write the deployment note "
+				 "of %s",
+			    refs[i]);
+			left++;
+		}
+	}
+	if (left) {
+		log_info("!%lld: %d source note(s) left for the next run",
+		    m->iid, left);
+		goto out;
+	}
+	{
+		struct record_op op;
+		struct buf mk2, t2;
+		int res = 0;
+
+		buf_init(&mk2, 0);
+		buf_init(&t2, 0);
+		memset(&op, 0, sizeof(op));
+		rc = buf_printf(&mk2, "relay:trail env=%s", c->env[key].name);
+		if (rc == 0)
+			rc = buf_printf(&t2,
+			    "Deployment notes are up to date on the %zu "
+			    "source MR(s) of this update.",
+			    n);
+		op.noteable = m->path;
+		op.marker = mk2.data;
+		op.text = t2.data;
+		if (rc == 0)
+			rc = record_once(&res, c->job->gl, &op);
+		buf_free(&mk2);
+		buf_free(&t2);
+		if (rc == 0)
+			log_info("!%lld: %d deployment note(s) written, %zu "
+				 "source MR(s) up to date",
+			    m->iid, written, n);
+	}
+out:
+	trail_refs_free(refs, n);
+	buf_free(&prefix);
+	buf_free(&text);
+	buf_free(&mk);
+	buf_free(&np);
+	return rc;
+}
+
 /* track: one merged MR; *stage is the index of the furthest environment
  * it reached (-1: none) */
 static int
@@ -465,7 +740,8 @@ track(struct ctx *c, const struct mr *m, int *stage)
 			*stage = i;
 			log_info("!%lld (%.12s) reached %s", m->iid, merge,
 			    c->env[i].name);
-			return announce(c, m, merge, &c->env[i], &h, 0);
+			rc = announce(c, m, merge, &c->env[i], &h, 0);
+			return rc < 0 ? rc : trail(c, m, merge, i);
 		}
 	}
 	if (cur < 0) {
@@ -473,8 +749,10 @@ track(struct ctx *c, const struct mr *m, int *stage)
 		return 0;
 	}
 	log_info("!%lld (%.12s) is at %s", m->iid, merge, c->env[cur].name);
-	if (!c->hook)
-		return 0;
+	/* source notes the cap or a failure left for this run */
+	rc = trail(c, m, merge, cur);
+	if (rc < 0 || !c->hook)
+		return rc;
 	/* a message that Slack did not take last time */
 	memset(&h, 0, sizeof(h));
 	return announce(c, m, merge, &c->env[cur], &h, 1);
@@ -513,6 +791,33 @@ owed(struct ctx *c, long long iid, const struct env *e)
 	if (rc == 1)
 		rc = record_state(body, prefix.data, NULL) != RECORD_DONE;
 	free(body);
+	buf_free(&path);
+	buf_free(&prefix);
+	return rc;
+}
+
+/* trail_owed: 1 when merged bump MR iid, at the last environment, has
+ * no completion record of its source notes, 0 when it has, < 0 error */
+static int
+trail_owed(struct ctx *c, long long iid)
+{
+	int key = notes_key(c, (int)c->nenv - 1);
+	struct buf path, prefix;
+	int rc;
+
+	if (key < 0)
+		return 0;
+	buf_init(&path, 0);
+	buf_init(&prefix, 0);
+	rc = buf_printf(&path, "%s/merge_requests/%lld", c->tgt, iid);
+	if (rc == 0)
+		rc = buf_printf(
+		    &prefix, "<!-- relay:trail env=%s ", c->env[key].name);
+	if (rc == 0)
+		rc =
+		    record_find(NULL, NULL, c->job->gl, path.data, prefix.data);
+	if (rc >= 0)
+		rc = !rc;
 	buf_free(&path);
 	buf_free(&prefix);
 	return rc;
@@ -610,6 +915,19 @@ track_all(struct ctx *c, int *stage)
 				done = r != 1;
 			}
 			if (done) {
+				/* source notes the cap left for later */
+				r = trail_owed(c, iid);
+				if (r < 0) {
+					log_warn("%s", err_msg());
+					if (!worst) {
+						worst = r;
+						snprintf(why, sizeof(why), "%s",
+						    err_msg());
+					}
+				}
+				done = r != 1;
+			}
+			if (done) {
 				if (ts > newest) {
 					newest = ts;
 					*stage = (int)c->nenv - 1;
@@ -663,6 +981,16 @@ cmd_track_deploy(struct job *job)
 		if (!c.tgt)
 			rc = err_set(E_NOMEM, "out of memory");
 	}
+	if (rc == 0 && job_bool(job, "RELAY_SOURCE_NOTES")) {
+		c.notes_max = job_long(job, "RELAY_SOURCE_NOTES_MAX");
+		c.notes_left = c.notes_max;
+		rc = parse_notes_envs(
+		    &c, job_var(job, "RELAY_SOURCE_NOTES_ENVS"));
+		c.src =
+		    gitlab_project_path(job_var(job, "RELAY_SOURCE_PROJECT"));
+		if (rc == 0 && !c.src)
+			rc = err_set(E_NOMEM, "out of memory");
+	}
 	if (rc == 0)
 		rc = iid ? track_iid(&c, iid, &stage) : track_all(&c, &stage);
 	if (rc == 0 || stage >= 0)
@@ -671,6 +999,7 @@ cmd_track_deploy(struct job *job)
 	for (i = 0; i < c.nenv; i++)
 		json_free(c.env[i].deps);
 	free(c.tgt);
+	free(c.src);
 	return rc;
 }
 

@@ -1606,6 +1606,28 @@ def admin(st, method, path, body, query):
             pl["updated_at"] = iso(st.now())
             st.pipeline_changed(pl)
         return 200, st.pipeline_json(pl, True)
+    if path == "/mrs" and method == "POST":
+        # merged MRs of a project with no branches behind them (the
+        # canonical project's source MRs): {"project", "count", "author"}
+        p = st.project(str(body["project"]))
+        uid = next(u["id"] for u in st.users.values()
+                   if u["username"] == body.get("author", "approver-bot"))
+        iids = []
+        for i in range(int(body.get("count", 1))):
+            p["mr_iid"] += 1
+            now = st.now()
+            p["mrs"][p["mr_iid"]] = {
+                "id": st.new_id("mr"), "iid": p["mr_iid"],
+                "title": f"Change {p['mr_iid']}", "description": "",
+                "state": "merged", "source_branch": f"feature-{p['mr_iid']}",
+                "target_branch": p["default_branch"], "author_id": uid,
+                "labels": [], "created_at": now, "updated_at": now,
+                "merged_at": now, "closed_at": None, "merged_by": uid,
+                "merge_commit_sha": None, "remove_source_branch": False,
+                "auto_merge": False, "auto_merge_user": None,
+                "head_pipeline_id": None, "approved_by": [], "notes": []}
+            iids.append(p["mr_iid"])
+        return 200, {"iids": iids}
     m = re.match(r"^/mrs/([^/]+)/(\d+)$", path)
     if m and method == "PATCH":
         p = st.project(m.group(1))
@@ -1727,9 +1749,12 @@ def add_commits(st, body):
                 side = st.make_commit(p, [side], f"{spec['message']} part "
                                       f"{k + 1}", tree)
             mr_ref = spec.get("mr", len(shas) + 1)
+            # mr_project: the MR was merged in another project (the
+            # canonical one) and mirrored here, message and all
             msg = (f"Merge branch 'feature-{mr_ref}' into '{branch}'\n\n"
                    f"{spec['message']}\n\nSee merge request "
-                   f"{p['path_with_namespace']}!{mr_ref}")
+                   f"{spec.get('mr_project', p['path_with_namespace'])}"
+                   f"!{mr_ref}")
             head = st.make_commit(p, [head, side], msg, tree)
         else:
             head = st.make_commit(p, [head] if head else [],

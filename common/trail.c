@@ -1,0 +1,266 @@
+/* trail: one note per source MR saying where its change went (see
+ * trail.h) */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "buf.h"
+#include "err.h"
+#include "gitlab.h"
+#include "json.h"
+#include "notes.h"
+#include "range.h"
+#include "record.h"
+#include "trail.h"
+#include "util.h"
+
+#define LEVEL "<!-- relay:trail-level "
+
+void
+trail_refs_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* canonical_ref: ref names an MR of project canonical */
+static int
+canonical_ref(const char *ref, const char *canonical)
+{
+	const char *bang = strchr(ref, '!');
+	size_t n = strlen(canonical);
+
+	return bang && (size_t)(bang - ref) == n &&
+	    strncasecmp(ref, canonical, n) == 0 && bang[1] >= '1' &&
+	    bang[1] <= '9' &&
+	    strspn(bang + 1, "0123456789") == strlen(bang + 1);
+}
+
+int
+trail_refs(char ***out, size_t *n, struct gitlab *g, const char *src,
+    const char *from, const char *to, const char *canonical)
+{
+	struct gitlab_pager pg;
+	struct buf path;
+	struct json *page = NULL;
+	char **v = NULL;
+	size_t len = 0, i;
+	int rc, done = 0;
+
+	*out = NULL;
+	*n = 0;
+	buf_init(&path, 0);
+	rc = buf_printf(&path,
+	    "%s/repository/commits?ref_name=%s&first_parent=true&per_page=100",
+	    src, to);
+	if (rc == 0)
+		rc = gitlab_pager_init(&pg, g, path.data, 5);
+	buf_free(&path);
+	if (rc < 0)
+		return rc;
+	v = calloc(TRAIL_MAX_REFS, sizeof(*v));
+	if (!v) {
+		gitlab_pager_free(&pg);
+		return err_set(E_NOMEM, "out of memory");
+	}
+	while (!done && (rc = gitlab_pager_next(&pg, &page)) > 0) {
+		struct json_iter it;
+		struct jv e;
+
+		rc = 0;
+		json_iter_init(&it, json_root(page));
+		while (rc == 0 && json_iter_next(&it, &e, NULL)) {
+			const char *sha = json_strp(e, "id");
+			const char *msg = json_strp(e, "message");
+			char ref[256];
+
+			if (!sha || strcasecmp(sha, from) == 0) {
+				done = 1;
+				break;
+			}
+			if (!msg || !range_mr_ref(ref, sizeof(ref), msg) ||
+			    !canonical_ref(ref, canonical))
+				continue;
+			for (i = 0; i < len && strcasecmp(v[i], ref) != 0; i++)
+				;
+			if (i < len || len == TRAIL_MAX_REFS)
+				continue;
+			v[len] = str_dup(ref);
+			if (!v[len])
+				rc = err_set(E_NOMEM, "out of memory");
+			else
+				len++;
+		}
+		json_free(page);
+		page = NULL;
+	}
+	gitlab_pager_free(&pg);
+	if (rc == 0 && !done)
+		rc = err_set(E_TEMP,
+		    "the range ends at %.12s, not reached in 500 commits",
+		    from);
+	if (rc < 0) {
+		trail_refs_free(v, len);
+		return err_prefix(rc, "cannot list the changes of the range: ");
+	}
+	*out = v;
+	*n = len;
+	return 0;
+}
+
+int
+trail_times(long long *at, struct gitlab *g, const char *noteable,
+    const char *const *envs, size_t n)
+{
+	struct gitlab_pager pg;
+	struct json *page = NULL;
+	struct buf path;
+	long long self;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n; i++)
+		at[i] = 0;
+	rc = record_self(&self, g);
+	if (rc < 0)
+		return rc;
+	buf_init(&path, 0);
+	rc = buf_printf(&path,
+	    "%s/notes?sort=asc&order_by=created_at&per_page=100", noteable);
+	if (rc == 0)
+		rc = gitlab_pager_init(&pg, g, path.data, RECORD_MAX_PAGES);
+	buf_free(&path);
+	if (rc < 0)
+		return rc;
+	while ((rc = gitlab_pager_next(&pg, &page)) > 0) {
+		struct json_iter it;
+		struct jv e;
+
+		json_iter_init(&it, json_root(page));
+		while (json_iter_next(&it, &e, NULL)) {
+			const char *b = json_strp(e, "body");
+			const char *ca = json_strp(e, "created_at");
+			const char *p;
+			long long ts = 0;
+
+			/* only relay's own records count */
+			if (json_bool(json_get(e, "system")) == 1 ||
+			    json_intp(e, "author.id", 0) != self || !b || !ca ||
+			    iso8601_parse(&ts, ca) < 0)
+				continue;
+			p = strstr(b, "<!-- relay:deployed env=");
+			if (!p)
+				continue;
+			p += strlen("<!-- relay:deployed env=");
+			for (i = 0; i < n; i++) {
+				size_t l = strlen(envs[i]);
+
+				if (strncmp(p, envs[i], l) == 0 &&
+				    p[l] == ' ' && (!at[i] || ts < at[i]))
+					at[i] = ts;
+			}
+		}
+		json_free(page);
+		page = NULL;
+	}
+	gitlab_pager_free(&pg);
+	return rc < 0 ? err_prefix(rc, "cannot read notes: ") : 0;
+}
+
+static int
+level_of(const char *body)
+{
+	const char *p = body ? strstr(body, LEVEL) : NULL;
+
+	return p ? atoi(p + strlen(LEVEL)) : 0;
+}
+
+int
+trail_note(int *result, struct gitlab *g, const char *noteable,
+    const char *marker, const char *text, int level, int dry_run)
+{
+	struct buf full, prefix, body, req;
+	struct record_op op;
+	char *old = NULL;
+	long long id = 0;
+	size_t n = strlen(text);
+	int rc, found, tries;
+
+	*result = 0;
+	while (n > 0 && text[n - 1] == '\n')
+		n--;
+	buf_init(&full, 0);
+	buf_init(&prefix, 0);
+	buf_init(&body, 0);
+	buf_init(&req, 0);
+	rc = buf_printf(&full, "%.*s\n\n" LEVEL "%d -->", (int)n, text, level);
+	if (rc == 0)
+		rc = buf_printf(&prefix, "<!-- %s ", marker);
+	/* the body as record.c writes a done record without action */
+	if (rc == 0)
+		rc = buf_printf(
+		    &body, "%s\n\n<!-- %s slack=none -->", full.data, marker);
+	for (tries = 0; rc == 0 && tries < 2 && !*result; tries++) {
+		free(old);
+		old = NULL;
+		found = record_find(&old, &id, g, noteable, prefix.data);
+		if (found < 0) {
+			rc = found;
+			break;
+		}
+		if (found &&
+		    record_state(old, prefix.data, NULL) == RECORD_DONE) {
+			int was = level_of(old);
+
+			if (was > level ||
+			    (was == level && strcmp(old, body.data) == 0)) {
+				*result = TRAIL_SAME;
+			} else if (dry_run) {
+				*result = TRAIL_DRY;
+			} else {
+				struct jw w;
+
+				buf_reset(&req);
+				jw_init(&w, &req);
+				jw_obj(&w);
+				jw_kstr(&w, "body", body.data);
+				jw_end(&w);
+				rc = jw_finish(&w);
+				if (rc == 0)
+					rc = gitlab_callf(g, NULL, "PUT",
+					    req.data, "%s/notes/%lld", noteable,
+					    id);
+				*result = TRAIL_EDITED;
+			}
+			break;
+		}
+		memset(&op, 0, sizeof(op));
+		op.noteable = noteable;
+		op.marker = marker;
+		op.text = full.data;
+		op.dry_run = dry_run;
+		rc = record_once(result, g, &op);
+		if (rc < 0)
+			break;
+		if (*result == RECORD_ACTED)
+			*result = TRAIL_CREATED;
+		else if (*result == RECORD_BUSY)
+			*result = TRAIL_BUSY;
+		else if (*result == RECORD_DRY)
+			*result = TRAIL_DRY;
+		else
+			*result = 0; /* written meanwhile: read it again */
+	}
+	if (rc == 0 && !*result)
+		*result = TRAIL_BUSY;
+	free(old);
+	buf_free(&full);
+	buf_free(&prefix);
+	buf_free(&body);
+	buf_free(&req);
+	return rc;
+}
