@@ -9,7 +9,7 @@ COMMON_SRC = common/annotate.c common/bisect.c common/buf.c common/dotenv.c comm
 # stages that speak HTTP only; relay-mirror alone links libgit2
 HTTP_JOBS = find-green open-mr watch triage bisect notify track-deploy status
 JOBS = $(HTTP_JOBS) mirror
-UNIT = annotate bisect buf conformance dotenv env escape gitlab http joblist json log record stage util repo
+UNIT = annotate bisect buf conformance dotenv env escape gitlab http joblist json log record stage trail util repo
 
 # O: output folder of this build flavour (objects, library, tests);
 # BIN: where the relay-* binaries go.

@@ -27,17 +27,24 @@ trail_refs_free(char **v, size_t n)
 	free(v);
 }
 
-/* canonical_ref: ref names an MR of project canonical */
-static int
-canonical_ref(const char *ref, const char *canonical)
+int
+trail_ref(char *proj, size_t n, long long *iid, const char *ref,
+    const char *canonical)
 {
-	const char *bang = strchr(ref, '!');
-	size_t n = strlen(canonical);
+	const char *bang = ref ? strchr(ref, '!') : NULL;
+	size_t len = canonical ? strlen(canonical) : 0, digits;
 
-	return bang && (size_t)(bang - ref) == n &&
-	    strncasecmp(ref, canonical, n) == 0 && bang[1] >= '1' &&
-	    bang[1] <= '9' &&
-	    strspn(bang + 1, "0123456789") == strlen(bang + 1);
+	if (!bang || len == 0 || (size_t)(bang - ref) != len ||
+	    strncasecmp(ref, canonical, len) != 0 || len >= n)
+		return 0;
+	digits = strspn(bang + 1, "0123456789");
+	if (digits == 0 || digits > 9 || bang[1] == '0' ||
+	    bang[1 + digits] != '\0')
+		return 0;
+	memcpy(proj, ref, len);
+	proj[len] = '\0';
+	*iid = atoll(bang + 1);
+	return 1;
 }
 
 int
@@ -76,14 +83,16 @@ trail_refs(char ***out, size_t *n, struct gitlab *g, const char *src,
 		while (rc == 0 && json_iter_next(&it, &e, NULL)) {
 			const char *sha = json_strp(e, "id");
 			const char *msg = json_strp(e, "message");
-			char ref[256];
+			char ref[256], proj[256];
+			long long iid;
 
 			if (!sha || strcasecmp(sha, from) == 0) {
 				done = 1;
 				break;
 			}
 			if (!msg || !range_mr_ref(ref, sizeof(ref), msg) ||
-			    !canonical_ref(ref, canonical))
+			    !trail_ref(
+				proj, sizeof(proj), &iid, ref, canonical))
 				continue;
 			for (i = 0; i < len && strcasecmp(v[i], ref) != 0; i++)
 				;

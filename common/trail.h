@@ -23,6 +23,12 @@ int trail_refs(char ***out, size_t *n, struct gitlab *g, const char *src,
     const char *from, const char *to, const char *canonical);
 void trail_refs_free(char **v, size_t n);
 
+/* trail_ref: 1 when ref ("gitlab-org/gitaly!12") names an MR of project
+ * canonical (case-insensitive path, iid 1 to 10^9 in digits only); its
+ * project path goes to proj (n bytes), its iid to *iid. Else 0. Pure. */
+int trail_ref(char *proj, size_t n, long long *iid, const char *ref,
+    const char *canonical);
+
 /* trail_times: at[i] = when relay's own record on noteable (a bump MR)
  * says envs[i] was reached: the creation time (GitLab's clock) of the
  * oldest trusted "<!-- relay:deployed env=NAME " note; 0 when none */
