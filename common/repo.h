@@ -13,6 +13,8 @@ struct repo_ref {
 	char *name; /* "refs/heads/main" */
 	char oid[41]; /* hex */
 	char *why; /* push: the server's reason for rejecting it, or NULL */
+	const char *action; /* a push plan: "create", "fast-forward", "force"
+	                     * or "delete" (static), or NULL */
 };
 
 struct repo_refs {

@@ -132,36 +132,43 @@ list_out(struct job *j, const char *key, struct list *l)
 static int
 parse_patterns(struct ctx *c, const char *spec)
 {
-	char *copy = str_dup(spec), *save = NULL, *tok;
-	int rc = copy ? 0 : err_set(E_NOMEM, "out of memory");
+	const char *p = spec, *e;
+	size_t len;
+	int rc = 0;
 
-	for (tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && rc == 0;
-	     tok = strtok_r(NULL, ",", &save)) {
-		char *t = str_trim(tok);
-		int force = *t == '+';
+	while (rc == 0 && list_next(&p, &e, &len)) {
+		char *t, *entry = str_ndup(e, len);
+		int force;
 		const char *star;
 
+		if (!entry) {
+			rc = err_set(E_NOMEM, "out of memory");
+			break;
+		}
+		t = str_trim(entry);
+		force = *t == '+';
 		t += force;
-		if (!*t)
-			continue;
 		star = strchr(t, '*');
-		if (strcmp(t, "HEAD") != 0 &&
+		if (!*t)
+			; /* a lone "+": nothing listed */
+		else if (strcmp(t, "HEAD") != 0 &&
 		    (!str_has_prefix(t, "refs/") || strpbrk(t, ": \t\\?[") ||
 			(star && strchr(star + 1, '*'))))
 			rc = err_set(E_USAGE,
-			    "RELAY_MIRROR_REFS: \"%s\" is not HEAD, a ref name "
-			    "or a refs/... pattern with one *",
+			    "RELAY_MIRROR_REFS: \"%s\" is not HEAD, a ref name or a refs/... pattern with one *",
 			    t);
 		else if (c->npat == MAX_PATTERNS)
 			rc = err_set(E_USAGE,
 			    "RELAY_MIRROR_REFS: more than %d entries",
 			    MAX_PATTERNS);
-		else if (!(c->pat[c->npat].text = str_dup(t)))
-			rc = err_set(E_NOMEM, "out of memory");
-		else
-			c->pat[c->npat++].force = force;
+		else {
+			c->pat[c->npat].text = str_dup(t);
+			c->pat[c->npat].force = force;
+			if (!c->pat[c->npat++].text)
+				rc = err_set(E_NOMEM, "out of memory");
+		}
+		free(entry);
 	}
-	free(copy);
 	if (rc == 0 && c->npat == 0)
 		rc = err_set(E_USAGE, "RELAY_MIRROR_REFS: no ref listed");
 	return rc;
@@ -354,8 +361,8 @@ plan(struct ctx *c, struct repo_refs *mir, char ***specs, size_t *n,
 		    w->name);
 		if (rc == 0)
 			rc = repo_refs_add(acts, w->name, NULL);
-		if (rc == 0 && !(acts->v[acts->n - 1].why = str_dup(act)))
-			rc = err_set(E_NOMEM, "out of memory");
+		if (rc == 0)
+			acts->v[acts->n - 1].action = act;
 	}
 	for (i = 0; rc == 0 && i < mir->n; i++) {
 		const char *name = mir->v[i].name;
@@ -371,8 +378,8 @@ plan(struct ctx *c, struct repo_refs *mir, char ***specs, size_t *n,
 		rc = add_spec(specs, n, ":%s%s", name, "");
 		if (rc == 0)
 			rc = repo_refs_add(acts, name, NULL);
-		if (rc == 0 && !(acts->v[acts->n - 1].why = str_dup("delete")))
-			rc = err_set(E_NOMEM, "out of memory");
+		if (rc == 0)
+			acts->v[acts->n - 1].action = "delete";
 	}
 	buf_free(&ln);
 	return rc;
@@ -411,7 +418,7 @@ push(struct ctx *c)
 		log_info("%s is up to date", c->to.url);
 	if (rc == 0 && n && c->job->dry_run) {
 		for (i = 0; i < acts.n; i++)
-			log_info("dry run: would %s %s", acts.v[i].why,
+			log_info("dry run: would %s %s", acts.v[i].action,
 			    acts.v[i].name);
 	} else if (rc == 0 && n) {
 		log_info("pushing %zu refs to %s", n, c->to.url);
@@ -438,7 +445,7 @@ push(struct ctx *c)
 		const struct repo_ref *r = repo_refs_find(&rej, acts.v[i].name);
 
 		if (!r) {
-			log_info("%s: %s", acts.v[i].why, acts.v[i].name);
+			log_info("%s: %s", acts.v[i].action, acts.v[i].name);
 			list_add(&c->updated, acts.v[i].name);
 			if (c->head && strcmp(acts.v[i].name, c->head) == 0) {
 				const struct repo_ref *w =
