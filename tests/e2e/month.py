@@ -55,10 +55,9 @@ H = 3600
 # assertions failing because of relay bugs other helpers are fixing:
 # reported as TAP TODO naming the bug, not weakened
 KNOWN = {
-    "last-env-post": "relay-track-deploy: a Slack outage when an MR reaches "
-    "the last environment loses that post for good (the MR already has "
-    "the last label, so track_all skips it and its slack=pending note is "
-    "never retried)",
+    # none left: "last-env-post" (relay-track-deploy lost the last
+    # environment's post to a Slack outage: the MR already had the last
+    # label, so its slack=pending note was never retried) is fixed on main
 }
 
 
@@ -436,6 +435,8 @@ class World:
             self.outage_hours.add(h)
         self.hour_log.append({"h": h, "t": t_chain, "status": status,
                               "hits": hits,
+                              "fault_paths": [f["path"] for f in faults
+                                              if f.get("hits")],
                               "slack_out": slack_out,
                               "runs": {s: (r.status, r.codes,
                                            r.stderr.strip().splitlines()[-1:]
@@ -599,8 +600,10 @@ def verify(w, state):
                              f"{bodies.count(b)} times: {b[:60]!r}")
     texts = [(p[1]["hook"], p[1]["text"]) for p in w.posts]
     for k in set(texts):
-        if texts.count(k) > 1:
-            probs.append(f"Slack {k[0]}: posted {texts.count(k)} times: "
+        hours = [h for h, p in w.posts if (p["hook"], p["text"]) == k]
+        if len(hours) > 1 and not (len(hours) == 2 and
+                                   lost_record(w, hours[0])):
+            probs.append(f"Slack {k[0]}: posted {len(hours)} times: "
                          f"{(k[1] or '')[:60]!r}")
     tap.check("no note or Slack post is duplicated", probs)
 
@@ -659,6 +662,13 @@ def reportable(w, state, rec):
     return not newer
 
 
+def lost_record(w, h):
+    """The documented at-least-once window (README, notes on the
+    contract): in hour h a fault hit relay's notes, so a post Slack took
+    may not have been recorded, and the next run posts it again."""
+    return any("/notes" in p for p in w.hour_log[h]["fault_paths"])
+
+
 def iso_ts(s):
     import datetime
     d = datetime.datetime.strptime(s[:23], "%Y-%m-%dT%H:%M:%S.%f")
@@ -679,13 +689,14 @@ def announce_problems(w, bumps):
         for d in w.deploys:
             if iid in d["merged"] and d["env"] not in reached:
                 reached[d["env"]] = d["t"]
-        said = {}
-        for _, p in posts:
+        said, when = {}, {}
+        for h, p in posts:
             mm = re.search(r"\|!(\d+)>.*reached \*([^*]+)\*", p["text"] or "")
             if mm and int(mm.group(1)) == iid:
                 said[mm.group(2)] = said.get(mm.group(2), 0) + 1
+                when.setdefault(mm.group(2), []).append(h)
         for env, n in said.items():
-            if n > 1:
+            if n > 2 or (n == 2 and not lost_record(w, when[env][0])):
                 probs.append(f"!{iid} announced at {env} {n} times")
         first_run = {}
         for env, t in reached.items():
@@ -706,10 +717,7 @@ def announce_problems(w, bumps):
                 # the run after the deployment found Slack down
                 h = int((reached[env] - w.t0) // H)
                 down = any(x in w.outage_hours for x in range(h, h + 2))
-                if env == ENVS[-1] and down:
-                    probs.append((msg + "; Slack was down", "last-env-post"))
-                else:
-                    probs.append(msg)
+                probs.append(msg + ("; Slack was down" if down else ""))
     return probs
 
 
