@@ -15,9 +15,13 @@
  * with the final verdict. A broken target branch is reported without
  * tagging the team: it is not the component's fault.
  *
+ * The Slack message tags the team too: RELAY_SLACK_TEAM, a Slack user
+ * group id, becomes a real mention (<!subteam^ID>); unset, the handle is
+ * written as text (a webhook cannot resolve a GitLab handle).
+ *
  * Variables: common ones, MR_IID (unset with MR_ACTION=none: nothing to
  * do, exit 0), OUTCOME, PIPELINE_ID, PIPELINE_URL,
- * FAILED_JOBS, TRIAGE, SUSPECT_RANGE.
+ * FAILED_JOBS, TRIAGE, SUSPECT_RANGE, RELAY_SLACK_TEAM.
  * Outputs: NOTIFIED (true: this run reported; false: nothing to report or
  * reported before).
  * Exit: 0 done; 64 bad variable; 69 refused (Slack or GitLab); 75
@@ -51,6 +55,9 @@ static const struct env_var stage_vars[] = {
 	    "FAILED_JOBS", 0, NULL, "its failed jobs (from relay-watch)"),
 	ENV_STRING("TRIAGE", 0, NULL, "verdict (from relay-triage)"),
 	ENV_STRING("SUSPECT_RANGE", 0, NULL, "compare URL (from relay-triage)"),
+	ENV_STRING("RELAY_SLACK_TEAM", 0, NULL,
+	    "Slack user group id tagged in #g_gitaly (S0123ABC; default: "
+	    "RELAY_TEAM_HANDLE as text)"),
 };
 
 struct ctx {
@@ -80,6 +87,22 @@ verdict_text(const char *t)
 	return t;
 }
 
+/* slack_group_ok: a Slack user group id as Slack shows it (S, then
+ * upper-case letters and digits): nothing else may open a <!...> mention */
+static int
+slack_group_ok(const char *id)
+{
+	size_t i;
+
+	if (!id || id[0] != 'S' || strlen(id) < 3 || strlen(id) > 24)
+		return 0;
+	for (i = 1; id[i]; i++)
+		if (!((id[i] >= 'A' && id[i] <= 'Z') ||
+			(id[i] >= '0' && id[i] <= '9')))
+			return 0;
+	return 1;
+}
+
 static int
 slack_text(struct ctx *c, struct buf *b)
 {
@@ -94,8 +117,18 @@ slack_text(struct ctx *c, struct buf *b)
 	buf_puts(b, " (");
 	snprintf(label, sizeof(label), "pipeline %lld", c->pl);
 	slack_link(b, c->pl_url, label, c->job->gl->api);
-	buf_puts(b, ") failed.\n");
-	buf_puts(b, "*Failed jobs*: ");
+	buf_puts(b, ") failed.");
+	/* a broken target branch is not the component's fault: no tag */
+	if (!c->triage || strcmp(c->triage, "broken-master") != 0) {
+		const char *group = job_var(c->job, "RELAY_SLACK_TEAM");
+
+		buf_puts(b, " cc ");
+		if (group)
+			buf_printf(b, "<!subteam^%s>", group);
+		else
+			slack_escape(b, job_var(c->job, "RELAY_TEAM_HANDLE"));
+	}
+	buf_puts(b, "\n*Failed jobs*: ");
 	slack_escape(b, c->jobs && *c->jobs ? c->jobs : "(not listed)");
 	buf_puts(b, "\n*Verdict*: ");
 	slack_escape(b, verdict_text(c->triage));
@@ -225,6 +258,12 @@ cmd_notify(struct job *job)
 	const char *outcome;
 	int rc, notified = 0;
 
+	if (job_var(job, "RELAY_SLACK_TEAM") &&
+	    !slack_group_ok(job_var(job, "RELAY_SLACK_TEAM")))
+		return err_set(E_USAGE,
+		    "RELAY_SLACK_TEAM: expected a Slack user group id such as "
+		    "S0123ABC, got '%.40s'",
+		    job_var(job, "RELAY_SLACK_TEAM"));
 	memset(&c, 0, sizeof(c));
 	c.job = job;
 	c.triage = job_var(job, "TRIAGE");

@@ -55,7 +55,8 @@ test_expect_success 'a failed pipeline is reported to Slack and on the MR, taggi
 	post 0 | grep -q "rspec 1/2; qa/smoke" && post 0 | grep -q "regression" &&
 	post 0 | grep -q "compare/a...b|compare>" &&
 	test "$(notes_with "relay:notified pipeline=$P1 slack=sent")" -eq 1 &&
-	note_with relay:notified | grep -q "^@gl-gitaly " && no_secrets
+	note_with relay:notified | grep -q "^@gl-gitaly " &&
+	post 0 | head -n 1 | grep -q "failed\. cc @gl-gitaly$" && no_secrets
 '
 
 test_expect_success 'running again reports nothing more' '
@@ -115,9 +116,24 @@ test_expect_success 'once GitLab takes the note, the report goes out exactly onc
 '
 
 test_expect_success 'broken master is reported without tagging the team' '
-	P7=$(mr_pipeline failed) && notify "$P7" broken-master && expect_rc 0 &&
+	P7=$(mr_pipeline failed) && N=$(posts) && notify "$P7" broken-master && expect_rc 0 &&
 	! note_with "relay:notified pipeline=$P7" | grep -q "@gl-gitaly" &&
+	test "$(posts)" -eq $((N + 1)) && ! post "$N" | grep -q "cc \|subteam" &&
 	note_with "relay:notified pipeline=$P7" | grep -q "broken target branch"
+'
+
+test_expect_success 'RELAY_SLACK_TEAM: the Slack message mentions the user group' '
+	P11=$(mr_pipeline failed) && N=$(posts) &&
+	RELAY_SLACK_TEAM=S0GITALY notify "$P11" && expect_rc 0 &&
+	test "$(posts)" -eq $((N + 1)) &&
+	post "$N" | head -n 1 | grep -q "failed\. cc <!subteam^S0GITALY>$"
+'
+
+test_expect_success 'RELAY_SLACK_TEAM that is not a user group id: 64 before any request' '
+	P12=$(mr_pipeline failed) && sim DELETE /requests >/dev/null && N=$(posts) &&
+	RELAY_SLACK_TEAM="S0X>|<!channel" notify "$P12" && expect_rc 64 &&
+	grep -q "RELAY_SLACK_TEAM" err && one_error_line &&
+	test "$(requests length)" -eq 0 && test "$(posts)" -eq "$N"
 '
 
 test_expect_success 'without a Slack webhook: the note alone, once' '

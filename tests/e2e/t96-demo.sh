@@ -72,8 +72,7 @@ test_expect_success 'the regression: #g_gitaly once with the suspect range, team
 	grep -q "Slack #g_gitaly" demo.out
 '
 
-test_expect_todo 'the #g_gitaly message tags the team' \
-	'relay-notify tags RELAY_TEAM_HANDLE in the MR note only, not in Slack' '
+test_expect_success 'the #g_gitaly message tags the team' '
 	grep -q "@gl-gitaly" g.txt
 '
 
