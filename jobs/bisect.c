@@ -19,7 +19,8 @@
  * answers never open a second one. The verdict (the first bad commit and
  * its source MR) is one note on the bump MR (<!-- relay:bisect-verdict
  * slack=... -->) and one Slack message to RELAY_SLACK_FAILURES_URL. A bump
- * MR closed or merged mid-bisect ends it: its drafts are closed.
+ * MR closed or merged mid-bisect ends it: its drafts are closed, and every
+ * run closes drafts whose bump MR is no longer open (sweep).
  *
  * Variables: common ones, MR_IID (unset with MR_ACTION=none: nothing to
  * do), TRIAGE, FAILED_JOBS, RELAY_BISECT, RELAY_BISECT_WAYS,
@@ -587,6 +588,81 @@ abort_all(struct ctx *c)
 	return save(c);
 }
 
+/* sweep: open drafts of bump MRs that were closed or merged since (the
+ * chain moved on to another bump MR, or none) are closed, their
+ * branches deleted: a bisection leaves nothing behind */
+static int
+sweep(struct ctx *c)
+{
+	struct json *d = NULL, *m = NULL;
+	struct json_iter it;
+	struct jv e;
+	int rc;
+
+	rc = gitlab_getf(c->gl, &d,
+	    "%s/merge_requests?labels=relay%%3A%%3Abisect&state=opened"
+	    "&per_page=100",
+	    c->tgt);
+	if (rc < 0)
+		return err_prefix(rc, "cannot list the bisect drafts: ");
+	json_iter_init(&it, json_root(d));
+	while (rc == 0 && json_iter_next(&it, &e, NULL)) {
+		const char *desc = json_strp(e, "description");
+		const char *br = json_strp(e, "source_branch");
+		const char *t =
+		    desc ? strstr(desc, "relay:bisect-draft mr=") : NULL;
+		long long bump, iid = json_intp(e, "iid", 0);
+		const char *st;
+		char *esc;
+
+		if (!t || !br || json_intp(e, "author.id", -1) != c->me)
+			continue;
+		bump = strtoll(t + strlen("relay:bisect-draft mr="), NULL, 10);
+		if (bump <= 0 || bump == c->mr.iid)
+			continue;
+		json_free(m);
+		m = NULL;
+		rc = gitlab_getf(
+		    c->gl, &m, "%s/merge_requests/%lld", c->tgt, bump);
+		if (rc < 0) {
+			err_prefix(rc, "cannot read !%lld: ", bump);
+			break;
+		}
+		st = json_strp(json_root(m), "state");
+		if (!st || strcmp(st, "opened") == 0)
+			continue;
+		if (c->job->dry_run) {
+			log_info("dry run: would close draft !%lld of %s !%lld",
+			    iid, st, bump);
+			continue;
+		}
+		esc = url_escape(br);
+		rc = esc ? gitlab_callf(c->gl, NULL, "DELETE", NULL,
+			       "%s/repository/branches/%s", c->tgt, esc)
+			 : err_set(E_NOMEM, "out of memory");
+		free(esc);
+		if (rc == E_NOTFOUND)
+			rc = 0;
+		/* the branch first: a run that dies between finds the draft
+		 * still open and finishes */
+		if (rc < 0) {
+			err_prefix(rc, "cannot delete %s: ", br);
+			break;
+		}
+		rc = gitlab_callf(c->gl, NULL, "PUT",
+		    "{\"state_event\":\"close\"}", "%s/merge_requests/%lld",
+		    c->tgt, iid);
+		if (rc < 0)
+			err_prefix(rc, "cannot close draft !%lld: ", iid);
+		else
+			log_info("closed draft !%lld: its bump MR !%lld is %s",
+			    iid, bump, st);
+	}
+	json_free(m);
+	json_free(d);
+	return rc;
+}
+
 /* ---- the verdict ---- */
 
 /* mr_ref_ok: "group/project!12" and nothing that could be markup */
@@ -1038,8 +1114,15 @@ run(struct ctx *c)
 	const char *triage = job_var(c->job, "TRIAGE");
 
 	rc = record_self(&c->me, c->gl);
+	if (rc == 0 && job_long(c->job, "MR_IID") == 0) {
+		log_info("MR_ACTION=none and no MR_IID: no bump MR, nothing to "
+			 "do but close drafts left behind");
+		return sweep(c);
+	}
 	if (rc == 0)
 		rc = mr_read(&c->mr, c->gl, c->tgt, job_long(c->job, "MR_IID"));
+	if (rc == 0)
+		rc = sweep(c);
 	if (rc == 0)
 		rc = records(c);
 	if (rc < 0)
@@ -1130,9 +1213,6 @@ cmd_bisect(struct job *job)
 	if (!job_bool(job, "RELAY_BISECT")) {
 		log_info("RELAY_BISECT is off: nothing to do");
 		c.result = "off";
-	} else if (job_long(job, "MR_IID") == 0) {
-		log_info("MR_ACTION=none and no MR_IID: no bump MR, nothing to "
-			 "do");
 	} else {
 		c.tgt =
 		    gitlab_project_path(job_var(job, "RELAY_TARGET_PROJECT"));

@@ -352,6 +352,16 @@ def sc_bisect_verdict(c):
     return dict(BISECT)
 
 
+def sc_bisect_sweep(c):
+    """the bump MR was closed mid-bisect and the chain has no MR now: the
+    idle run closes the draft left behind and deletes its branch"""
+    bisect_base(c)
+    c.must("bisect", BISECT)
+    c.sim.call("PATCH", "/mrs/%s/1" % urllib.parse.quote(TARGET, safe=""),
+               {"state": "closed"})
+    return {"MR_ACTION": "none", "RELAY_BISECT": "true"}
+
+
 def merged_bump(c):
     a, _ = two_merges(c)
     c.must("open-mr", {"GREEN_SHA": a, "CURRENT_SHA": c.root})
@@ -410,6 +420,7 @@ ALL_SCENARIOS = [
     ("triage merged", "triage", sc_triage_merged),
     ("bisect start", "bisect", sc_bisect_start),
     ("bisect verdict", "bisect", sc_bisect_verdict),
+    ("bisect sweep", "bisect", sc_bisect_sweep),
     ("notify", "notify", sc_notify),
     ("track-deploy MR", "track-deploy", sc_track_mr),
     ("track-deploy newest", "track-deploy", sc_track_newest),

@@ -230,6 +230,23 @@ test_expect_success 'the bump MR closed mid-bisect: its drafts are closed, their
 	bisect && test "$(all_drafts)" -eq 1 && test "$(dotenv BISECT)" = aborted
 '
 
+test_expect_success 'the bump MR closed, the chain moves on (no MR, then a new one): the drafts left behind are closed' '
+	fresh 40 && bisect && test "$(drafts)" -eq 1 &&
+	B=$(state "$T.mrs[1].source_branch") &&
+	sim PATCH /mrs/gitlab-org%2Fgitlab/1 "{\"state\": \"closed\"}" >/dev/null &&
+	MR_ACTION=none RELAY_BISECT=true run bisect && expect_rc 0 &&
+	test "$(drafts)" -eq 0 && test "$(state "$T.branches[\"$B\"]")" = null
+'
+
+test_expect_success 'a new bump MR: drafts of the closed one are closed by its runs' '
+	fresh 40 && bisect && test "$(drafts)" -eq 1 &&
+	sim PATCH /mrs/gitlab-org%2Fgitlab/1 "{\"state\": \"closed\"}" >/dev/null &&
+	GREEN_SHA=$(nth 39) CURRENT_SHA=$SRC_ROOT run open-mr && expect_rc 0 &&
+	I=$(dotenv MR_IID) && test "$I" -gt 2 &&
+	MR_IID=$I TRIAGE=none RELAY_BISECT=true run bisect && expect_rc 0 &&
+	test "$(drafts)" -eq 0 && test "$(dotenv BISECT)" = none
+'
+
 test_expect_success 'a new green commit mid-bisect: the range stays, the culprit is found' '
 	fresh 7 && bisect && answer 5 &&
 	src_commits "[{\"message\": \"Later\", \"merge\": 1}]" && pipeline "$SHAS" success >/dev/null &&
