@@ -56,7 +56,9 @@ build/.setup-done: scripts/setup.sh
 	./scripts/setup.sh
 	@mkdir -p $(@D) && touch $@
 
-$(DEPS)/.curl-done $(GIT_STAMP): | build/.setup-done
+# one run of deps.sh builds both: a grouped target, so make -j2 does not
+# start it twice at once
+$(DEPS)/.curl-done $(GIT_STAMP) &: | build/.setup-done
 	./scripts/deps.sh
 
 $(O)/obj/%.o: %.c $(wildcard common/*.h) $(wildcard tests/unit/*.h) \
