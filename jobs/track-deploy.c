@@ -604,12 +604,6 @@ trail(struct ctx *c, const struct mr *m, const char *merge, int stage)
 		goto out;
 	}
 	rc = pins(c, from, to, merge);
-	if (rc == E_PARSE) {
-		/* no pinned SHA before (the first pin): no range to name */
-		log_warn("no source notes for !%lld: %s", m->iid, err_msg());
-		rc = 0;
-		goto out;
-	}
 	if (rc == 0)
 		rc = trail_refs(&refs, &n, c->job->gl, c->src, from, to,
 		    job_var(c->job, "RELAY_CANONICAL_PROJECT"));
@@ -644,10 +638,10 @@ trail(struct ctx *c, const struct mr *m, const char *merge, int stage)
 		if (r == 0)
 			r = trail_note(&res, c->job->gl, np.data, mk.data,
 			    text.data, stage + 1, c->job->dry_run);
-		if (r == E_NOTFOUND || r == E_PERM) {
-			/* a deleted MR or one relay may not comment on: the
-			 * others are written; this one is tried again by the
-			 * next runs, while the bump is followed */
+		if (r == E_NOTFOUND) {
+			/* a deleted MR: the others are written; this one is
+			 * tried again by the next runs while the bump is
+			 * followed (a refusal, 401 or 403, is an error) */
 			log_warn(
 			    "no deployment note on %s: %s", refs[i], err_msg());
 			left++;
