@@ -12,61 +12,6 @@
 #include "util.h"
 
 int
-notes_find(
-    struct note *out, struct gitlab *g, const char *mr, const char *marker)
-{
-	struct gitlab_pager pg;
-	struct buf path;
-	struct json *page = NULL;
-	int rc;
-
-	out->id = 0;
-	out->body = NULL;
-	buf_init(&path, 0);
-	rc = buf_printf(&path,
-	    "%s/notes?sort=asc&order_by=created_at"
-	    "&per_page=100",
-	    mr);
-	if (rc == 0)
-		rc = gitlab_pager_init(&pg, g, path.data, 20);
-	buf_free(&path);
-	if (rc < 0)
-		return rc;
-	while ((rc = gitlab_pager_next(&pg, &page)) > 0) {
-		struct json_iter it;
-		struct jv e;
-
-		json_iter_init(&it, json_root(page));
-		while (json_iter_next(&it, &e, NULL)) {
-			const char *b = json_strp(e, "body");
-
-			if (b && strstr(b, marker)) {
-				out->id = json_intp(e, "id", 0);
-				out->body = str_dup(b);
-				json_free(page);
-				gitlab_pager_free(&pg);
-				return out->body
-				    ? 1
-				    : err_set(E_NOMEM, "out of memory");
-			}
-		}
-		json_free(page);
-		page = NULL;
-	}
-	gitlab_pager_free(&pg);
-	if (rc < 0)
-		return err_prefix(rc, "cannot read notes: ");
-	return 0;
-}
-
-void
-note_free(struct note *n)
-{
-	free(n->body);
-	n->body = NULL;
-}
-
-int
 notes_post(
     long long *id_out, struct gitlab *g, const char *mr, const char *body)
 {

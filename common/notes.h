@@ -5,18 +5,6 @@
 
 struct gitlab;
 
-/* A found note: id and a copy of its body (owned; notes_found_free). */
-struct note {
-	long long id;
-	char *body;
-};
-
-/* notes_find: the oldest note of MR mr (path "/projects/x/merge_requests/7")
- * whose body contains marker; 1 found, 0 not found, < 0 error. Scans at
- * most 20 pages of 100 notes. */
-int notes_find(
-    struct note *out, struct gitlab *g, const char *mr, const char *marker);
-void note_free(struct note *n);
 /* notes_post: add a note; *id_out (may be NULL) receives its id, or 0 when
  * GitLab consumed it whole as quick actions (202) */
 int notes_post(

@@ -787,7 +787,6 @@ held(struct ctx *c, const char *onbranch, int no_file)
 {
 	struct buf path, want, body;
 	struct json *d = NULL;
-	struct note n = { 0, NULL };
 	const char *title, *msg, *head;
 	char *b = url_escape(c->branch);
 	int rc, foreign, pinned, found;
@@ -832,8 +831,8 @@ held(struct ctx *c, const char *onbranch, int no_file)
 		log_info("!%lld pins %.12s by hand (RELAY_PIN_SHA): scheduled "
 			 "runs leave it alone until it is merged or closed",
 		    c->iid, onbranch);
-	found = notes_find(&n, c->gl, c->mr, "<!-- relay:held ");
-	note_free(&n);
+	/* relay's own held note only: a forged one must not silence it */
+	found = record_find(NULL, NULL, c->gl, c->mr, "<!-- relay:held ");
 	if (found != 0) {
 		rc = found < 0 ? found : 1;
 		goto out;

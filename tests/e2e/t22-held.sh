@@ -30,18 +30,20 @@ test_expect_success 'set-up: a scheduled run opens the bump MR' '
 '
 
 test_expect_success 'a person sets the version in the MR: the next scheduled run holds it, one note' '
+	forge 1 "<!-- relay:held commit=0000000000000000000000000000000000000000 -->" &&
 	person_commit "$G2" && H=$(branch_head) && sim DELETE /requests >/dev/null &&
 	scheduled "$G3" && expect_rc 0 && test "$(dotenv MR_ACTION)" = held &&
 	test "$(dotenv MR_IID)" = 1 && test "$(branch_head)" = "$H" && test "$(branch_file)" = "$G2" &&
-	test "$(held_notes)" -eq 1 &&
-	state "[$T.mrs[0].notes[] | select(.body | contains(\"relay:held\"))][0].body" | grep -q "commit relay did not make" &&
+	test "$(held_notes)" -eq 2 &&
+	test "$(state "[$T.mrs[0].notes[] | select(.body | contains(\"relay:held\")) | select(.author.username != \"mallory\")] | length")" -eq 1 &&
+	state "[$T.mrs[0].notes[] | select(.body | contains(\"relay:held\")) | select(.author.username != \"mallory\")][0].body" | grep -q "commit relay did not make" &&
 	test "$(requests "[.[] | select(.method != \"GET\")] | length")" -eq 1 && no_secrets
 '
 
 test_expect_success 'held again: nothing written, no second note' '
 	sim DELETE /requests >/dev/null &&
 	scheduled "$G3" && expect_rc 0 && test "$(dotenv MR_ACTION)" = held &&
-	test "$(branch_head)" = "$H" && test "$(held_notes)" -eq 1 &&
+	test "$(branch_head)" = "$H" && test "$(held_notes)" -eq 2 &&
 	test "$(requests "[.[] | select(.method != \"GET\")] | length")" -eq 0
 '
 
