@@ -262,6 +262,23 @@ test_expect_success 'a state note written by someone else is not trusted' '
 	bisect && expect_rc 0 && test "$(dotenv BISECT)" = running && test "$(drafts)" -eq 1
 '
 
+# notes NUMBER: that many ordinary notes on the bump MR, by someone else
+notes() {
+	sim POST /notes "{\"project\": \"gitlab-org/gitlab\", \"iid\": 1, \"count\": $1, \"author\": \"someone\", \"body\": \"+1\"}" >/dev/null
+}
+
+test_expect_success 'the state under 2,100 newer notes is found: no second bisection' '
+	fresh 7 && notes 150 && bisect && expect_rc 0 && test "$(drafts)" -eq 1 &&
+	notes 2100 && bisect && expect_rc 0 && test "$(dotenv BISECT)" = running &&
+	test "$(all_drafts)" -eq 1 && test "$(bisect_notes state)" -eq 1
+'
+
+test_expect_success 'past the note cap with no state found: 75, nothing started' '
+	fresh 7 && notes 5100 && bisect && expect_rc 75 && one_error_line &&
+	grep -q "no bisection state found" err &&
+	test "$(all_drafts)" -eq 0 && test "$(bisect_notes state)" -eq 0
+'
+
 test_expect_success 'a 5xx is temporary (75), the next run resumes without duplicates' '
 	fresh 7 &&
 	sim POST /faults "{\"method\": \"POST\", \"path\": \"merge_requests$\", \"kind\": \"status\", \"status\": 503, \"times\": 10}" >/dev/null &&
