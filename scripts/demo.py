@@ -69,6 +69,10 @@ class Demo:
                  f"See merge request gitlab-org/gitaly!{iid}")
         self.git("push", "-q", os.path.join(self.work, "canonical.git"),
                  "master")
+        # the MR itself, merged in the canonical project: relay-track-deploy
+        # notes on it where the change has reached
+        self.sim.admin("POST", "/mrs", {"project": CANON, "iids": [iid],
+                                        "titles": [title]})
         return self.git("rev-parse", "HEAD")
 
     def import_mirror(self):

@@ -61,6 +61,23 @@ test_expect_success 'deployments: the workflow label and one post per environmen
 	grep -q "Slack #gitaly_alerts" demo.out && grep -q "reached \*gprd\* (workflow::production)" demo.out
 '
 
+# trail IID: relay's deployment notes on gitlab-org/gitaly!IID
+trail() { dstate "[.projects[\"gitlab-org/gitaly\"].mrs[] | select(.iid == $1) | .notes[] | select(.author.username == \"release-tools-bot\")]"; }
+
+test_expect_success 'each source MR of the deployed bump: one up-to-date deployment note; the others none' '
+	for i in 6801 6802 6803; do
+		test "$(trail $i | jq length)" -eq 1 &&
+		trail $i | jq -r ".[0].body" | grep -q "gitlab!.*merge_requests/1)" &&
+		for e in "gstg\-cny" "gprd\-cny" gstg gprd; do
+			trail $i | jq -r ".[0].body" | grep -qF -e "- **$e**: 20" ||
+			{ echo "!$i: no $e"; return 1; }
+		done || return 1
+	done &&
+	for i in 6804 6805 6806; do
+		test "$(trail $i | jq length)" -eq 0 || { echo "!$i has a note"; return 1; }
+	done
+'
+
 test_expect_success 'the regression: #g_gitaly once with the suspect range, team tagged on the MR' '
 	test "$(dstate "$T.mrs[1].state")" = opened &&
 	R="compare/$(fp 3)...$(fp 0)" &&

@@ -1610,23 +1610,37 @@ def admin(st, method, path, body, query):
         # merged MRs of a project with no branches behind them (the
         # canonical project's source MRs): {"project", "count", "author"}
         p = st.project(str(body["project"]))
-        uid = next(u["id"] for u in st.users.values()
-                   if u["username"] == body.get("author", "approver-bot"))
+        uid = next((u["id"] for u in st.users.values()
+                    if u["username"] == body.get("author", "approver-bot")),
+                   None)
+        if uid is None:
+            return 400, {"message": "no such author"}
         iids = []
-        for i in range(int(body.get("count", 1))):
-            p["mr_iid"] += 1
+        # "iids"/"titles": given numbers and titles (a project with a long
+        # history, as gitlab-org/gitaly!6801), else the next ones
+        given = [int(i) for i in body.get("iids", [])]
+        titles = body.get("titles", [])
+        for i in range(len(given) or int(body.get("count", 1))):
+            if given:
+                if given[i] in p["mrs"]:
+                    return 400, {"message": f"!{given[i]} exists"}
+                p["mr_iid"] = max(p["mr_iid"], given[i])
+            else:
+                p["mr_iid"] += 1
+            iid = given[i] if given else p["mr_iid"]
             now = st.now()
-            p["mrs"][p["mr_iid"]] = {
-                "id": st.new_id("mr"), "iid": p["mr_iid"],
-                "title": f"Change {p['mr_iid']}", "description": "",
-                "state": "merged", "source_branch": f"feature-{p['mr_iid']}",
+            p["mrs"][iid] = {
+                "id": st.new_id("mr"), "iid": iid,
+                "title": titles[i] if i < len(titles) else f"Change {iid}",
+                "description": "",
+                "state": "merged", "source_branch": f"feature-{iid}",
                 "target_branch": p["default_branch"], "author_id": uid,
                 "labels": [], "created_at": now, "updated_at": now,
                 "merged_at": now, "closed_at": None, "merged_by": uid,
                 "merge_commit_sha": None, "remove_source_branch": False,
                 "auto_merge": False, "auto_merge_user": None,
                 "head_pipeline_id": None, "approved_by": [], "notes": []}
-            iids.append(p["mr_iid"])
+            iids.append(iid)
         return 200, {"iids": iids}
     m = re.match(r"^/mrs/([^/]+)/(\d+)$", path)
     if m and method == "PATCH":

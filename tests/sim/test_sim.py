@@ -578,6 +578,24 @@ def fidelity(s):
     check("the retried jobs pass: auto-merge merges", body["state"] ==
           "merged")
 
+    # admin: merged source MRs at given numbers and titles (the demo's
+    # gitlab-org/gitaly!6801); a number taken answers 400
+    st, body, _ = s.call("POST", "/-/sim/mrs", {"project": "g/mr",
+                                               "author": "other",
+                                               "iids": [6801, 6802],
+                                               "titles": ["Add cache",
+                                                          "Fix"]},
+                         token=None)
+    check("admin /mrs with iids: those numbers", st == 200 and
+          body["iids"] == [6801, 6802])
+    st, body, _ = s.api("GET", "/projects/g%2Fmr/merge_requests/6801")
+    check("admin /mrs: merged, with its title", st == 200 and
+          body["state"] == "merged" and body["title"] == "Add cache")
+    st, _, _ = s.call("POST", "/-/sim/mrs", {"project": "g/mr",
+                                             "author": "other",
+                                             "iids": [6802]}, token=None)
+    check("admin /mrs: a number taken is refused", st == 400)
+
 
 def _is_json(b):
     try:
