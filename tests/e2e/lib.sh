@@ -5,6 +5,9 @@ set -u
 TEST_NAME=$(basename "$0" .sh)
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 : "${RELAY_BIN:=$TOP/bin}"
+# logs as plain text: CI=true (set by CI, and by GitLab in every job)
+# turns colour on, and the assertions read the words, not the escapes
+export NO_COLOR=1
 TRASH=$(mktemp -d "${TMPDIR:-/tmp}/relay-$TEST_NAME.XXXXXX")
 cd "$TRASH" || exit 70
 test_count=0
