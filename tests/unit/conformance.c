@@ -21,6 +21,7 @@
 #include "mr.h"
 #include "pipeline.h"
 #include "range.h"
+#include "record.h"
 #include "tap.h"
 #include "util.h"
 
@@ -47,6 +48,12 @@ static const struct route {
 	{ "/projects/1/pipelines/6/bridges", "pipeline_bridges.json", NULL },
 	{ "/projects/1/pipelines/5/jobs", NULL, "[]" },
 	{ "/projects/1/pipelines/5/bridges", NULL, "[]" },
+	{ "/user", "user.json", NULL },
+	{ "/projects/3", "project.json", NULL },
+	{ "/projects/5/merge_requests/2/notes", "merge_request_notes.json",
+	    NULL },
+	{ "/projects/1/deployments", "deployments.json", NULL },
+	{ "/projects/4/issues", "issues.json", NULL },
 };
 
 static char *
@@ -172,6 +179,9 @@ main(void)
 	struct mr_pipeline p;
 	struct buf jobs, list;
 	char api[64], base[41];
+	char *branch = NULL, *url = NULL, *body = NULL;
+	struct json *d = NULL;
+	long long self = 0, nid = 0, ts = 0;
 	int port = 0, rc;
 	pid_t pid = serve(&port);
 
@@ -245,6 +255,60 @@ main(void)
 	OK(list.data && strstr(list.data, "Replace sanitize with escape once"));
 	OK(list.data && !strstr(list.data, "Sanitize for network graph"));
 	buf_free(&list);
+
+	/* GET /user: id (record_self, the identity notes are trusted by) */
+	OK(record_self(&self, g) == 0);
+	OK(self == 1);
+
+	/* GET /projects/:id: default_branch and web_url */
+	OK(gitlab_project_read(
+	       &branch, &url, g, "/projects/3", "diaspora", NULL) == 0);
+	STREQ(branch, "master");
+	STREQ(url, "http://example.com/diaspora/diaspora-project-site");
+	free(branch);
+	free(url);
+
+	/* GET .../merge_requests/:iid/notes: id, body, author.id, system,
+	 * created_at, updated_at; the documented note is by user 1 (relay
+	 * here), not a system note, so it is trusted */
+	OK(record_find(&body, &nid, g, "/projects/5/merge_requests/2",
+	       "Comment for") == 1);
+	OK(nid == 301);
+	STREQ(body, "Comment for MR");
+	free(body);
+	OK(record_find(
+	       NULL, &nid, g, "/projects/5/merge_requests/2", "relay:") == 0);
+
+	/* GET /projects/:id/deployments (track-deploy's query): sha,
+	 * created_at, environment.id; the documented deployable has no
+	 * web_url, so track-deploy posts only the environment link */
+	OK(gitlab_list(g, &d,
+	       "/projects/1/deployments?environment=production&status=success"
+	       "&order_by=id&sort=desc&per_page=20") == 0);
+	STREQ(json_strp(json_root(d), "0.sha"),
+	    "99d03678b90d914dbb1b109132516d71a4a03ea8");
+	OK(iso8601_parse(&ts, json_strp(json_root(d), "0.created_at")) == 0);
+	OK(ts == 1470901000LL);
+	OK(json_intp(json_root(d), "1.environment.id", 0) == 9);
+	OK(json_strp(json_root(d), "0.deployable.web_url") == NULL);
+	json_free(d);
+	d = NULL;
+
+	/* GET /projects/:id/issues (status, triage): iid, title,
+	 * description, author.id, web_url */
+	OK(gitlab_list(g, &d,
+	       "/projects/4/issues?author_id=1&state=opened&order_by=created_at"
+	       "&sort=asc&per_page=100") == 0);
+	OK(json_intp(json_root(d), "0.iid", 0) == 1);
+	OK(json_intp(json_root(d), "0.author.id", 0) == 1);
+	STREQ(json_strp(json_root(d), "0.title"),
+	    "Ut commodi ullam eos dolores perferendis nihil sunt.");
+	STREQ(json_strp(json_root(d), "0.description"),
+	    "Omnis vero earum sunt corporis dolor et placeat.");
+	STREQ(json_strp(json_root(d), "0.web_url"),
+	    "http://example.com/my-group/my-project/issues/1");
+	json_free(d);
+	d = NULL;
 
 	/* fields the stages read inline */
 	OK(has("pipelines.json", "0.id", JSON_NUMBER));
