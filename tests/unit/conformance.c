@@ -54,6 +54,7 @@ static const struct route {
 	    NULL },
 	{ "/projects/1/deployments", "deployments.json", NULL },
 	{ "/projects/4/issues", "issues.json", NULL },
+	{ "/projects/5/repository/compare", "compare.json", NULL },
 };
 
 static char *
@@ -307,6 +308,19 @@ main(void)
 	    "Omnis vero earum sunt corporis dolor et placeat.");
 	STREQ(json_strp(json_root(d), "0.web_url"),
 	    "http://example.com/my-group/my-project/issues/1");
+	json_free(d);
+	d = NULL;
+
+	/* GET /projects/:id/repository/compare (status): commits, and
+	 * commit.committed_date, which the documented example lacks (it
+	 * shows created_at only): status then counts the commits behind and
+	 * leaves the time behind out */
+	OK(gitlab_getf(g, &d, "/projects/5/repository/compare?from=%s&to=%s",
+	       "main", "feature") == 0);
+	OK(json_size(json_get(json_root(d), "commits")) == 1);
+	STREQ(json_strp(json_root(d), "commit.id"),
+	    "12d65c8dd2b2676fa3ac47d955accc085a37a9c1");
+	OK(json_strp(json_root(d), "commit.committed_date") == NULL);
 	json_free(d);
 	d = NULL;
 
