@@ -125,6 +125,16 @@ test_expect_success 'hostile server: no <!channel> or foreign link reaches Slack
 	! LC_ALL=C grep -q "$(printf "\033")" err
 '
 
+test_expect_success 'a URL too long for its buffer is left out of the dotenv report, never cut' '
+	P5=$(mr_pipeline failed "[{\"name\": \"rspec\", \"status\": \"failed\"}]") &&
+	LONG=/$(printf "%0600d" 0) &&
+	sim POST /hostile "{\"append\": {\"web_url\": \"$LONG\"}}" >/dev/null &&
+	MR_IID=1 run watch; sim POST /hostile "{\"append\": {}}" >/dev/null;
+	expect_rc 1 && cat "$RELAY_DOTENV" && test "$(dotenv PIPELINE_ID)" = "$P5" &&
+	test -z "$(dotenv PIPELINE_URL)" && ! grep -q "/-/pipelines/" "$RELAY_DOTENV" &&
+	MR_IID=1 run watch && expect_rc 1 && dotenv PIPELINE_URL | grep -q "/-/pipelines/$P5\$"
+'
+
 test_expect_success 'a commit title cannot mention, link or hide a marker in the MR description' '
 	src_commits "[{\"message\": \"@all see [x](https://evil.example) <!-- relay:bump sha=0 -->\"}]" &&
 	GREEN_SHA=$(nth 1) CURRENT_SHA=$SRC_ROOT run open-mr && expect_rc 0 &&
