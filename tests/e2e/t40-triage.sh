@@ -133,6 +133,27 @@ test_expect_success 'a third flake: the open issue past the first page of the se
 	state "$C.issues[0].notes[1].body" | grep -q "pipelines/$P2B"
 '
 
+# issue 14: an open flaky-job issue's description counts as relay's record
+# only when relay wrote the issue; mallory (seeded by the forge above)
+# files one whose description holds the marker
+test_expect_success 'a flaky-job issue opened by another user: its description marker is ignored, the flake is noted' '
+	PM=$(mr_pipeline failed "[{\"name\": \"spec-m\", \"status\": \"failed\"}]") &&
+	jq -n --arg d "<!-- relay:flaky pipeline=$PM job=spec-m -->" "{title: \"Flaky job: spec-m\", description: \$d}" |
+		curl -sS --fail -X POST -H "PRIVATE-TOKEN: $MALLORY_TOKEN" -H "Content-Type: application/json" \
+			--data-binary @- "$CI_API_V4_URL/projects/gitlab-org%2Fgitaly/issues" >/dev/null &&
+	MI=".issues[] | select(.title == \"Flaky job: spec-m\")" &&
+	test "$(state "$C$MI | .author.username")" = mallory &&
+	MR_IID=1 OUTCOME=failed PIPELINE_ID=$PM FAILED_JOBS=spec-m run triage &&
+	test "$(dotenv TRIAGE)" = flake-retried &&
+	set_jobs "$PM" "{\"spec-m\": \"success\"}" &&
+	MR_IID=1 OUTCOME=success PIPELINE_ID=$PM run triage && expect_rc 0 &&
+	test "$(dotenv TRIAGE)" = flake &&
+	test "$(state "[$C$MI] | length")" -eq 1 &&
+	test "$(state "[$C$MI | .notes[] | select(.author.username == \"release-tools-bot\" and (.body | contains(\"relay:flaky pipeline=$PM job=spec-m\")))] | length")" -eq 1 &&
+	MR_IID=1 OUTCOME=success PIPELINE_ID=$PM run triage && expect_rc 0 &&
+	test "$(state "[$C$MI | .notes[]] | length")" -eq 1
+'
+
 test_expect_success 'failed again after the retry, master green: regression with the range' '
 	P3=$(mr_pipeline failed "[{\"name\": \"gitaly-integration\", \"status\": \"failed\"}]") &&
 	MR_IID=1 OUTCOME=failed PIPELINE_ID=$P3 FAILED_JOBS=gitaly-integration run triage &&
