@@ -55,6 +55,7 @@ static const struct route {
 	{ "/projects/1/deployments", "deployments.json", NULL },
 	{ "/projects/4/issues", "issues.json", NULL },
 	{ "/projects/5/repository/compare", "compare.json", NULL },
+	{ "/projects/3/merge_requests", "merge_requests.json", NULL },
 };
 
 static char *
@@ -321,6 +322,28 @@ main(void)
 	STREQ(json_strp(json_root(d), "commit.id"),
 	    "12d65c8dd2b2676fa3ac47d955accc085a37a9c1");
 	OK(json_strp(json_root(d), "commit.committed_date") == NULL);
+	json_free(d);
+	d = NULL;
+
+	/* GET /projects/:id/merge_requests (track-deploy, open-mr, status,
+	 * bisect, triage): iid, merged_at, labels, state, sha,
+	 * source_branch, author.id, description, web_url */
+	OK(gitlab_list(g, &d,
+	       "/projects/3/merge_requests?state=merged&source_branch=test1"
+	       "&order_by=updated_at&sort=desc&per_page=100") == 0);
+	OK(json_intp(json_root(d), "0.iid", 0) == 1);
+	OK(iso8601_parse(&ts, json_strp(json_root(d), "0.merged_at")) == 0);
+	OK(ts == 1536318977LL);
+	STREQ(json_strp(json_root(d), "0.labels.1"), "Manage");
+	STREQ(json_strp(json_root(d), "0.state"), "merged");
+	STREQ(json_strp(json_root(d), "0.sha"),
+	    "8888888888888888888888888888888888888888");
+	STREQ(json_strp(json_root(d), "0.source_branch"), "test1");
+	OK(json_intp(json_root(d), "0.author.id", 0) == 1);
+	STREQ(json_strp(json_root(d), "0.description"),
+	    "fixed login page css paddings");
+	STREQ(json_strp(json_root(d), "0.web_url"),
+	    "http://gitlab.example.com/my-group/my-project/merge_requests/1");
 	json_free(d);
 	d = NULL;
 
