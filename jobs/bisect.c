@@ -188,6 +188,30 @@ bounds_text(struct ctx *c)
 	    c->b.sha[hi]);
 }
 
+/* oldest_wins: after posting a new state note, read the states again:
+ * racing first runs each post one moments apart, and every one of them
+ * sees the oldest (posted before its own), as record_once lets the
+ * oldest claim win. A run whose note is not the oldest deletes it and
+ * continues with the oldest state, so one state is ever in use. */
+static int
+oldest_wins(struct ctx *c)
+{
+	long long mine = c->state_id;
+	int rc = records(c);
+
+	if (rc < 0 || c->state_id == mine)
+		return rc;
+	log_info("a racing run recorded this bisection first (note %lld): "
+		 "continuing with it",
+	    c->state_id);
+	rc = gitlab_callf(
+	    c->gl, NULL, "DELETE", NULL, "%s/notes/%lld", c->mr.path, mine);
+	if (rc < 0)
+		log_warn(
+		    "cannot delete the state note %lld: %s", mine, err_msg());
+	return 0;
+}
+
 static int
 save(struct ctx *c)
 {
@@ -217,8 +241,11 @@ save(struct ctx *c)
 		    c->mr.iid);
 	else if (rc == 0 && c->state_id)
 		rc = notes_update(c->gl, c->mr.path, c->state_id, b.data);
-	else if (rc == 0)
+	else if (rc == 0) {
 		rc = notes_post(&c->state_id, c->gl, c->mr.path, b.data);
+		if (rc == 0)
+			rc = oldest_wins(c);
+	}
 	buf_free(&b);
 	return rc < 0 ? err_prefix(rc,
 			    "cannot record the bisection on "
@@ -544,8 +571,9 @@ next_round(struct ctx *c)
 	/* recorded before the drafts: a run that dies between finds the
 	 * points and opens what is missing */
 	rc = save(c);
-	for (j = 0; rc == 0 && j < np; j++)
-		rc = draft_open(c, pts[j]);
+	/* the points of the state in use (a racing run's may win in save) */
+	for (j = 0; rc == 0 && j < c->b.npoints; j++)
+		rc = draft_open(c, c->b.points[j]);
 	return rc;
 }
 

@@ -302,6 +302,38 @@ test_expect_success 'a draft a person closed before its pipeline finished: its p
 	test "$(all_drafts)" -eq 1
 '
 
+# racing N: N first runs of bisect started at once on !1, each with its
+# own output and report; fails unless every one exits 0
+racing() {
+	j=0 pids=""
+	while [ $j -lt "$1" ]; do
+		j=$((j + 1))
+		MR_IID=1 TRIAGE=regression FAILED_JOBS=$JOB RELAY_BISECT=true \
+			RELAY_DOTENV=$PWD/race-$j.env "$RELAY_BIN/relay-bisect" \
+			>race-$j.out 2>race-$j.err &
+		pids="$pids $!"
+	done
+	r=0
+	for p in $pids; do wait "$p" || r=1; done
+	[ $r -eq 0 ] || cat race-*.err
+	return $r
+}
+
+# raced N: N racing first runs, then the bisection to its verdict
+raced() {
+	fresh 7 && racing "$1" &&
+	test "$(all_drafts)" -eq 1 && test "$(drafts)" -eq 1 &&
+	test "$(bisect_notes state)" -eq 1 &&
+	drive 3 && test "$(dotenv SUSPECT_SHA)" = "$(nth 3)" &&
+	test "$(bisect_notes verdict)" -eq 1 && test "$(bisect_notes state)" -eq 1 &&
+	test "$(drafts)" -eq 0 &&
+	test "$(sim GET /slack | jq "[.[] | select(.text | contains(\"bisected\"))] | length")" -eq 1
+}
+
+for n in 2 3; do
+	test_expect_success "$n first runs at once: one set of drafts, one state in use, one verdict and Slack post" "raced $n"
+done
+
 test_expect_success 'dry run: every read, no write' '
 	fresh 7 && sim DELETE /requests >/dev/null && bisect --dry-run && expect_rc 0 &&
 	test "$(requests "[.[] | select(.method != \"GET\")] | length")" -eq 0
