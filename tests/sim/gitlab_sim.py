@@ -523,6 +523,10 @@ class State:
         msg = (f"Merge branch '{mr['source_branch']}' into "
                f"'{mr['target_branch']}'\n\n{mr['title']}\n\n"
                f"See merge request {p['path_with_namespace']}!{mr['iid']}")
+        # the MR's commits (its last merge_request_diff), which
+        # GET .../commits/:sha/merge_requests looks a commit up in
+        mr["diff_shas"] = sorted(self.ancestors(head) -
+                                 self.ancestors(target))
         sha = self.make_commit(p, [target, head], msg, tree)
         mr["last_head"] = head
         p["branches"][mr["target_branch"]] = sha
@@ -665,6 +669,33 @@ def get_commit(req, pid, sha):
     if s is None:
         raise not_found("404 Commit Not Found")
     return 200, req.st.commit_json(s)
+
+
+@route("GET", r"/projects/([^/]+)/repository/commits/([^/]+)/merge_requests")
+def commit_mrs(req, pid, sha):
+    # lib/api/commits.rb: "commit = user_project.commit(params[:sha]);
+    # not_found! 'Commit' unless commit; present
+    # paginate(commit.merge_requests), with: Entities::MergeRequestBasic":
+    # the MRs of this project whose commits hold it (not the merge commit)
+    st = req.st
+    p = st.project(pid)
+    need_read(req, p)
+    s = st.resolve(p, urllib.parse.unquote(sha))
+    if s is None:
+        raise not_found("404 Commit Not Found")
+    out = []
+    for mr in sorted(p["mrs"].values(), key=lambda m: -m["id"]):
+        if mr.get("diff_shas") is not None:
+            shas = mr["diff_shas"]
+        else:
+            head = st.mr_head(p, mr)
+            tgt = p["branches"].get(mr["target_branch"])
+            shas = (st.ancestors(head) - st.ancestors(tgt)
+                    if head and tgt else set())
+        if s in shas:
+            out.append(mr)
+    chunk, h = paginate(req, out)
+    return 200, [st.mr_json(p, m) for m in chunk], h
 
 
 @route("POST", r"/projects/([^/]+)/repository/commits")

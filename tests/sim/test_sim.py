@@ -293,6 +293,24 @@ def run(s):
     st, body, _ = s.api("PUT", P + "/merge_requests/1/merge", {},
                         token="glpat-other")
     check("merging a merged MR: 405", st == 405)
+    st, mr1, _ = s.api("GET", P + "/merge_requests/1")
+    st, body, h = s.api("GET", P + "/repository/commits/" + mr1["sha"] +
+                        "/merge_requests")
+    check("commit's MRs: the merged MR whose commit it is, basic fields",
+          st == 200 and [m["iid"] for m in body] == [1] and
+          body[0]["author"]["username"] == "bot" and
+          body[0]["state"] == "merged" and "X-Total" in h)
+    st, body, _ = s.api("GET", P + "/repository/commits/" +
+                        mr1["merge_commit_sha"] + "/merge_requests")
+    check("commit's MRs: the merge commit is none of the MR's commits",
+          st == 200 and body == [])
+    st, body, _ = s.api("GET", P + "/repository/commits/" + "e" * 40 +
+                        "/merge_requests")
+    check("commit's MRs: an unknown commit is 404 Commit Not Found",
+          st == 404 and body == {"message": "404 Commit Not Found"})
+    st, body, _ = s.api("GET", P + "/repository/commits/" + mr1["sha"] +
+                        "/merge_requests", token="wrong")
+    check("commit's MRs: a bad token is 401", st == 401)
 
     pl = s.admin("POST", "/pipelines", {
         "project": "g/src", "sha": shas[-1], "status": "failed",
