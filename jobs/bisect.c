@@ -718,12 +718,62 @@ mr_ref_ok(const char *ref)
 	    strspn(bang + 1, "0123456789") == strlen(bang + 1);
 }
 
+/* mr_author: the author's name of source MR project!iid, read from the
+ * MRs holding its merged head (side, the merge commit's second parent:
+ * GitLab's commit merge_requests never counts the merge commit); *out
+ * stays NULL when no such MR is listed or GitLab answers 404 (the merge
+ * commit's author is shown then) */
+static int
+mr_author(struct ctx *c, char **out, const char *project, long long iid,
+    const char *side)
+{
+	struct json *d = NULL;
+	struct json_iter it;
+	struct jv e;
+	char *pp;
+	int rc;
+
+	*out = NULL;
+	if (!side || !is_sha(side))
+		return 0;
+	pp = gitlab_project_path(project);
+	if (!pp)
+		return err_set(E_NOMEM, "out of memory");
+	rc = gitlab_getf(c->gl, &d,
+	    "%s/repository/commits/%s/merge_requests?per_page=100", pp, side);
+	free(pp);
+	if (rc < 0 && c->gl->status == 404) {
+		/* the MR's project is not readable to relay, or does not
+		 * hold the commit: the merge commit's author is named */
+		log_warn("%s: merge requests of %.12s not found: naming the "
+			 "merge commit's author",
+		    project, side);
+		return 0;
+	}
+	if (rc < 0)
+		return err_prefix(
+		    rc, "cannot read the merge requests of %.12s: ", side);
+	json_iter_init(&it, json_root(d));
+	while (!*out && json_iter_next(&it, &e, NULL)) {
+		const char *name = json_strp(e, "author.name");
+
+		if (json_intp(e, "iid", 0) == iid && name) {
+			*out = str_ndup(name, strlen(name));
+			if (!*out)
+				rc = err_set(E_NOMEM, "out of memory");
+		}
+	}
+	json_free(d);
+	return rc;
+}
+
 static int
 culprit(struct ctx *c, struct buf *text, struct buf *slack)
 {
 	struct json *d = NULL, *p = NULL;
 	const char *msg, *author, *web, *pw;
 	char base[512] = "";
+	char *m = NULL;
 	int rc;
 
 	rc = gitlab_getf(
@@ -755,6 +805,12 @@ culprit(struct ctx *c, struct buf *text, struct buf *slack)
 
 		snprintf(path, sizeof(path), "%.*s",
 		    (int)(bang - c->suspect_mr), c->suspect_mr);
+		rc = mr_author(c, &m, path, atoll(bang + 1),
+		    json_strp(json_root(d), "parent_ids.1"));
+		if (rc < 0)
+			goto out;
+		if (m)
+			author = m;
 		buf_printf(text, "%s ", c->suspect_mr);
 		{
 			char *title = str_ndup(n > 0 ? t + 2 : "", (size_t)n);
@@ -790,6 +846,7 @@ culprit(struct ctx *c, struct buf *text, struct buf *slack)
 out:
 	json_free(d);
 	json_free(p);
+	free(m);
 	return rc;
 }
 

@@ -494,6 +494,10 @@ SEMANTICS = [
      "post"),
     ("bisect", "POST", r"^/slack/", "timeout", "want", "at-least-once",
      "as for notify"),
+    ("bisect verdict", "GET", r"/commits/[0-9a-f]{40}/merge_requests$",
+     "404", None, "none",
+     "404: the source MR's project is not readable to relay (or does not "
+     "hold the commit): the verdict names the merge commit's author"),
     ("bisect", "DELETE", r"/repository/branches/", "404", None, "none",
      "404: GitLab says the draft's branch is gone already (a person "
      "deleted it), as good as deleted; a branch a 404 lied about stays"),

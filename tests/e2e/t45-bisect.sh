@@ -31,7 +31,7 @@ fresh() {
 	SRC_ROOT=$(echo "$out" | jq -r '.projects["gitlab-org/security/gitaly"].root')
 	sim POST /commits "{\"project\": \"gitlab-org/gitlab\", \"commits\": [
 	  {\"message\": \"Pin Gitaly\", \"files\": {\"GITALY_SERVER_VERSION\": \"$SRC_ROOT\\n\"}}]}" >/dev/null
-	specs=$(python3 -c "import json,sys; print(json.dumps([{'message': f'Change {i}', 'merge': 1, 'mr': 100 + i, 'files': {f'change-{i}.txt': f'{i}\\n'}} for i in range(1, int(sys.argv[1]) + 1)]))" "$n")
+	specs=$(python3 -c "import json,sys; print(json.dumps([{'message': f'Change {i}', 'merge': 1, 'mr': 100 + i, 'mr_author': 'someone', 'files': {f'change-{i}.txt': f'{i}\\n'}} for i in range(1, int(sys.argv[1]) + 1)]))" "$n")
 	src_commits "$specs"
 	# the canonical project holds the same history (the mirror's source)
 	sim POST /commits "{\"project\": \"gitlab-org/gitaly\", \"commits\": [{\"id\": \"$(nth "$n")\", \"message\": \"x\"}]}" >/dev/null
@@ -158,6 +158,8 @@ test_expect_success 'the verdict: a note naming the source MR, its title and aut
 	state "$T.mrs[0].notes[] | select(.body | contains(\"relay:bisect-verdict\")) | .body" >note &&
 	grep -q "gitlab-org/security/gitaly!103" note && grep -q "Change 3" note &&
 	grep -q "/gitlab-org/security/gitaly/-/merge_requests/103" note &&
+	grep -q "Change 3 by Someone:" note &&
+	sim GET /slack | jq -r ".[-1].text" | grep -q "Change 3 by Someone" &&
 	grep -q "slack=sent" note &&
 	test "$(sim GET /slack | jq "[.[] | select(.text | contains(\"bisected\"))] | length")" -eq 1 &&
 	sim GET /slack | jq -r ".[-1].text" | grep -q "gitlab-org/security/gitaly!103"

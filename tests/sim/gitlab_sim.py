@@ -1800,7 +1800,30 @@ def add_commits(st, body):
                    f"{spec['message']}\n\nSee merge request "
                    f"{spec.get('mr_project', p['path_with_namespace'])}"
                    f"!{mr_ref}")
-            head = st.make_commit(p, [head, side], msg, tree)
+            merged = st.make_commit(p, [head, side], msg, tree)
+            if spec.get("mr_author"):
+                # "mr_author": the MR exists in this project, merged by
+                # that user, its commits the side branch's
+                uid = next((u["id"] for u in st.users.values()
+                            if u["username"] == spec["mr_author"]), None)
+                if uid is None or int(mr_ref) in p["mrs"]:
+                    raise bad_request("no such author, or the MR exists")
+                now = st.now()
+                p["mrs"][int(mr_ref)] = {
+                    "id": st.new_id("mr"), "iid": int(mr_ref),
+                    "title": spec["message"], "description": "",
+                    "state": "merged", "source_branch": f"feature-{mr_ref}",
+                    "target_branch": branch, "author_id": uid,
+                    "labels": [], "created_at": now, "updated_at": now,
+                    "merged_at": now, "closed_at": None, "merged_by": uid,
+                    "merge_commit_sha": merged, "last_head": side,
+                    "diff_shas": sorted(st.ancestors(side) -
+                                        st.ancestors(head)),
+                    "remove_source_branch": False, "auto_merge": False,
+                    "auto_merge_user": None, "head_pipeline_id": None,
+                    "approved_by": [], "notes": []}
+                p["mr_iid"] = max(p["mr_iid"], int(mr_ref))
+            head = merged
         else:
             head = st.make_commit(p, [head] if head else [],
                                   spec["message"], tree)
