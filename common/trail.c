@@ -47,6 +47,61 @@ trail_ref(char *proj, size_t n, long long *iid, const char *ref,
 	return 1;
 }
 
+/* add: ref into v (len of them) unless there or full */
+static int
+add(char **v, size_t *len, const char *ref)
+{
+	size_t i;
+
+	for (i = 0; i < *len && strcasecmp(v[i], ref) != 0; i++)
+		;
+	if (i < *len || *len == TRAIL_MAX_REFS)
+		return 0;
+	v[*len] = str_dup(ref);
+	if (!v[*len])
+		return err_set(E_NOMEM, "out of memory");
+	(*len)++;
+	return 0;
+}
+
+/* by_commit: a commit with no "See merge request" line (a squash or
+ * fast-forward merge): the merged MRs of canonical holding it, as GitLab
+ * lists them (GET .../repository/commits/:sha/merge_requests). A 404
+ * (canonical does not hold the commit: the mirror's own) adds none. */
+static int
+by_commit(char **v, size_t *len, struct gitlab *g, const char *canonical,
+    const char *sha)
+{
+	struct json *d = NULL;
+	struct json_iter it;
+	struct jv e;
+	char *pp = gitlab_project_path(canonical);
+	int rc;
+
+	if (!pp)
+		return err_set(E_NOMEM, "out of memory");
+	rc = gitlab_getf(g, &d,
+	    "%s/repository/commits/%s/merge_requests?per_page=100", pp, sha);
+	free(pp);
+	if (rc < 0 && g->status == 404)
+		return 0;
+	if (rc < 0)
+		return rc;
+	json_iter_init(&it, json_root(d));
+	while (rc == 0 && json_iter_next(&it, &e, NULL)) {
+		const char *st = json_strp(e, "state");
+		long long iid = json_intp(e, "iid", 0);
+		char ref[300];
+
+		if (!st || strcmp(st, "merged") != 0 || iid <= 0)
+			continue;
+		snprintf(ref, sizeof(ref), "%s!%lld", canonical, iid);
+		rc = add(v, len, ref);
+	}
+	json_free(d);
+	return rc;
+}
+
 int
 trail_refs(char ***out, size_t *n, struct gitlab *g, const char *src,
     const char *from, const char *to, const char *canonical)
@@ -55,7 +110,7 @@ trail_refs(char ***out, size_t *n, struct gitlab *g, const char *src,
 	struct buf path;
 	struct json *page = NULL;
 	char **v = NULL;
-	size_t len = 0, i;
+	size_t len = 0;
 	int rc, done = 0;
 
 	*out = NULL;
@@ -90,22 +145,18 @@ trail_refs(char ***out, size_t *n, struct gitlab *g, const char *src,
 				done = 1;
 				break;
 			}
-			if (!msg || !range_mr_ref(ref, sizeof(ref), msg) ||
-			    !trail_ref(
-				proj, sizeof(proj), &iid, ref, canonical))
-				continue;
-			for (i = 0; i < len && strcasecmp(v[i], ref) != 0; i++)
-				;
-			if (i < len || len == TRAIL_MAX_REFS)
-				continue;
-			v[len] = str_dup(ref);
-			if (!v[len])
-				rc = err_set(E_NOMEM, "out of memory");
-			else
-				len++;
+			if (!msg || !range_mr_ref(ref, sizeof(ref), msg))
+				rc = is_sha(sha) && canonical
+				    ? by_commit(v, &len, g, canonical, sha)
+				    : 0;
+			else if (trail_ref(
+				     proj, sizeof(proj), &iid, ref, canonical))
+				rc = add(v, &len, ref);
 		}
 		json_free(page);
 		page = NULL;
+		if (rc < 0)
+			break;
 	}
 	gitlab_pager_free(&pg);
 	if (rc == 0 && !done)

@@ -16,7 +16,9 @@ struct gitlab;
 /* trail_refs: the MRs of project canonical ("gitlab-org/gitaly") named by
  * the merge commits ("See merge request gitlab-org/gitaly!12") of the
  * first-parent commits of src ("/projects/x") reachable from `to` down to,
- * not including, `from`; newest first, each once, at most
+ * not including, `from`, and for a commit no such line names (a squash or
+ * fast-forward merge) the merged MRs of canonical GitLab lists for it
+ * (GET .../repository/commits/:sha/merge_requests; 404: none); newest first, each once, at most
  * TRAIL_MAX_REFS. *out (n strings "gitlab-org/gitaly!12") is freed with
  * trail_refs_free. E_TEMP when `from` is not reached within 5 pages. */
 int trail_refs(char ***out, size_t *n, struct gitlab *g, const char *src,

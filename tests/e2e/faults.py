@@ -419,11 +419,19 @@ def sc_track_notes(c):
         {"path": "gitlab-org/gitaly", "default_branch": "master"}]})
     c.sim.call("POST", "/mrs", {"project": "gitlab-org/gitaly", "count": 2})
     shas = c.commits(SOURCE, [
+        {"message": "Fast-forwarded"},
         {"message": "Add cache", "merge": 1, "mr": 1,
          "mr_project": "gitlab-org/gitaly"},
         {"message": "Security fix", "merge": 1, "mr": 7},
         {"message": "Fix leak", "merge": 1, "mr": 2,
          "mr_project": "gitlab-org/gitaly"}])
+    # gitaly !3 merged fast-forward: no "See merge request" line names it,
+    # GitLab's merge requests of its commit do
+    c.sim.call("POST", "/commits", {"project": "gitlab-org/gitaly",
+                                    "commits": [{"id": shas[0],
+                                                 "message": "x"}]})
+    c.sim.call("POST", "/mrs", {"project": "gitlab-org/gitaly",
+                                "iids": [3], "commits": [shas[0]]})
     c.must("open-mr", {"GREEN_SHA": shas[-1], "CURRENT_SHA": c.root})
     c.mr_pipeline("success")
     mr = c.state()["projects"][TARGET]["mrs"][0]
@@ -494,6 +502,10 @@ SEMANTICS = [
      "post"),
     ("bisect", "POST", r"^/slack/", "timeout", "want", "at-least-once",
      "as for notify"),
+    ("track-deploy notes", "GET",
+     r"/commits/[0-9a-f]{40}/merge_requests$", "404", None, "none",
+     "404: the canonical project does not hold the commit (a commit of the "
+     "mirror's own): no MR is named by it"),
     ("bisect verdict", "GET", r"/commits/[0-9a-f]{40}/merge_requests$",
      "404", None, "none",
      "404: the source MR's project is not readable to relay (or does not "

@@ -10,14 +10,20 @@ T='.projects["gitlab-org/gitlab"]'
 G='.projects["gitlab-org/gitaly"]'
 sim POST /seed '{"projects": [{"path": "gitlab-org/gitaly", "default_branch": "master"}]}' >/dev/null
 sim POST /mrs '{"project": "gitlab-org/gitaly", "count": 4}' >/dev/null
-# the security mirror's history: three canonical MRs, one of the mirror's
-# own, a plain commit
-src_commits '[{"message": "Add cache", "merge": 1, "mr": 1, "mr_project": "gitlab-org/gitaly"},
+# the security mirror's history: a canonical MR merged fast-forward, three
+# canonical MRs, one of the mirror's own, a plain commit
+src_commits '[{"message": "Fast-forwarded"},
+	{"message": "Add cache", "merge": 1, "mr": 1, "mr_project": "gitlab-org/gitaly"},
 	{"message": "Security fix", "merge": 1, "mr": 9},
 	{"message": "Fix leak", "merge": 1, "mr": 2, "mr_project": "gitlab-org/gitaly"},
 	{"message": "Plain commit"},
 	{"message": "Docs", "merge": 1, "mr": 3, "mr_project": "gitlab-org/gitaly"}]'
-open_bump "$(nth 5)"
+# gitaly !5 was merged fast-forward: its commit, oldest of the range, is
+# in the canonical history but no "See merge request" line names it
+SQUASH=$(nth 1)
+sim POST /commits "{\"project\": \"gitlab-org/gitaly\", \"commits\": [{\"id\": \"$SQUASH\", \"message\": \"x\"}]}" >/dev/null
+sim POST /mrs "{\"project\": \"gitlab-org/gitaly\", \"iids\": [5], \"commits\": [\"$SQUASH\"]}" >/dev/null
+open_bump "$(nth 6)"
 mr_pipeline success >/dev/null
 M1=$(state "$T.mrs[0].merge_commit_sha")
 deploy() {
@@ -59,13 +65,14 @@ test_expect_success 'a cap of 2: two source notes, the third left for the next r
 	RELAY_SOURCE_NOTES_MAX=2 track && expect_rc 0 &&
 	test "$(ntrail 3)" -eq 1 && test "$(ntrail 2)" -eq 1 && test "$(ntrail 1)" -eq 0 &&
 	says 3 "**gstg\\-cny**: 20" && says 3 "/gitlab-org/gitlab/-/merge_requests/1)" && ! says 3 "**gprd**" &&
-	grep -q "1 source note(s) left for the next run" err &&
+	grep -q "2 source note(s) left for the next run" err &&
 	test "$(state "[$G.mrs[] | select(.iid == 4) | .notes[]] | length")" -eq 0
 '
 
 test_expect_success 'the next run (every merged bump) writes the rest; the forged note is ignored' '
 	run track-deploy && expect_rc 0 &&
 	test "$(ntrail 1)" -eq 1 && says 1 "**gstg\\-cny**: 20" &&
+	test "$(ntrail 5)" -eq 1 && says 5 "**gstg\\-cny**: 20" &&
 	test "$(state "[$G.mrs[] | select(.iid == 1) | .notes[] | select(.author.username == \"mallory\")] | length")" -eq 1
 '
 

@@ -1671,6 +1671,10 @@ def admin(st, method, path, body, query):
                 "merge_commit_sha": None, "remove_source_branch": False,
                 "auto_merge": False, "auto_merge_user": None,
                 "head_pipeline_id": None, "approved_by": [], "notes": []}
+            if body.get("commits"):
+                # "commits": the MR's commits (merged fast-forward or
+                # squashed: no merge commit names it)
+                p["mrs"][iid]["diff_shas"] = list(body["commits"])
             iids.append(iid)
         return 200, {"iids": iids}
     m = re.match(r"^/mrs/([^/]+)/(\d+)$", path)
