@@ -172,6 +172,44 @@ test_expect_success 'ten re-runs after the verdict: no second note, draft or Sla
 	test "$(dotenv SUSPECT_SHA)" = "$(nth 3)"
 '
 
+# world: what a duplicate would add to (MRs, notes, branches, issues,
+# Slack posts, pipelines retried), in one line
+world() {
+	echo "$(state "[.projects[] | .mrs[]] | length") $(state "[.projects[] | .mrs[] | .notes[]] | length")" \
+		"$(state "[.projects[] | .branches | keys[]] | length") $(state "[.projects[] | .issues[]?] | length")" \
+		"$(sim GET /slack | jq length) $(state "[.projects[] | .pipelines[]?] | length")"
+}
+# chain: every stage of the hourly chain once, values handed over as the
+# components hand them (find-green's report to open-mr, watch's to the rest)
+chain() {
+	run find-green && [ "$rc" -eq 0 ] || { echo "find-green $rc"; cat err; return 1; }
+	G=$(dotenv GREEN_SHA) C=$(dotenv CURRENT_SHA)
+	GREEN_SHA=$G CURRENT_SHA=$C run open-mr && [ "$rc" -eq 0 ] || { echo "open-mr $rc"; cat err; return 1; }
+	MR_IID=1 run watch && [ "$rc" -le 1 ] || { echo "watch $rc"; cat err; return 1; }
+	O=$(dotenv OUTCOME) P=$(dotenv PIPELINE_ID) F=$(dotenv FAILED_JOBS)
+	MR_IID=1 OUTCOME=$O PIPELINE_ID=$P FAILED_JOBS=$F run triage && [ "$rc" -eq 0 ] || { echo "triage $rc"; cat err; return 1; }
+	V=$(dotenv TRIAGE)
+	MR_IID=1 TRIAGE=$V FAILED_JOBS=$F RELAY_BISECT=true run bisect && [ "$rc" -eq 0 ] || { echo "bisect $rc"; cat err; return 1; }
+	MR_IID=1 OUTCOME=$O PIPELINE_ID=$P FAILED_JOBS=$F TRIAGE=$V run notify && [ "$rc" -eq 0 ] || { echo "notify $rc"; cat err; return 1; }
+	MR_IID=1 run track-deploy && [ "$rc" -eq 0 ] || { echo "track-deploy $rc"; cat err; return 1; }
+}
+
+test_expect_success 'mid-bisect, ten runs of every stage of the chain: nothing duplicated' '
+	fresh 7 && bisect && expect_rc 0 && test "$(drafts)" -eq 1 &&
+	chain &&
+	test "$(state "[$T.mrs[0].notes[] | select(.body | contains(\"relay:retried\"))] | length")" -eq 1 &&
+	set_jobs "$(state "$T.mrs[0].head_pipeline.id")" "{\"$JOB\": \"failed\"}" &&
+	chain && W=$(world) && x=0 &&
+	while [ $x -lt 10 ]; do
+		x=$((x + 1)) && chain && test "$(world)" = "$W" ||
+		{ echo "run $x: $(world), was $W"; return 1; }
+	done &&
+	test "$(drafts)" -eq 1 && test "$(bisect_notes state)" -eq 1 &&
+	test "$(state "[$T.mrs[0].notes[] | select(.body | contains(\"relay:notified\"))] | length")" -eq 1 &&
+	test "$(sim GET /slack | jq "[.[] | select(.hook | startswith(\"failures-\"))] | length")" -eq 1 &&
+	test "$(state "[$T.mrs[] | select(.labels | index(\"relay::bisect\") | not) | select(.state == \"opened\")] | length")" -eq 1
+'
+
 C='.projects["gitlab-org/gitaly"]'
 test_expect_success 'RELAY_OFFER_REVERT: one draft revert MR in the canonical project, ten re-runs add none' '
 	RELAY_OFFER_REVERT=true && export RELAY_OFFER_REVERT &&
