@@ -201,8 +201,8 @@ oldest_wins(struct ctx *c)
 
 	if (rc < 0 || c->state_id == mine)
 		return rc;
-	log_info("a racing run recorded this bisection first (note %lld): "
-		 "continuing with it",
+	log_info(
+	    "a racing run recorded this bisection first (note %lld): continuing with it",
 	    c->state_id);
 	rc = gitlab_callf(
 	    c->gl, NULL, "DELETE", NULL, "%s/notes/%lld", c->mr.path, mine);
@@ -248,9 +248,7 @@ save(struct ctx *c)
 	}
 	buf_free(&b);
 	return rc < 0 ? err_prefix(rc,
-			    "cannot record the bisection on "
-			    "!%lld: ",
-			    c->mr.iid)
+			    "cannot record the bisection on !%lld: ", c->mr.iid)
 		      : 0;
 }
 
@@ -526,8 +524,8 @@ draft_result(struct ctx *c, int i, int *res)
 		if (rc < 0)
 			err_prefix(rc, "cannot retry pipeline %lld: ", pl.id);
 		else {
-			log_info("draft !%lld (%.12s): another failure, "
-				 "retried once",
+			log_info(
+			    "draft !%lld (%.12s): another failure, retried once",
 			    iid, c->b.sha[i]);
 			c->b.mark[i] = BISECT_RETRIED;
 			rc = save(c);
@@ -745,8 +743,8 @@ mr_author(struct ctx *c, char **out, const char *project, long long iid,
 	if (rc < 0 && c->gl->status == 404) {
 		/* the MR's project is not readable to relay, or does not
 		 * hold the commit: the merge commit's author is named */
-		log_warn("%s: merge requests of %.12s not found: naming the "
-			 "merge commit's author",
+		log_warn(
+		    "%s: merge requests of %.12s not found: naming the merge commit's author",
 		    project, side);
 		return 0;
 	}
@@ -1028,8 +1026,8 @@ revert(struct ctx *c)
 		if (rc < 0 && c->gl->status == 400) {
 			/* GitLab cannot revert it (a conflict, or reverted
 			 * already): a person's call, said once a run */
-			log_warn("GitLab cannot revert %.12s in %s "
-				 "automatically: no revert MR",
+			log_warn(
+			    "GitLab cannot revert %.12s in %s automatically: no revert MR",
 			    c->suspect_sha, proj_name);
 			rc = 0;
 			goto out;
@@ -1113,8 +1111,8 @@ start(struct ctx *c)
 	int rc, done = 0;
 
 	if (!jobs || !*jobs || joblist_truncated(jobs)) {
-		log_info("FAILED_JOBS is empty or cut: nothing to compare "
-			 "drafts with, no bisection");
+		log_info(
+		    "FAILED_JOBS is empty or cut: nothing to compare drafts with, no bisection");
 		return 0;
 	}
 	rc = gitlab_file(c->gl, &old, c->tgt, file, c->mr.target_branch);
@@ -1178,8 +1176,7 @@ start(struct ctx *c)
 	rc = 0;
 	if (!done || n == 0) {
 		log_info(
-		    "the range %.12s..%.12s is not a first-parent range of "
-		    "at most %d changes: no bisection",
+		    "the range %.12s..%.12s is not a first-parent range of at most %d changes: no bisection",
 		    old, new, BISECT_MAX);
 		goto out;
 	}
@@ -1212,8 +1209,8 @@ run(struct ctx *c)
 
 	rc = record_self(&c->me, c->gl);
 	if (rc == 0 && job_long(c->job, "MR_IID") == 0) {
-		log_info("MR_ACTION=none and no MR_IID: no bump MR, nothing to "
-			 "do but close drafts left behind");
+		log_info(
+		    "MR_ACTION=none and no MR_IID: no bump MR, nothing to do but close drafts left behind");
 		return sweep(c);
 	}
 	if (rc == 0)

@@ -143,15 +143,13 @@ read_current(struct ctx *c)
 			    c->current);
 		} else if (rc != E_TEMP && tag[0]) {
 			rc = err_set(E_PERM,
-			    "%s of %s holds version '%.60s', but %s has no "
-			    "tag %.61s",
+			    "%s of %s holds version '%.60s', but %s has no tag %.61s",
 			    job_var(c->job, "RELAY_VERSION_FILE"),
 			    job_var(c->job, "RELAY_TARGET_PROJECT"), body,
 			    job_var(c->job, "RELAY_SOURCE_PROJECT"), tag);
 		} else if (rc != E_TEMP) {
 			rc = err_set(E_PERM,
-			    "%s of %s holds '%.60s', which is "
-			    "neither a 40-hex SHA nor a ref of %s",
+			    "%s of %s holds '%.60s', which is neither a 40-hex SHA nor a ref of %s",
 			    job_var(c->job, "RELAY_VERSION_FILE"),
 			    job_var(c->job, "RELAY_TARGET_PROJECT"), body,
 			    job_var(c->job, "RELAY_SOURCE_PROJECT"));
@@ -329,9 +327,8 @@ pinned(struct ctx *c, const char *pin)
 	buf_free(&path);
 	if (rc == E_NOTFOUND)
 		return err_set(E_USAGE,
-		    "RELAY_PIN_SHA %.12s is not a commit "
-		    "of %s",
-		    pin, job_var(c->job, "RELAY_SOURCE_PROJECT"));
+		    "RELAY_PIN_SHA %.12s is not a commit of %s", pin,
+		    job_var(c->job, "RELAY_SOURCE_PROJECT"));
 	if (rc < 0)
 		return err_prefix(rc, "cannot read commit %.12s: ", pin);
 	snprintf(sha, sizeof(sha), "%s",
@@ -342,15 +339,13 @@ pinned(struct ctx *c, const char *pin)
 	if (rc < 0)
 		return rc;
 	if (rel != 1 && !allow)
-		return job_no("RELAY_PIN_SHA %.12s does not descend "
-			      "from the pinned %.12s (%s); set "
-			      "RELAY_ALLOW_DOWNGRADE=true "
-			      "to pin it anyway",
+		return job_no(
+		    "RELAY_PIN_SHA %.12s does not descend from the pinned %.12s (%s); set RELAY_ALLOW_DOWNGRADE=true to pin it anyway",
 		    sha, c->current,
 		    rel == 0 ? "it is older" : "they diverged");
 	if (rel != 1)
-		log_warn("pinning %.12s although it does not descend from "
-			 "%.12s (RELAY_ALLOW_DOWNGRADE=true)",
+		log_warn(
+		    "pinning %.12s although it does not descend from %.12s (RELAY_ALLOW_DOWNGRADE=true)",
 		    sha, c->current);
 	rc = latest_pipeline(c, &pls, sha);
 	if (rc == 0 && json_size(json_root(pls)) > 0) {
@@ -434,8 +429,7 @@ search(struct ctx *c)
 
 			if (!sha || !is_sha(sha)) {
 				rc = err_set(E_PARSE,
-				    "commit list: entry "
-				    "without a valid id");
+				    "commit list: entry without a valid id");
 				break;
 			}
 			seen++;
@@ -469,8 +463,8 @@ search(struct ctx *c)
 				found = 1;
 				break;
 			}
-			log_info("%.12s had a green pipeline, but its latest "
-				 "(%lld) is %s",
+			log_info(
+			    "%.12s had a green pipeline, but its latest (%lld) is %s",
 			    sha, json_intp(pl, "id", 0),
 			    json_strp(pl, "status") ? json_strp(pl, "status")
 						    : "unknown");
@@ -479,8 +473,8 @@ search(struct ctx *c)
 	if (rc < 0)
 		goto out;
 	rc = 0;
-	log_debug("scanned %ld first-parent commits, %zu page(s) of green "
-		  "pipelines, %ld requests so far",
+	log_debug(
+	    "scanned %ld first-parent commits, %zu page(s) of green pipelines, %ld requests so far",
 	    seen, g.npages, http_requests(c->job->http));
 	if (found) {
 		struct jv pl = json_get(json_root(latest), "0");
@@ -493,23 +487,22 @@ search(struct ctx *c)
 		if (rc < 0)
 			goto out;
 		if (rel == 0) {
-			log_info("the pinned %.12s is newer than the latest "
-				 "green %.12s: nothing to do",
+			log_info(
+			    "the pinned %.12s is newer than the latest green %.12s: nothing to do",
 			    c->current, sha);
 			rc = emit(c, c->current, NULL, NULL, 1);
 			goto out;
 		}
 		if (rel < 0) {
-			rc = job_no("latest green %.12s does not "
-				    "descend from the pinned %.12s (diverged): "
-				    "refusing to move the pin",
+			rc = job_no(
+			    "latest green %.12s does not descend from the pinned %.12s (diverged): refusing to move the pin",
 			    sha, c->current);
 			goto out;
 		}
 		snprintf(id, sizeof(id), "%lld", json_intp(pl, "id", 0));
 		if (skipped)
-			log_info("skipped %ld newer commit(s) without a "
-				 "successful pipeline, the newest %.12s",
+			log_info(
+			    "skipped %ld newer commit(s) without a successful pipeline, the newest %.12s",
 			    skipped, newest_skipped);
 		log_info("latest green commit of %s@%s: %.12s (pipeline %s)",
 		    job_var(c->job, "RELAY_SOURCE_PROJECT"), c->branch, sha,
@@ -517,13 +510,13 @@ search(struct ctx *c)
 		rc = emit(c, sha, id, json_strp(pl, "web_url"),
 		    strcasecmp(sha, c->current) == 0);
 	} else if (reached_pin) {
-		log_info("no green commit newer than the pinned %.12s: up to "
-			 "date",
+		log_info(
+		    "no green commit newer than the pinned %.12s: up to date",
 		    c->current);
 		rc = emit(c, c->current, NULL, NULL, 1);
 	} else {
-		rc = job_no("no green commit in the last %ld "
-			    "first-parent commits of %s@%s",
+		rc = job_no(
+		    "no green commit in the last %ld first-parent commits of %s@%s",
 		    seen, job_var(c->job, "RELAY_SOURCE_PROJECT"), c->branch);
 	}
 out:

@@ -350,8 +350,8 @@ plan(struct ctx *c, struct repo_refs *mir, char ***specs, size_t *n,
 		} else if (c->force || (p && p->force))
 			act = "force";
 		if (!act) {
-			log_warn("%s diverged on the mirror (%.12s, canonical "
-				 "%.12s): kept",
+			log_warn(
+			    "%s diverged on the mirror (%.12s, canonical %.12s): kept",
 			    w->name, m->oid, w->oid);
 			list_add(&c->diverged, w->name);
 			continue;
@@ -370,8 +370,8 @@ plan(struct ctx *c, struct repo_refs *mir, char ***specs, size_t *n,
 		if (!match(c, name) || repo_refs_find(&c->want, name))
 			continue;
 		if (!c->prune) {
-			log_info("%s is gone from canonical: kept "
-				 "(RELAY_MIRROR_PRUNE=true deletes it)",
+			log_info(
+			    "%s is gone from canonical: kept (RELAY_MIRROR_PRUNE=true deletes it)",
 			    name);
 			continue;
 		}
@@ -433,8 +433,8 @@ push(struct ctx *c)
 		if (rc == 0 && mir.n == 0) {
 			rc = repo_conn_push_pack(conn, specs, n, &rej);
 			if (rc == 0)
-				log_info("the mirror was empty: sent the "
-					 "cache's pack as it is");
+				log_info(
+				    "the mirror was empty: sent the cache's pack as it is");
 		} else if (rc == 0)
 			rc = E_NOTFOUND;
 		if (rc == E_NOTFOUND)
@@ -456,8 +456,8 @@ push(struct ctx *c)
 			}
 		} else if (is_race(r->why)) {
 			/* the mirror moved while we pushed */
-			log_warn("%s diverged on the mirror during the push "
-				 "(%s): kept",
+			log_warn(
+			    "%s diverged on the mirror during the push (%s): kept",
 			    r->name, r->why);
 			list_add(&c->diverged, r->name);
 		} else {
@@ -519,8 +519,7 @@ remote(struct ctx *c, struct repo_remote *r, const char *side)
 		rc = err_prefix(E_USAGE, "%s: ", v.data);
 	else if (!http && strstr(url, "://") && !str_has_prefix(url, "file://"))
 		rc = err_set(E_USAGE,
-		    "%s: only https, http to loopback, file:// and paths are "
-		    "supported",
+		    "%s: only https, http to loopback, file:// and paths are supported",
 		    v.data);
 	else if (!http && !str_has_prefix(url, "file://") &&
 	    access(url, F_OK) != 0)

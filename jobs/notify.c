@@ -227,8 +227,8 @@ run(struct ctx *c, int *notified)
 		    c->mr.iid);
 		break;
 	case RECORD_BUSY:
-		log_info("pipeline %lld of !%lld is being reported by another "
-			 "run",
+		log_info(
+		    "pipeline %lld of !%lld is being reported by another run",
 		    c->pl, c->mr.iid);
 		break;
 	case RECORD_DRY:
@@ -261,8 +261,7 @@ cmd_notify(struct job *job)
 	if (job_var(job, "RELAY_SLACK_TEAM") &&
 	    !slack_group_ok(job_var(job, "RELAY_SLACK_TEAM")))
 		return err_set(E_USAGE,
-		    "RELAY_SLACK_TEAM: expected a Slack user group id such as "
-		    "S0123ABC, got '%.40s'",
+		    "RELAY_SLACK_TEAM: expected a Slack user group id such as S0123ABC, got '%.40s'",
 		    job_var(job, "RELAY_SLACK_TEAM"));
 	memset(&c, 0, sizeof(c));
 	c.job = job;
@@ -278,8 +277,8 @@ cmd_notify(struct job *job)
 		return job_out(job, "NOTIFIED", "false");
 	}
 	if (c.triage && strcmp(c.triage, "flake-retried") == 0) {
-		log_info("the failed jobs are being retried: reported only if "
-			 "they fail again");
+		log_info(
+		    "the failed jobs are being retried: reported only if they fail again");
 		return job_out(job, "NOTIFIED", "false");
 	}
 	{

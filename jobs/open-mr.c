@@ -366,8 +366,8 @@ create_mr(struct ctx *c, const char *desc)
 			log_info("created !%lld: %s", c->iid, c->web_url);
 	} else if (rc == E_CONFLICT) {
 		/* a concurrent run won the race: use its MR */
-		log_info("another run opened the merge request first; "
-			 "reusing it");
+		log_info(
+		    "another run opened the merge request first; reusing it");
 	} else {
 		err_prefix(rc, "cannot create the merge request: ");
 	}
@@ -584,17 +584,11 @@ approve(struct ctx *c, const char *head)
 			rc = by;
 		else if (st == 401)
 			rc = err_set(E_PERM,
-			    "POST %s: HTTP 401: the approver may not approve "
-			    "!%lld: make the RELAY_APPROVER_TOKEN user an "
-			    "eligible approver (approval rules) who is not the "
-			    "MR author",
+			    "POST %s: HTTP 401: the approver may not approve !%lld: make the RELAY_APPROVER_TOKEN user an eligible approver (approval rules) who is not the MR author",
 			    path.data, c->iid);
 		else
 			rc = err_set(E_PERM,
-			    "POST %s: HTTP 403: RELAY_APPROVER_TOKEN cannot "
-			    "approve !%lld: it needs the api scope and at "
-			    "least "
-			    "the Developer role on the target project",
+			    "POST %s: HTTP 403: RELAY_APPROVER_TOKEN cannot approve !%lld: it needs the api scope and at least the Developer role on the target project",
 			    path.data, c->iid);
 	}
 	if (rc == 0)
@@ -661,8 +655,8 @@ auto_merge(struct ctx *c)
 	if (rc < 0)
 		return rc;
 	if (s.auto_merge) {
-		log_info("!%lld is already set to merge when the pipeline "
-			 "succeeds",
+		log_info(
+		    "!%lld is already set to merge when the pipeline succeeds",
 		    c->iid);
 		return 0;
 	}
@@ -685,8 +679,8 @@ auto_merge(struct ctx *c)
 		    &body, "<!-- relay:automerge-pending sha=%s -->", s.head);
 		found = record_find(NULL, NULL, c->gl, c->mr, body.data);
 		rc = found < 0 ? found : 0;
-		log_info("no pipeline for %.12s yet: auto-merge is left to the "
-			 "next run",
+		log_info(
+		    "no pipeline for %.12s yet: auto-merge is left to the next run",
 		    s.head);
 		if (found == 0 && !c->job->dry_run) {
 			buf_reset(&path);
@@ -701,14 +695,14 @@ auto_merge(struct ctx *c)
 	}
 	if (strcmp(s.pl_status, "failed") == 0 ||
 	    strcmp(s.pl_status, "canceled") == 0) {
-		log_info("pipeline %lld of !%lld %s: auto-merge not set "
-			 "(relay-watch and relay-triage take it from here)",
+		log_info(
+		    "pipeline %lld of !%lld %s: auto-merge not set (relay-watch and relay-triage take it from here)",
 		    s.pl_id, c->iid, s.pl_status);
 		goto out;
 	}
 	if (c->job->dry_run) {
-		log_info("dry run: would set !%lld to merge when pipeline %lld "
-			 "succeeds",
+		log_info(
+		    "dry run: would set !%lld to merge when pipeline %lld succeeds",
 		    c->iid, s.pl_id);
 		goto out;
 	}
@@ -729,27 +723,19 @@ auto_merge(struct ctx *c)
 		/* GitLab's line names the request; the prefix says what to do */
 		if (st == 401)
 			rc = err_prefix(E_PERM,
-			    "cannot set auto-merge on !%lld: the "
-			    "RELAY_APPROVER_TOKEN user may not merge into %s "
-			    "(allow it to merge on that protected branch): ",
+			    "cannot set auto-merge on !%lld: the RELAY_APPROVER_TOKEN user may not merge into %s (allow it to merge on that protected branch): ",
 			    c->iid, c->target_branch ? c->target_branch : "");
 		else if (st == 405)
 			rc = err_prefix(E_CONFLICT,
-			    "cannot set auto-merge on !%lld: it is a draft, "
-			    "closed, blocked by approvals or discussions, or "
-			    "its pipeline failed (see its merge checks; the "
-			    "next run sets it once they pass): ",
+			    "cannot set auto-merge on !%lld: it is a draft, closed, blocked by approvals or discussions, or its pipeline failed (see its merge checks; the next run sets it once they pass): ",
 			    c->iid);
 		else if (st == 409)
 			rc = err_prefix(E_TEMP,
-			    "cannot set auto-merge on !%lld: the branch moved "
-			    "past %.12s (the next run retries): ",
+			    "cannot set auto-merge on !%lld: the branch moved past %.12s (the next run retries): ",
 			    c->iid, s.head);
 		else if (st == 422)
 			rc = err_prefix(E_CONFLICT,
-			    "cannot set auto-merge on !%lld: the branch "
-			    "conflicts with %s (the next open-mr run rebuilds "
-			    "it): ",
+			    "cannot set auto-merge on !%lld: the branch conflicts with %s (the next open-mr run rebuilds it): ",
 			    c->iid, c->target_branch ? c->target_branch : "");
 		else
 			err_prefix(
@@ -824,12 +810,12 @@ held(struct ctx *c, const char *onbranch, int no_file)
 		goto out; /* rc == 0: relay's, and not held */
 	rc = 1;
 	if (foreign)
-		log_info("!%lld: %s holds %.12s, a commit relay did not make: "
-			 "left alone until the MR is merged or closed",
+		log_info(
+		    "!%lld: %s holds %.12s, a commit relay did not make: left alone until the MR is merged or closed",
 		    c->iid, c->branch, head ? head : "");
 	else
-		log_info("!%lld pins %.12s by hand (RELAY_PIN_SHA): scheduled "
-			 "runs leave it alone until it is merged or closed",
+		log_info(
+		    "!%lld pins %.12s by hand (RELAY_PIN_SHA): scheduled runs leave it alone until it is merged or closed",
 		    c->iid, onbranch);
 	/* relay's own held note only: a forged one must not silence it */
 	found = record_find(NULL, NULL, c->gl, c->mr, "<!-- relay:held ");
@@ -940,8 +926,8 @@ run(struct ctx *c, const char **action)
 			goto out;
 	}
 	if (!found && c->job->dry_run) {
-		log_info("dry run: would open 'Update %s version' from %s into "
-			 "%s:\n%s",
+		log_info(
+		    "dry run: would open 'Update %s version' from %s into %s:\n%s",
 		    c->component, c->branch, c->target_branch, desc.data);
 		*action = "created";
 		goto out;
@@ -953,9 +939,7 @@ run(struct ctx *c, const char **action)
 			rc = found < 0 ? found : 0;
 			if (found == 0)
 				rc = err_set(E_TEMP,
-				    "GitLab reported a "
-				    "duplicate merge request but lists none; "
-				    "re-run");
+				    "GitLab reported a duplicate merge request but lists none; re-run");
 			if (rc == 0 && (!c->desc_ok || !c->labels_ok))
 				rc = update_mr(c, desc.data);
 			*action = "updated";
@@ -991,8 +975,8 @@ run(struct ctx *c, const char **action)
 	if (c->job->approver)
 		rc = auto_merge(c);
 	else
-		log_info("RELAY_APPROVER_TOKEN unset: not approving or setting "
-			 "auto-merge");
+		log_info(
+		    "RELAY_APPROVER_TOKEN unset: not approving or setting auto-merge");
 out:
 	buf_free(&desc);
 	return rc;
@@ -1021,8 +1005,8 @@ cmd_open_mr(struct job *job)
 	if (!green && job_var(job, "CURRENT_SHA")) {
 		/* relay-find-green read the pin but found nothing to pin (no
 		 * green commit, or a diverged pin): its log says why */
-		log_info("no GREEN_SHA from relay-find-green (pinned: %.12s): "
-			 "nothing to do",
+		log_info(
+		    "no GREEN_SHA from relay-find-green (pinned: %.12s): nothing to do",
 		    job_var(job, "CURRENT_SHA"));
 		return job_out(job, "MR_ACTION", "none");
 	}

@@ -584,8 +584,7 @@ read_from(struct ctx *c, const char *file)
 		size = ftell(f);
 	if (size < 0 || size > (64L << 20) || fseek(f, 0, SEEK_SET) != 0)
 		rc = err_set(E_INPUT,
-		    "RELAY_STATUS_FROM: %s: cannot read or "
-		    "larger than 64 MiB",
+		    "RELAY_STATUS_FROM: %s: cannot read or larger than 64 MiB",
 		    file);
 	if (rc == 0) {
 		text = malloc((size_t)size + 1);

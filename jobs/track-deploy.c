@@ -122,17 +122,14 @@ parse_envs(struct ctx *c, const char *spec)
 		colon = strchr(item, ':');
 		if (!colon)
 			return err_set(E_USAGE,
-			    "RELAY_ENVIRONMENTS: \"%s\" is not "
-			    "environment:label",
+			    "RELAY_ENVIRONMENTS: \"%s\" is not environment:label",
 			    item);
 		*colon = 0;
 		name = str_trim(item);
 		label = str_trim(colon + 1);
 		if (!*name || !*label || strlen(name) >= sizeof(c->env[0].name))
 			return err_set(E_USAGE,
-			    "RELAY_ENVIRONMENTS: \"%s:%s\" needs an "
-			    "environment "
-			    "and a label",
+			    "RELAY_ENVIRONMENTS: \"%s:%s\" needs an environment and a label",
 			    name, label);
 		if (c->nenv == MAX_ENVS)
 			return err_set(E_USAGE,
@@ -170,8 +167,7 @@ parse_notes_envs(struct ctx *c, const char *spec)
 				break;
 		if (i == c->nenv)
 			return err_set(E_USAGE,
-			    "RELAY_SOURCE_NOTES_ENVS: \"%.*s\" is not one of "
-			    "RELAY_ENVIRONMENTS",
+			    "RELAY_SOURCE_NOTES_ENVS: \"%.*s\" is not one of RELAY_ENVIRONMENTS",
 			    (int)(len > 64 ? 64 : len), e);
 		c->notes_envs |= 1u << i;
 	}
@@ -659,8 +655,8 @@ trail(struct ctx *c, const struct mr *m, const char *merge, int stage)
 		} else if (res == TRAIL_BUSY) {
 			left++;
 		} else if (res == TRAIL_DRY) {
-			log_info("dry run: would write the deployment note "
-				 "of %s",
+			log_info(
+			    "dry run: would write the deployment note of %s",
 			    refs[i]);
 			left++;
 		}
@@ -692,8 +688,8 @@ trail(struct ctx *c, const struct mr *m, const char *merge, int stage)
 		buf_free(&mk2);
 		buf_free(&t2);
 		if (rc == 0)
-			log_info("!%lld: %d deployment note(s) written, %zu "
-				 "source MR(s) up to date",
+			log_info(
+			    "!%lld: %d deployment note(s) written, %zu source MR(s) up to date",
 			    m->iid, written, n);
 	}
 out:

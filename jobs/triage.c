@@ -231,8 +231,8 @@ broken_master(struct ctx *c, struct master *m)
 	rc = done(c, "broken-master", c->pl, NULL);
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
-	log_info("the jobs that failed also fail on %s (pipeline %lld): "
-		 "waiting for it to be fixed",
+	log_info(
+	    "the jobs that failed also fail on %s (pipeline %lld): waiting for it to be fixed",
 	    c->mr.target_branch, m->id);
 	if (!mr_has_label(&c->mr, label) && c->job->dry_run)
 		log_info("dry run: would label !%lld %s", c->mr.iid, label);
@@ -432,8 +432,8 @@ retry(struct ctx *c)
 	buf_init(&path, 0);
 	buf_init(&b, 0);
 	if (rc == 2 && c->job->dry_run) {
-		log_info("dry run: would retry the failed jobs of pipeline "
-			 "%lld",
+		log_info(
+		    "dry run: would retry the failed jobs of pipeline %lld",
 		    c->pl);
 		rc = 0;
 	} else if (rc == 2) {
@@ -741,8 +741,7 @@ regression(struct ctx *c)
 	if (!is_sha(old) || !is_sha(new) ||
 	    !json_strp(json_root(d), "web_url")) {
 		rc = err_set(E_PARSE,
-		    "cannot name the suspect range: %s holds '%.48s' on %s and "
-		    "'%.48s' in !%lld",
+		    "cannot name the suspect range: %s holds '%.48s' on %s and '%.48s' in !%lld",
 		    job_var(c->job, "RELAY_VERSION_FILE"), old,
 		    c->mr.target_branch, new, c->mr.iid);
 		goto out;
@@ -758,8 +757,8 @@ regression(struct ctx *c)
 		rc = noted < 0 ? noted : 0;
 		goto out;
 	}
-	log_info("regression: pipeline %lld failed again after a retry while "
-		 "%s is green; suspects: %s",
+	log_info(
+	    "regression: pipeline %lld failed again after a retry while %s is green; suspects: %s",
 	    c->pl, c->mr.target_branch, url.data);
 	rc = buf_printf(&b,
 	    "**Regression suspected**: [pipeline %lld](%s) failed again after "
@@ -959,8 +958,7 @@ finish(struct ctx *c, long long iid)
 	}
 	if (rc == 2) {
 		log_info(
-		    "merged !%lld: its retried pipeline %lld has no verdict "
-		    "yet",
+		    "merged !%lld: its retried pipeline %lld has no verdict yet",
 		    iid, o.pl);
 		rc = after_retry(&o, retried);
 		if (rc == 0)
@@ -1038,8 +1036,8 @@ cmd_triage(struct job *job)
 	rc = c.tgt && c.src ? 0 : err_set(E_NOMEM, "out of memory");
 	if (rc == 0 && iid == 0)
 		/* up to date or no green commit: the common hourly case */
-		log_info("MR_ACTION=none and no MR_IID: no bump MR, nothing to "
-			 "do but finish merged ones");
+		log_info(
+		    "MR_ACTION=none and no MR_IID: no bump MR, nothing to do but finish merged ones");
 	if (rc == 0 && iid)
 		rc = setup(&c, iid);
 	if (rc == 0 && iid)

@@ -92,8 +92,8 @@ merge(struct ctx *c)
 		return 0;
 	}
 	if (!c->job->approver) {
-		log_info("RELAY_APPROVER_TOKEN unset: !%lld is left for a "
-			 "person to merge",
+		log_info(
+		    "RELAY_APPROVER_TOKEN unset: !%lld is left for a person to merge",
 		    c->mr.iid);
 		return 0;
 	}
@@ -124,25 +124,19 @@ merge(struct ctx *c)
 	switch (c->job->approver->status) {
 	case 401:
 		return err_prefix(E_PERM,
-		    "cannot merge !%lld: the RELAY_APPROVER_TOKEN user may not "
-		    "merge into %s (allow it to merge on that protected "
-		    "branch): ",
+		    "cannot merge !%lld: the RELAY_APPROVER_TOKEN user may not merge into %s (allow it to merge on that protected branch): ",
 		    c->mr.iid, c->mr.target_branch ? c->mr.target_branch : "");
 	case 405:
 		return err_prefix(E_CONFLICT,
-		    "cannot merge !%lld: approvals missing, a merge check "
-		    "failing, or a draft (see its merge checks; the next run "
-		    "merges once they pass): ",
+		    "cannot merge !%lld: approvals missing, a merge check failing, or a draft (see its merge checks; the next run merges once they pass): ",
 		    c->mr.iid);
 	case 422:
 		return err_prefix(E_CONFLICT,
-		    "cannot merge !%lld: the branch conflicts with %s (the "
-		    "next open-mr run rebuilds it): ",
+		    "cannot merge !%lld: the branch conflicts with %s (the next open-mr run rebuilds it): ",
 		    c->mr.iid, c->mr.target_branch ? c->mr.target_branch : "");
 	case 409:
 		return err_prefix(E_CONFLICT,
-		    "cannot merge !%lld: its head moved past %.12s since the "
-		    "pipeline ran (the next run reads the new pipeline): ",
+		    "cannot merge !%lld: its head moved past %.12s since the pipeline ran (the next run reads the new pipeline): ",
 		    c->mr.iid, c->mr.sha);
 	default: return err_prefix(rc, "cannot merge !%lld: ", c->mr.iid);
 	}
