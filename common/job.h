@@ -62,6 +62,17 @@ struct job {
 #define JOB_API 0x1 /* declare the GitLab API variables; needs connect */
 #define JOB_APPROVER 0x2 /* and RELAY_APPROVER_TOKEN, the second identity */
 
+/* JOB_STAGE: a stage's table entry, over its stage_vars, and its main; the
+ * rest of the entry as designated initializers (.name, .run, .flags, ...) */
+#define JOB_STAGE(...)                                                         \
+	static const struct stage stage_entry = {                              \
+		.vars = stage_vars, .nvars = LEN(stage_vars), __VA_ARGS__      \
+	};                                                                     \
+	int main(int argc, char **argv)                                        \
+	{                                                                      \
+		return job_main(&stage_entry, argc, argv);                     \
+	}
+
 /* job_main: the whole life of a stage, from main (git's run_builtin):
  * flags and variables (all checked before any request), the clients, run,
  * the report. Returns the exit code. */

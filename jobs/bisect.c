@@ -1331,19 +1331,7 @@ cmd_bisect(struct job *job)
 	return rc;
 }
 
-static const struct stage stage = {
-	.name = "bisect",
-	.synopsis = "Bisect a regression over green commits with draft MRs, "
-		    "one round per run, and name the first bad change.",
-	.vars = stage_vars,
-	.nvars = LEN(stage_vars),
-	.flags = JOB_API,
-	.run = cmd_bisect,
-	.connect = job_api,
-};
-
-int
-main(int argc, char **argv)
-{
-	return job_main(&stage, argc, argv);
-}
+JOB_STAGE(.name = "bisect",
+    .synopsis = "Bisect a regression over green commits with draft MRs, "
+		"one round per run, and name the first bad change.",
+    .flags = JOB_API, .run = cmd_bisect, .connect = job_api)

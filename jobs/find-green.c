@@ -568,21 +568,9 @@ cmd_find_green(struct job *job)
 	return rc;
 }
 
-static const struct stage stage = {
-	.name = "find-green",
-	.synopsis =
-	    "Find the latest green commit of the source branch (first-parent "
-	    "order, never older than the pinned SHA).",
-	.vars = stage_vars,
-	.nvars = LEN(stage_vars),
-	.flags = JOB_API,
-	.exit_no = "no green commit, or the pinned SHA diverged",
-	.run = cmd_find_green,
-	.connect = job_api,
-};
-
-int
-main(int argc, char **argv)
-{
-	return job_main(&stage, argc, argv);
-}
+JOB_STAGE(.name = "find-green",
+    .synopsis =
+	"Find the latest green commit of the source branch (first-parent "
+	"order, never older than the pinned SHA).",
+    .flags = JOB_API, .exit_no = "no green commit, or the pinned SHA diverged",
+    .run = cmd_find_green, .connect = job_api)

@@ -602,18 +602,8 @@ cmd_mirror(struct job *job)
 	return rc;
 }
 
-static const struct stage stage = {
-	.name = "mirror",
-	.synopsis =
-	    "Mirror the canonical default branch and tags into the security "
-	    "mirror, keeping diverged refs.",
-	.vars = stage_vars,
-	.nvars = LEN(stage_vars),
-	.run = cmd_mirror,
-};
-
-int
-main(int argc, char **argv)
-{
-	return job_main(&stage, argc, argv);
-}
+JOB_STAGE(.name = "mirror",
+    .synopsis =
+	"Mirror the canonical default branch and tags into the security "
+	"mirror, keeping diverged refs.",
+    .run = cmd_mirror)

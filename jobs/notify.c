@@ -314,21 +314,9 @@ cmd_notify(struct job *job)
 	return rc;
 }
 
-static const struct stage stage = {
-	.name = "notify",
-	.synopsis =
-	    "Report a failed bump MR pipeline to Slack and on the MR, once per "
-	    "pipeline.",
-	.vars = stage_vars,
-	.nvars = LEN(stage_vars),
-	.flags = JOB_API,
-	.idle = { "NOTIFIED", "false" },
-	.run = cmd_notify,
-	.connect = job_api,
-};
-
-int
-main(int argc, char **argv)
-{
-	return job_main(&stage, argc, argv);
-}
+JOB_STAGE(.name = "notify",
+    .synopsis =
+	"Report a failed bump MR pipeline to Slack and on the MR, once per "
+	"pipeline.",
+    .flags = JOB_API, .idle = { "NOTIFIED", "false" }, .run = cmd_notify,
+    .connect = job_api)

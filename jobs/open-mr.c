@@ -1037,20 +1037,7 @@ cmd_open_mr(struct job *job)
 	return rc;
 }
 
-static const struct stage stage = {
-	.name = "open-mr",
-	.synopsis =
-	    "Create or update the merge request that pins GREEN_SHA in the "
-	    "target project.",
-	.vars = stage_vars,
-	.nvars = LEN(stage_vars),
-	.flags = JOB_API | JOB_APPROVER,
-	.run = cmd_open_mr,
-	.connect = job_api,
-};
-
-int
-main(int argc, char **argv)
-{
-	return job_main(&stage, argc, argv);
-}
+JOB_STAGE(.name = "open-mr",
+    .synopsis = "Create or update the merge request that pins GREEN_SHA in the "
+		"target project.",
+    .flags = JOB_API | JOB_APPROVER, .run = cmd_open_mr, .connect = job_api)

@@ -1689,19 +1689,7 @@ cmd_status(struct job *job)
 	return rc;
 }
 
-static const struct stage stage = {
-	.name = "status",
-	.synopsis = "Write the status issue, status.html, metrics.txt and "
-		    "status.json: where each change is.",
-	.vars = stage_vars,
-	.nvars = LEN(stage_vars),
-	.flags = JOB_API,
-	.run = cmd_status,
-	.connect = job_api,
-};
-
-int
-main(int argc, char **argv)
-{
-	return job_main(&stage, argc, argv);
-}
+JOB_STAGE(.name = "status",
+    .synopsis = "Write the status issue, status.html, metrics.txt and "
+		"status.json: where each change is.",
+    .flags = JOB_API, .run = cmd_status, .connect = job_api)

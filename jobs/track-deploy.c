@@ -993,20 +993,7 @@ cmd_track_deploy(struct job *job)
 	return rc;
 }
 
-static const struct stage stage = {
-	.name = "track-deploy",
-	.synopsis =
-	    "Follow merged bump MRs through the environments: labels and "
-	    "Slack.",
-	.vars = stage_vars,
-	.nvars = LEN(stage_vars),
-	.flags = JOB_API,
-	.run = cmd_track_deploy,
-	.connect = job_api,
-};
-
-int
-main(int argc, char **argv)
-{
-	return job_main(&stage, argc, argv);
-}
+JOB_STAGE(.name = "track-deploy",
+    .synopsis = "Follow merged bump MRs through the environments: labels and "
+		"Slack.",
+    .flags = JOB_API, .run = cmd_track_deploy, .connect = job_api)

@@ -1061,20 +1061,8 @@ cmd_triage(struct job *job)
 	return rc;
 }
 
-static const struct stage stage = {
-	.name = "triage",
-	.synopsis =
-	    "Tell a flaky test, a broken target branch and a regression apart "
-	    "when the bump MR's pipeline fails, and act once.",
-	.vars = stage_vars,
-	.nvars = LEN(stage_vars),
-	.flags = JOB_API,
-	.run = cmd_triage,
-	.connect = job_api,
-};
-
-int
-main(int argc, char **argv)
-{
-	return job_main(&stage, argc, argv);
-}
+JOB_STAGE(.name = "triage",
+    .synopsis =
+	"Tell a flaky test, a broken target branch and a regression apart "
+	"when the bump MR's pipeline fails, and act once.",
+    .flags = JOB_API, .run = cmd_triage, .connect = job_api)

@@ -220,22 +220,8 @@ cmd_watch(struct job *job)
 	return rc;
 }
 
-static const struct stage stage = {
-	.name = "watch",
-	.synopsis =
-	    "Read the outcome of the bump MR's pipeline; merge it when it "
-	    "succeeded and nothing else will.",
-	.vars = stage_vars,
-	.nvars = LEN(stage_vars),
-	.flags = JOB_API | JOB_APPROVER,
-	.exit_no = "the pipeline failed",
-	.idle = { "OUTCOME", "none" },
-	.run = cmd_watch,
-	.connect = job_api,
-};
-
-int
-main(int argc, char **argv)
-{
-	return job_main(&stage, argc, argv);
-}
+JOB_STAGE(.name = "watch",
+    .synopsis = "Read the outcome of the bump MR's pipeline; merge it when it "
+		"succeeded and nothing else will.",
+    .flags = JOB_API | JOB_APPROVER, .exit_no = "the pipeline failed",
+    .idle = { "OUTCOME", "none" }, .run = cmd_watch, .connect = job_api)
