@@ -49,8 +49,6 @@ static const struct env_var stage_vars[] = {
 	    "canonical repository (https URL, http to loopback, or path)"),
 	ENV_STRING("RELAY_MIRROR_TO", ENV_REQUIRED, NULL,
 	    "security mirror repository (same forms)"),
-	ENV_STRING("RELAY_MIRROR_CACHE", 0, "relay-mirror.git",
-	    "local bare cache, reused between runs (CI cache)"),
 	ENV_STRING("RELAY_MIRROR_REFS", 0, "HEAD,refs/tags/*",
 	    "refs to mirror: HEAD (the default branch), names, * patterns; "
 	    "+ forces one"),
@@ -60,16 +58,18 @@ static const struct env_var stage_vars[] = {
 	    "true: delete mirrored refs that canonical deleted"),
 	ENV_STRING("RELAY_MIRROR_FROM_TOKEN", ENV_SECRET, NULL,
 	    "token for reading canonical (default: CI_JOB_TOKEN)"),
-	ENV_STRING("RELAY_MIRROR_TO_TOKEN", ENV_SECRET, NULL,
-	    "token for pushing to the mirror"),
 	ENV_STRING("RELAY_MIRROR_FROM_USER", 0, "oauth2",
 	    "basic auth user sent with RELAY_MIRROR_FROM_TOKEN"),
+	ENV_STRING("CI_JOB_TOKEN", ENV_SECRET, NULL,
+	    "job token, reads canonical when RELAY_MIRROR_FROM_TOKEN is unset"),
+	ENV_STRING("RELAY_MIRROR_TO_TOKEN", ENV_SECRET, NULL,
+	    "token for pushing to the mirror"),
 	ENV_STRING("RELAY_MIRROR_TO_USER", 0, "oauth2",
 	    "basic auth user sent with RELAY_MIRROR_TO_TOKEN"),
 	ENV_LONG("RELAY_MIRROR_TIMEOUT_S", 0, "1800", 1, 86400,
 	    "the whole run's time limit (libgit2 has no network timeout)"),
-	ENV_STRING("CI_JOB_TOKEN", ENV_SECRET, NULL,
-	    "job token, reads canonical when RELAY_MIRROR_FROM_TOKEN is unset"),
+	ENV_STRING("RELAY_MIRROR_CACHE", 0, "relay-mirror.git",
+	    "local bare cache, reused between runs (CI cache)"),
 };
 
 struct pattern {
@@ -219,89 +219,6 @@ free_specs(char **v, size_t n)
 	free(v);
 }
 
-/* fetch: canonical's refs into the cache, only those that changed */
-static int
-fetch(struct ctx *c)
-{
-	struct repo_conn *conn = NULL;
-	struct repo_refs all = { 0 }, local = { 0 };
-	struct buf ln;
-	char **specs = NULL;
-	size_t i, n = 0;
-	int rc;
-
-	buf_init(&ln, 0);
-	repo_refs_free(&c->want);
-	free(c->head);
-	c->head = NULL;
-	rc = repo_connect(&conn, c->repo, &c->from, 0);
-	if (rc == 0)
-		rc = repo_conn_ls(conn, &all, &c->head);
-	if (rc == 0 && !c->head && repo_refs_find(&all, "refs/heads/main"))
-		c->head = str_dup("refs/heads/main");
-	if (rc == 0 && !c->head && repo_refs_find(&all, "refs/heads/master"))
-		c->head = str_dup("refs/heads/master");
-	buf_reset(&c->skipped.b);
-	c->skipped.n = c->skipped.more = 0;
-	for (i = 0; rc == 0 && i < all.n; i++) {
-		if (!match(c, all.v[i].name))
-			continue;
-		if (!repo_ref_name_ok(all.v[i].name)) {
-			/* git refuses it: no cache or mirror can hold it */
-			log_warn("%s: not a valid git ref name: skipped",
-			    all.v[i].name);
-			list_add(&c->skipped, all.v[i].name);
-			continue;
-		}
-		rc = repo_refs_add(&c->want, all.v[i].name, all.v[i].oid);
-	}
-	if (rc == 0 && c->want.n == 0)
-		rc = err_set(E_PERM, "%s has no ref matching RELAY_MIRROR_REFS",
-		    c->from.url);
-	if (rc == 0)
-		rc = repo_local_refs(c->repo, NS, &local);
-	if (rc == 0 && !(specs = calloc(c->want.n, sizeof(*specs))))
-		rc = err_set(E_NOMEM, "out of memory");
-	for (i = 0; rc == 0 && i < c->want.n; i++) {
-		const struct repo_ref *have;
-
-		rc = local_name(&ln, c->want.v[i].name);
-		have = rc == 0 ? repo_refs_find(&local, ln.data) : NULL;
-		if (rc == 0 &&
-		    !(have && strcmp(have->oid, c->want.v[i].oid) == 0)) {
-			struct buf s;
-
-			buf_init(&s, 0);
-			rc = buf_printf(
-			    &s, "+%s:%s", c->want.v[i].name, ln.data);
-			specs[n++] = buf_detach(&s);
-		}
-	}
-	if (rc == 0 && n) {
-		log_info("fetching %zu of %zu refs from %s", n, c->want.n,
-		    c->from.url);
-		rc = repo_conn_fetch(conn, specs, n);
-	} else if (rc == 0)
-		log_info("cache up to date with %s (%zu refs)", c->from.url,
-		    c->want.n);
-	/* refs canonical no longer has: the cache forgets them too */
-	for (i = 0; rc == 0 && i < local.n; i++) {
-		struct buf full;
-
-		buf_init(&full, 0);
-		rc = buf_printf(&full, "refs/%s", local.v[i].name + strlen(NS));
-		if (rc == 0 && !repo_refs_find(&c->want, full.data))
-			rc = repo_ref_delete(c->repo, local.v[i].name);
-		buf_free(&full);
-	}
-	free_specs(specs, n);
-	repo_refs_free(&all);
-	repo_refs_free(&local);
-	repo_conn_free(conn);
-	buf_free(&ln);
-	return rc;
-}
-
 static int
 add_spec(char ***v, size_t *n, const char *fmt, const char *a, const char *b)
 {
@@ -318,6 +235,157 @@ add_spec(char ***v, size_t *n, const char *fmt, const char *a, const char *b)
 	return 0;
 }
 
+/* select: canonical's advertised refs (all) that RELAY_MIRROR_REFS names
+ * into c->want; names git refuses go to MIRROR_SKIPPED */
+static int
+select_refs(struct ctx *c, struct repo_refs *all)
+{
+	size_t i;
+	int rc = 0;
+
+	if (!c->head && repo_refs_find(all, "refs/heads/main"))
+		c->head = str_dup("refs/heads/main");
+	if (!c->head && repo_refs_find(all, "refs/heads/master"))
+		c->head = str_dup("refs/heads/master");
+	buf_reset(&c->skipped.b);
+	c->skipped.n = c->skipped.more = 0;
+	for (i = 0; rc == 0 && i < all->n; i++) {
+		if (!match(c, all->v[i].name))
+			continue;
+		if (!repo_ref_name_ok(all->v[i].name)) {
+			/* git refuses it: no cache or mirror can hold it */
+			log_warn("%s: not a valid git ref name: skipped",
+			    all->v[i].name);
+			list_add(&c->skipped, all->v[i].name);
+			continue;
+		}
+		rc = repo_refs_add(&c->want, all->v[i].name, all->v[i].oid);
+	}
+	if (rc == 0 && c->want.n == 0)
+		rc = err_set(E_PERM, "%s has no ref matching RELAY_MIRROR_REFS",
+		    c->from.url);
+	return rc;
+}
+
+/* fetch_specs: one refspec per wanted ref the cache (local) lacks */
+static int
+fetch_specs(struct ctx *c, struct repo_refs *local, char ***specs, size_t *n)
+{
+	struct buf ln;
+	size_t i;
+	int rc = 0;
+
+	buf_init(&ln, 0);
+	for (i = 0; rc == 0 && i < c->want.n; i++) {
+		const struct repo_ref *have;
+
+		rc = local_name(&ln, c->want.v[i].name);
+		have = rc == 0 ? repo_refs_find(local, ln.data) : NULL;
+		if (rc == 0 &&
+		    !(have && strcmp(have->oid, c->want.v[i].oid) == 0))
+			rc = add_spec(
+			    specs, n, "+%s:%s", c->want.v[i].name, ln.data);
+	}
+	buf_free(&ln);
+	return rc;
+}
+
+/* forget_gone: the cache's refs canonical no longer has */
+static int
+forget_gone(struct ctx *c, const struct repo_refs *local)
+{
+	struct buf full;
+	size_t i;
+	int rc = 0;
+
+	buf_init(&full, 0);
+	for (i = 0; rc == 0 && i < local->n; i++) {
+		buf_reset(&full);
+		rc =
+		    buf_printf(&full, "refs/%s", local->v[i].name + strlen(NS));
+		if (rc == 0 && !repo_refs_find(&c->want, full.data))
+			rc = repo_ref_delete(c->repo, local->v[i].name);
+	}
+	buf_free(&full);
+	return rc;
+}
+
+/* fetch: canonical's refs into the cache, only those that changed */
+static int
+fetch(struct ctx *c)
+{
+	struct repo_conn *conn = NULL;
+	struct repo_refs all = { 0 }, local = { 0 };
+	char **specs = NULL;
+	size_t n = 0;
+	int rc;
+
+	repo_refs_free(&c->want);
+	free(c->head);
+	c->head = NULL;
+	rc = repo_connect(&conn, c->repo, &c->from, 0);
+	if (rc == 0)
+		rc = repo_conn_ls(conn, &all, &c->head);
+	if (rc == 0)
+		rc = select_refs(c, &all);
+	if (rc == 0)
+		rc = repo_local_refs(c->repo, NS, &local);
+	if (rc == 0)
+		rc = fetch_specs(c, &local, &specs, &n);
+	if (rc == 0 && n) {
+		log_info("fetching %zu of %zu refs from %s", n, c->want.n,
+		    c->from.url);
+		rc = repo_conn_fetch(conn, specs, n);
+	} else if (rc == 0)
+		log_info("cache up to date with %s (%zu refs)", c->from.url,
+		    c->want.n);
+	if (rc == 0)
+		rc = forget_gone(c, &local);
+	free_specs(specs, n);
+	repo_refs_free(&all);
+	repo_refs_free(&local);
+	repo_conn_free(conn);
+	return rc;
+}
+
+/* plan_act: the push refspec fmt of from and name, and name's act in acts */
+static int
+plan_act(char ***specs, size_t *n, struct repo_refs *acts, const char *act,
+    const char *fmt, const char *from, const char *name)
+{
+	int rc = add_spec(specs, n, fmt, from, name);
+
+	if (rc == 0)
+		rc = repo_refs_add(acts, name, NULL);
+	if (rc == 0)
+		acts->v[acts->n - 1].action = act;
+	return rc;
+}
+
+/* update_act: what to do to the mirror's m for canonical's w: "create",
+ * "fast-forward", "force", NULL (diverged: keep), "" (nothing to do) */
+static int
+update_act(const char **out, struct ctx *c, const struct repo_ref *w,
+    const struct repo_ref *m)
+{
+	const struct pattern *p = match(c, w->name);
+	int ff;
+
+	*out = NULL;
+	if (!m)
+		*out = "create";
+	else if (strcasecmp(m->oid, w->oid) == 0)
+		*out = "";
+	else if (str_has_prefix(w->name, "refs/heads/") &&
+	    (ff = repo_descends(c->repo, w->oid, m->oid)) != 0) {
+		if (ff < 0)
+			return ff;
+		*out = "fast-forward";
+	} else if (c->force || (p && p->force))
+		*out = "force";
+	return 0;
+}
+
 /* plan: one push refspec per ref to change; *acts[i] names what it does */
 static int
 plan(struct ctx *c, struct repo_refs *mir, char ***specs, size_t *n,
@@ -331,24 +399,13 @@ plan(struct ctx *c, struct repo_refs *mir, char ***specs, size_t *n,
 	for (i = 0; rc == 0 && i < c->want.n; i++) {
 		const struct repo_ref *w = &c->want.v[i];
 		const struct repo_ref *m = repo_refs_find(mir, w->name);
-		const struct pattern *p = match(c, w->name);
 		const char *act = NULL;
-		int ff;
 
 		rc = local_name(&ln, w->name);
-		if (rc < 0)
-			break;
-		if (!m)
-			act = "create";
-		else if (strcasecmp(m->oid, w->oid) == 0)
+		if (rc == 0)
+			rc = update_act(&act, c, w, m);
+		if (rc < 0 || (act && !*act))
 			continue;
-		else if (str_has_prefix(w->name, "refs/heads/") &&
-		    (ff = repo_descends(c->repo, w->oid, m->oid)) != 0) {
-			if (ff < 0)
-				return ff;
-			act = "fast-forward";
-		} else if (c->force || (p && p->force))
-			act = "force";
 		if (!act) {
 			log_warn(
 			    "%s diverged on the mirror (%.12s, canonical %.12s): kept",
@@ -356,30 +413,22 @@ plan(struct ctx *c, struct repo_refs *mir, char ***specs, size_t *n,
 			list_add(&c->diverged, w->name);
 			continue;
 		}
-		rc = add_spec(specs, n,
+		rc = plan_act(specs, n, acts, act,
 		    strcmp(act, "force") ? "%s:%s" : "+%s:%s", ln.data,
 		    w->name);
-		if (rc == 0)
-			rc = repo_refs_add(acts, w->name, NULL);
-		if (rc == 0)
-			acts->v[acts->n - 1].action = act;
 	}
 	for (i = 0; rc == 0 && i < mir->n; i++) {
 		const char *name = mir->v[i].name;
 
 		if (!match(c, name) || repo_refs_find(&c->want, name))
 			continue;
-		if (!c->prune) {
+		if (!c->prune)
 			log_info(
 			    "%s is gone from canonical: kept (RELAY_MIRROR_PRUNE=true deletes it)",
 			    name);
-			continue;
-		}
-		rc = add_spec(specs, n, ":%s%s", name, "");
-		if (rc == 0)
-			rc = repo_refs_add(acts, name, NULL);
-		if (rc == 0)
-			acts->v[acts->n - 1].action = "delete";
+		else
+			rc = plan_act(
+			    specs, n, acts, "delete", "%s:%s", "", name);
 	}
 	buf_free(&ln);
 	return rc;
@@ -392,62 +441,54 @@ is_race(const char *why)
 	    strstr(why, "stale info");
 }
 
-/* push: what the mirror lacks, fast-forwards only unless forced */
+/* send: the planned refspecs to the mirror (its refs mir); *rej lists
+ * the refs it rejected */
 static int
-push(struct ctx *c)
+send(struct ctx *c, struct repo_conn *conn, const struct repo_refs *mir,
+    char **specs, size_t n, const struct repo_refs *acts, struct repo_refs *rej)
 {
-	struct repo_conn *conn = NULL;
-	struct repo_refs mir = { 0 }, acts = { 0 }, rej = { 0 }, keep = { 0 };
-	const struct repo_ref *h;
-	char **specs = NULL, why[400] = "";
-	size_t i, n = 0;
-	int rc, pushed = 0;
+	struct repo_refs keep = { 0 };
+	size_t i;
+	int rc = 0;
 
-	buf_reset(&c->updated.b);
-	buf_reset(&c->diverged.b);
-	c->updated.n = c->updated.more = c->diverged.n = c->diverged.more = 0;
-	c->refused = 0;
-	rc = repo_connect(&conn, c->repo, &c->to, 1);
-	if (rc == 0)
-		rc = repo_conn_ls(conn, &mir, NULL);
-	if (rc == 0)
-		rc = plan(c, &mir, &specs, &n, &acts);
-	h = c->head ? repo_refs_find(&mir, c->head) : NULL;
-	snprintf(c->mirror_sha, sizeof(c->mirror_sha), "%s", h ? h->oid : "");
-	if (rc == 0 && n == 0)
-		log_info("%s is up to date", c->to.url);
-	if (rc == 0 && n && c->job->dry_run) {
-		for (i = 0; i < acts.n; i++)
-			log_info("dry run: would %s %s", acts.v[i].action,
-			    acts.v[i].name);
-	} else if (rc == 0 && n) {
-		log_info("pushing %zu refs to %s", n, c->to.url);
-		/* the mirror's refs libgit2 hides from its pack walk: those
-		 * pushed to, and the default branch, whose history is all
-		 * the walk needs to stop at (see repo_conn_push) */
-		for (i = 0; rc == 0 && i < acts.n; i++)
-			rc = repo_refs_add(&keep, acts.v[i].name, NULL);
-		if (rc == 0 && c->head && !repo_refs_find(&keep, c->head))
-			rc = repo_refs_add(&keep, c->head, NULL);
-		/* an empty mirror takes the cache's pack as it is */
-		if (rc == 0 && mir.n == 0) {
-			rc = repo_conn_push_pack(conn, specs, n, &rej);
-			if (rc == 0)
-				log_info(
-				    "the mirror was empty: sent the cache's pack as it is");
-		} else if (rc == 0)
-			rc = E_NOTFOUND;
-		if (rc == E_NOTFOUND)
-			rc = repo_conn_push(conn, specs, n, &keep, &rej);
-		pushed = rc == 0;
-	}
-	for (i = 0; pushed && i < acts.n; i++) {
-		const struct repo_ref *r = repo_refs_find(&rej, acts.v[i].name);
+	log_info("pushing %zu refs to %s", n, c->to.url);
+	/* the mirror's refs libgit2 hides from its pack walk: those pushed
+	 * to, and the default branch, whose history is all the walk needs
+	 * to stop at (see repo_conn_push) */
+	for (i = 0; rc == 0 && i < acts->n; i++)
+		rc = repo_refs_add(&keep, acts->v[i].name, NULL);
+	if (rc == 0 && c->head && !repo_refs_find(&keep, c->head))
+		rc = repo_refs_add(&keep, c->head, NULL);
+	/* an empty mirror takes the cache's pack as it is */
+	if (rc == 0 && mir->n == 0) {
+		rc = repo_conn_push_pack(conn, specs, n, rej);
+		if (rc == 0)
+			log_info(
+			    "the mirror was empty: sent the cache's pack as it is");
+	} else if (rc == 0)
+		rc = E_NOTFOUND;
+	if (rc == E_NOTFOUND)
+		rc = repo_conn_push(conn, specs, n, &keep, rej);
+	repo_refs_free(&keep);
+	return rc;
+}
+
+/* settle: each pushed ref into MIRROR_UPDATED or MIRROR_DIVERGED, or
+ * refused (E_PERM naming the first) */
+static int
+settle(struct ctx *c, const struct repo_refs *acts, struct repo_refs *rej)
+{
+	char why[400] = "";
+	size_t i;
+
+	for (i = 0; i < acts->n; i++) {
+		const char *name = acts->v[i].name;
+		const struct repo_ref *r = repo_refs_find(rej, name);
 
 		if (!r) {
-			log_info("%s: %s", acts.v[i].action, acts.v[i].name);
-			list_add(&c->updated, acts.v[i].name);
-			if (c->head && strcmp(acts.v[i].name, c->head) == 0) {
+			log_info("%s: %s", acts->v[i].action, name);
+			list_add(&c->updated, name);
+			if (c->head && strcmp(name, c->head) == 0) {
 				const struct repo_ref *w =
 				    repo_refs_find(&c->want, c->head);
 
@@ -468,14 +509,49 @@ push(struct ctx *c)
 				    r->why);
 		}
 	}
-	if (rc == 0 && c->refused)
-		rc = err_set(E_PERM, "%s%s", why,
-		    c->refused > 1 ? " (and more, see above)" : "");
+	if (!c->refused)
+		return 0;
+	return err_set(E_PERM, "%s%s", why,
+	    c->refused > 1 ? " (and more, see above)" : "");
+}
+
+/* push: what the mirror lacks, fast-forwards only unless forced */
+static int
+push(struct ctx *c)
+{
+	struct repo_conn *conn = NULL;
+	struct repo_refs mir = { 0 }, acts = { 0 }, rej = { 0 };
+	const struct repo_ref *h;
+	char **specs = NULL;
+	size_t i, n = 0;
+	int rc;
+
+	buf_reset(&c->updated.b);
+	buf_reset(&c->diverged.b);
+	c->updated.n = c->updated.more = c->diverged.n = c->diverged.more = 0;
+	c->refused = 0;
+	rc = repo_connect(&conn, c->repo, &c->to, 1);
+	if (rc == 0)
+		rc = repo_conn_ls(conn, &mir, NULL);
+	if (rc == 0)
+		rc = plan(c, &mir, &specs, &n, &acts);
+	h = c->head ? repo_refs_find(&mir, c->head) : NULL;
+	snprintf(c->mirror_sha, sizeof(c->mirror_sha), "%s", h ? h->oid : "");
+	if (rc == 0 && n == 0)
+		log_info("%s is up to date", c->to.url);
+	if (rc == 0 && n && c->job->dry_run) {
+		for (i = 0; i < acts.n; i++)
+			log_info("dry run: would %s %s", acts.v[i].action,
+			    acts.v[i].name);
+	} else if (rc == 0 && n) {
+		rc = send(c, conn, &mir, specs, n, &acts, &rej);
+		if (rc == 0)
+			rc = settle(c, &acts, &rej);
+	}
 	free_specs(specs, n);
 	repo_refs_free(&mir);
 	repo_refs_free(&acts);
 	repo_refs_free(&rej);
-	repo_refs_free(&keep);
 	repo_conn_free(conn);
 	return rc;
 }
