@@ -1,4 +1,5 @@
-/* http: one keep-alive libcurl handle, auth, caps, retries, pagination.
+/* http: a few keep-alive connections (one libcurl multi handle, a small
+ * pool of easy handles), auth, caps, retries, concurrent requests.
  * The only file that includes <curl/curl.h>. */
 #define _DEFAULT_SOURCE
 #include <ctype.h>
@@ -20,8 +21,14 @@
 #include "log.h"
 #include "util.h"
 
+/* connections at most, and requests in flight at once: the independent
+ * requests of a stage's round are a handful */
+#define HTTP_CONNS 4
+
 struct http {
-	CURL *curl;
+	CURLM *multi; /* owns the connection cache */
+	CURL *easy[HTTP_CONNS]; /* made on first use */
+	int busy[HTTP_CONNS]; /* an attempt is in flight on easy[i] */
 	struct http_opts o;
 	long nrequests;
 	unsigned rnd;
@@ -86,11 +93,12 @@ http_new(struct http **out, const struct http_opts *o)
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return err_set(E_NOMEM, "out of memory");
-	h->curl = curl_easy_init();
-	if (!h->curl) {
+	h->multi = curl_multi_init();
+	if (!h->multi) {
 		free(h);
 		return err_set(E_FAIL, "cannot create a libcurl handle");
 	}
+	curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)HTTP_CONNS);
 	h->o = *o;
 	if (h->o.tries < 1)
 		h->o.tries = 1;
@@ -102,9 +110,14 @@ http_new(struct http **out, const struct http_opts *o)
 void
 http_free(struct http *h)
 {
+	int i;
+
 	if (!h)
 		return;
-	curl_easy_cleanup(h->curl);
+	/* no easy handle is in the multi handle between calls */
+	curl_multi_cleanup(h->multi);
+	for (i = 0; i < HTTP_CONNS; i++)
+		curl_easy_cleanup(h->easy[i]);
 	free(h);
 }
 
@@ -408,13 +421,13 @@ backoff(struct http *h, int attempt)
 }
 
 static int
-setup(struct http *h, struct xfer *x, const struct http_req *req,
-    struct curl_slist **hdrs, char *auth, size_t authn)
+setup(struct http *h, CURL *c, struct xfer *x, const struct http_req *req,
+    struct curl_slist **hdrs)
 {
-	CURL *c = h->curl;
+	char auth[1024];
 	const char *ct;
 
-	curl_easy_reset(c); /* keeps the connection cache: keep-alive */
+	curl_easy_reset(c); /* the multi handle keeps the connections */
 	curl_easy_setopt(c, CURLOPT_URL, req->url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
@@ -422,6 +435,8 @@ setup(struct http *h, struct xfer *x, const struct http_req *req,
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, h->o.timeout_s);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT,
 	    h->o.timeout_s < 10 ? h->o.timeout_s : 10L);
+	if (left_ms(h) > 0 && left_ms(h) < h->o.timeout_s * 1000LL)
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)left_ms(h) + 1);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (h->o.ca_bundle)
@@ -441,11 +456,14 @@ setup(struct http *h, struct xfer *x, const struct http_req *req,
 	if (req->token && req->auth != HTTP_AUTH_NONE) {
 		static const char *name[] = { "", "PRIVATE-TOKEN: ",
 			"JOB-TOKEN: ", "Authorization: Bearer " };
+		int n = snprintf(
+		    auth, sizeof(auth), "%s%s", name[req->auth], req->token);
 
-		if (snprintf(auth, authn, "%s%s", name[req->auth],
-			req->token) >= (int)authn)
+		if (n < (int)sizeof(auth))
+			*hdrs = curl_slist_append(*hdrs, auth);
+		secure_zero(auth, sizeof(auth));
+		if (n >= (int)sizeof(auth))
 			return err_set(E_USAGE, "token too long");
-		*hdrs = curl_slist_append(*hdrs, auth);
 	}
 	if (req->body) {
 		char line[128];
@@ -479,155 +497,379 @@ setup(struct http *h, struct xfer *x, const struct http_req *req,
 	return 0;
 }
 
+/* One request of http_do_many on its way: its attempts, the pool slot of
+ * the attempt in flight, and when the next one may start. */
+struct call {
+	struct http_call *c;
+	struct xfer x;
+	struct curl_slist *hdrs;
+	int slot; /* index in h->easy while in flight, else -1 */
+	int attempt; /* attempts started */
+	int rc; /* the error of the latest failed attempt */
+	long long t0; /* start of the latest attempt */
+	long long start_at; /* the next attempt waits until now_ms() >= it */
+	int done;
+};
+
+#define RETRY 1 /* a judge's verdict: try again (after backoff) */
+
+/* finish: the call's outcome; an error keeps its own message, since the
+ * batch's other calls set theirs before the caller looks */
+static int
+finish(struct call *a, int rc)
+{
+	a->c->rc = rc;
+	if (rc < 0)
+		a->c->err = str_dup(err_msg());
+	a->done = 1;
+	return 1;
+}
+
+/* free_headers: curl_slist_append copied the token: wipe the copies */
+static void
+free_headers(struct call *a)
+{
+	for (struct curl_slist *l = a->hdrs; l; l = l->next)
+		secure_zero(l->data, strlen(l->data));
+	curl_slist_free_all(a->hdrs);
+	a->hdrs = NULL;
+}
+
+/* free_slot: a pool slot with no attempt in flight, its easy handle made
+ * on first use; -1 when all are busy (or none can be made) */
+static int
+free_slot(struct http *h)
+{
+	int i;
+
+	for (i = 0; i < HTTP_CONNS; i++) {
+		if (h->busy[i])
+			continue;
+		if (!h->easy[i])
+			h->easy[i] = curl_easy_init();
+		return h->easy[i] ? i : -1;
+	}
+	return -1;
+}
+
+/* attempt_start: the call's next attempt, in flight on a free slot; 1 when
+ * the call is done instead (the deadline, a refused request) */
+static int
+attempt_start(struct http *h, struct call *a, int slot)
+{
+	const struct http_req *req = &a->c->req;
+	struct http_resp *r = &a->c->resp;
+	int rc;
+
+	if (left_ms(h) == 0) {
+		/* retries x backoff never outlive the job */
+		r->status = 0;
+		return finish(a,
+		    err_set(E_TEMP, "%s %s: RELAY_DEADLINE_S (%ld s) reached%s",
+			req->method, where(req), h->deadline_s,
+			a->attempt > 0 ? " while retrying" : ""));
+	}
+	buf_reset(&r->body);
+	free(r->content_type);
+	r->content_type = NULL;
+	r->status = 0;
+	memset(&a->x, 0, sizeof(a->x));
+	a->x.r = r;
+	a->x.max = h->o.max_body;
+	rc = setup(h, h->easy[slot], &a->x, req, &a->hdrs);
+	if (rc == 0 &&
+	    curl_multi_add_handle(h->multi, h->easy[slot]) != CURLM_OK)
+		rc = err_set(E_FAIL, "%s %s: cannot start the request",
+		    req->method, where(req));
+	if (rc < 0) {
+		free_headers(a);
+		return finish(a, rc);
+	}
+	h->busy[slot] = 1;
+	a->slot = slot;
+	a->attempt++;
+	a->t0 = now_ms();
+	h->nrequests++;
+	return 0;
+}
+
+/* judge_answer: RETRY for a 429, or a 5xx to anything but a POST, unless
+ * Retry-After asks for longer than max_wait_s; else 0: the caller judges
+ * the status. *wait_ms: Retry-After's wait, or -1 (backoff). */
+static int
+judge_answer(struct http *h, struct call *a, long *wait_ms)
+{
+	const struct http_req *req = &a->c->req;
+	const struct http_resp *r = &a->c->resp;
+
+	if (r->status != 429 && !(r->status >= 500 && !is_post(req)))
+		return 0;
+	if (r->retry_after_s >= 0) {
+		if (r->retry_after_s > h->o.max_wait_s) {
+			log_warn(
+			    "%s %s: Retry-After %ld s is longer than %ld s, giving up",
+			    req->method, where(req), r->retry_after_s,
+			    h->o.max_wait_s);
+			return 0;
+		}
+		*wait_ms = r->retry_after_s * 1000;
+	}
+	return RETRY;
+}
+
+/* judge_failure: a transfer without an answer: RETRY, or the error. A POST
+ * is retried only when it certainly never left (could not connect). */
+static int
+judge_failure(struct http *h, struct call *a, CURLcode cc)
+{
+	const struct http_req *req = &a->c->req;
+	int unsent = 0;
+
+	if (a->x.toobig)
+		return err_set(E_PARSE, "%s %s: response larger than %zu bytes",
+		    req->method, where(req), h->o.max_body);
+	if (a->x.hdrbytes > HTTP_MAX_HEADERS || cc == CURLE_OUT_OF_MEMORY)
+		/* libcurl refuses a header line over 100 KB with "out of
+		 * memory": a malformed answer, not ours */
+		return err_set(E_PARSE,
+		    "%s %s: malformed answer: response headers too large",
+		    req->method, where(req));
+	switch (cc) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT: unsent = 1; break;
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_BAD_CONTENT_ENCODING:
+	case CURLE_HTTP2: break;
+	case CURLE_PEER_FAILED_VERIFICATION:
+		return err_set(E_PERM,
+		    "%s %s: TLS certificate verification failed: %s",
+		    req->method, where(req), curl_easy_strerror(cc));
+	case CURLE_SSL_CACERT_BADFILE:
+		return err_set(E_CONFIG,
+		    "%s %s: the CA file cannot be used (%s): set RELAY_CA_BUNDLE",
+		    req->method, where(req), curl_easy_strerror(cc));
+	default:
+		return err_set(E_FAIL, "%s %s: %s", req->method, where(req),
+		    curl_easy_strerror(cc));
+	}
+	log_debug("%s %s -> %s (%lld ms)", req->method, where(req),
+	    curl_easy_strerror(cc), now_ms() - a->t0);
+	a->rc = err_set(E_TEMP, "%s %s: %s (after %d tr%s)", req->method,
+	    where(req), curl_easy_strerror(cc), a->attempt,
+	    a->attempt == 1 ? "y" : "ies");
+	if (is_post(req) && !unsent)
+		return cc == CURLE_PARTIAL_FILE
+		    ? err_set(E_TEMP, "%s %s: answer cut short", req->method,
+			  where(req))
+		    : a->rc;
+	return RETRY;
+}
+
+/* retry_later: schedule the next attempt after wait_ms (-1: backoff), or
+ * end the call when the tries or the deadline are used up: a final HTTP
+ * answer (429/5xx) is for the caller to judge, else the latest error */
+static int
+retry_later(struct http *h, struct call *a, long wait_ms)
+{
+	const struct http_req *req = &a->c->req;
+	const struct http_resp *r = &a->c->resp;
+
+	if (a->attempt >= h->o.tries)
+		return finish(a, r->status ? 0 : a->rc);
+	if (wait_ms < 0)
+		wait_ms = backoff(h, a->attempt);
+	if (left_ms(h) >= 0 && wait_ms >= left_ms(h)) {
+		log_info(
+		    "%s %s: no time left for another try before RELAY_DEADLINE_S",
+		    req->method, where(req));
+		return finish(a, r->status ? 0 : a->rc);
+	}
+	if (r->status)
+		log_info("%s %s: HTTP %ld, retrying in %ld ms (try %d of %d)",
+		    req->method, where(req), r->status, wait_ms, a->attempt + 1,
+		    h->o.tries);
+	else
+		log_info("%s %s: %s, retrying in %ld ms (try %d of %d)",
+		    req->method, where(req), err_msg(), wait_ms, a->attempt + 1,
+		    h->o.tries);
+	a->start_at = now_ms() + wait_ms;
+	return 0;
+}
+
+/* attempt_end: the attempt in flight ended with cc; 1 when the call is
+ * done, 0 when it will be tried again */
+static int
+attempt_end(struct http *h, struct call *a, CURLcode cc)
+{
+	const struct http_req *req = &a->c->req;
+	struct http_resp *r = &a->c->resp;
+	CURL *c = h->easy[a->slot];
+	long wait_ms = -1;
+	int v;
+
+	curl_multi_remove_handle(h->multi, c);
+	h->busy[a->slot] = 0;
+	a->slot = -1;
+	free_headers(a);
+	r->tries = a->attempt;
+	if (cc == CURLE_OK) {
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+		log_debug("%s %s -> %ld (%lld ms, %zu bytes)", req->method,
+		    where(req), r->status, now_ms() - a->t0, r->body.len);
+		v = judge_answer(h, a, &wait_ms);
+	} else {
+		v = judge_failure(h, a, cc);
+	}
+	return v == RETRY ? retry_later(h, a, wait_ms) : finish(a, v);
+}
+
+/* start_ready: start every waiting call whose time has come while slots
+ * are free; *wake: the earliest start still ahead (-1: none) */
+static size_t
+start_ready(struct http *h, struct call *cs, size_t n, long long *wake)
+{
+	size_t i, ended = 0;
+	long long now = now_ms();
+
+	*wake = -1;
+	for (i = 0; i < n; i++) {
+		int slot;
+
+		if (cs[i].done || cs[i].slot >= 0)
+			continue;
+		if (cs[i].start_at > now) {
+			if (*wake < 0 || cs[i].start_at < *wake)
+				*wake = cs[i].start_at;
+			continue;
+		}
+		slot = free_slot(h);
+		if (slot < 0)
+			break;
+		ended += (size_t)attempt_start(h, &cs[i], slot);
+	}
+	return ended;
+}
+
+/* collect: the attempts that ended, judged; returns the calls done */
+static size_t
+collect(struct http *h, struct call *cs, size_t n, int *any)
+{
+	CURLMsg *m;
+	size_t i, ended = 0;
+	int q;
+
+	*any = 0;
+	while ((m = curl_multi_info_read(h->multi, &q)) != NULL) {
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		for (i = 0; i < n; i++)
+			if (cs[i].slot >= 0 &&
+			    h->easy[cs[i].slot] == m->easy_handle)
+				break;
+		if (i == n)
+			continue;
+		*any = 1;
+		ended += (size_t)attempt_end(h, &cs[i], m->data.result);
+	}
+	return ended;
+}
+
+/* drive: run the calls to their ends; E_FAIL if libcurl's multi handle
+ * fails (every call left is then failed with it) */
+static int
+drive(struct http *h, struct call *cs, size_t n)
+{
+	size_t left = n, i;
+
+	for (i = 0; i < n; i++)
+		if (cs[i].done)
+			left--;
+	while (left > 0) {
+		long long wake;
+		long timeout = 1000;
+		int running = 0, any;
+
+		left -= start_ready(h, cs, n, &wake);
+		if (curl_multi_perform(h->multi, &running) != CURLM_OK)
+			return err_set(E_FAIL, "libcurl's multi handle failed");
+		left -= collect(h, cs, n, &any);
+		if (left == 0 || any)
+			continue; /* slots came free: start what waits */
+		if (wake >= 0 && wake - now_ms() < timeout)
+			timeout = wake > now_ms() ? (long)(wake - now_ms()) : 0;
+		if (running)
+			curl_multi_poll(h->multi, NULL, 0, (int)timeout, NULL);
+		else if (timeout > 0)
+			sleep_ms(timeout);
+	}
+	return 0;
+}
+
+int
+http_do_many(struct http *h, struct http_call *calls, size_t n)
+{
+	struct call *cs = calloc(n ? n : 1, sizeof(*cs));
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < n; i++) {
+		struct http_resp *r = &calls[i].resp;
+
+		memset(r, 0, sizeof(*r));
+		buf_init(&r->body, h->o.max_body + 1);
+		r->retry_after_s = -1;
+		r->declared_size = -1;
+		calls[i].rc = 0;
+		calls[i].err = NULL;
+		if (!cs) {
+			calls[i].rc = err_set(E_NOMEM, "out of memory");
+			continue;
+		}
+		cs[i].c = &calls[i];
+		cs[i].slot = -1;
+		rc = url_allowed(calls[i].req.url);
+		if (rc < 0)
+			finish(&cs[i],
+			    err_prefix(rc, "%s %s: ", calls[i].req.method,
+				where(&calls[i].req)));
+	}
+	rc = cs ? drive(h, cs, n) : 0;
+	for (i = 0; cs && i < n; i++) {
+		/* only after a multi handle failure: nothing left in flight */
+		if (cs[i].slot >= 0) {
+			curl_multi_remove_handle(h->multi, h->easy[cs[i].slot]);
+			h->busy[cs[i].slot] = 0;
+			free_headers(&cs[i]);
+		}
+		if (!cs[i].done)
+			calls[i].rc = rc;
+	}
+	free(cs);
+	/* the first failure in request order is the one reported */
+	for (i = 0; i < n; i++)
+		if (calls[i].rc < 0)
+			return err_set(calls[i].rc, "%s",
+			    calls[i].err ? calls[i].err : err_msg());
+	return 0;
+}
+
 int
 http_do(struct http *h, struct http_resp *r, const struct http_req *req)
 {
-	char auth[1024];
-	int attempt, rc = 0;
+	struct http_call c;
+	int rc;
 
-	memset(r, 0, sizeof(*r));
-	buf_init(&r->body, h->o.max_body + 1);
-	r->retry_after_s = -1;
-	r->declared_size = -1;
-	rc = url_allowed(req->url);
-	if (rc < 0)
-		return err_prefix(rc, "%s %s: ", req->method, where(req));
-	for (attempt = 1; attempt <= h->o.tries; attempt++) {
-		struct curl_slist *hdrs = NULL;
-		struct xfer x = { r, h->o.max_body, 0, 0 };
-		long long t0 = now_ms();
-		CURLcode cc = CURLE_OK;
-		long wait_ms = -1;
-		int retry = 0, unsent = 0;
-
-		if (left_ms(h) == 0) {
-			/* retries x backoff never outlive the job */
-			r->status = 0;
-			return err_set(E_TEMP,
-			    "%s %s: RELAY_DEADLINE_S (%ld s) reached%s",
-			    req->method, where(req), h->deadline_s,
-			    attempt > 1 ? " while retrying" : "");
-		}
-		buf_reset(&r->body);
-		free(r->content_type);
-		r->content_type = NULL;
-		r->status = 0;
-		rc = setup(h, &x, req, &hdrs, auth, sizeof(auth));
-		if (rc == 0 && left_ms(h) > 0 &&
-		    left_ms(h) < h->o.timeout_s * 1000LL)
-			curl_easy_setopt(
-			    h->curl, CURLOPT_TIMEOUT_MS, (long)left_ms(h) + 1);
-		if (rc == 0) {
-			h->nrequests++;
-			cc = curl_easy_perform(h->curl);
-		}
-		/* curl_slist_append copied the token: wipe the copies */
-		for (struct curl_slist *l = hdrs; l; l = l->next)
-			secure_zero(l->data, strlen(l->data));
-		curl_slist_free_all(hdrs);
-		secure_zero(auth, sizeof(auth));
-		if (rc < 0)
-			return rc;
-		r->tries = attempt;
-		if (cc == CURLE_OK) {
-			curl_easy_getinfo(
-			    h->curl, CURLINFO_RESPONSE_CODE, &r->status);
-			log_debug("%s %s -> %ld (%lld ms, %zu bytes)",
-			    req->method, where(req), r->status, now_ms() - t0,
-			    r->body.len);
-			if (r->status == 429) {
-				retry = 1;
-			} else if (r->status >= 500 && !is_post(req)) {
-				retry = 1;
-			} else {
-				return 0;
-			}
-			if (r->retry_after_s >= 0) {
-				if (r->retry_after_s > h->o.max_wait_s) {
-					log_warn(
-					    "%s %s: Retry-After %ld s is longer than %ld s, giving up",
-					    req->method, where(req),
-					    r->retry_after_s, h->o.max_wait_s);
-					return 0;
-				}
-				wait_ms = r->retry_after_s * 1000;
-			}
-		} else if (x.toobig) {
-			return err_set(E_PARSE,
-			    "%s %s: response larger than %zu bytes",
-			    req->method, where(req), h->o.max_body);
-		} else if (x.hdrbytes > HTTP_MAX_HEADERS ||
-		    cc == CURLE_OUT_OF_MEMORY) {
-			/* libcurl refuses a header line over 100 KB with
-			 * "out of memory": a malformed answer, not ours */
-			return err_set(E_PARSE,
-			    "%s %s: malformed answer: response headers too large",
-			    req->method, where(req));
-		} else {
-			switch (cc) {
-			case CURLE_COULDNT_RESOLVE_HOST:
-			case CURLE_COULDNT_CONNECT:
-				unsent = 1;
-				retry = 1;
-				break;
-			case CURLE_OPERATION_TIMEDOUT:
-			case CURLE_SEND_ERROR:
-			case CURLE_RECV_ERROR:
-			case CURLE_GOT_NOTHING:
-			case CURLE_PARTIAL_FILE:
-			case CURLE_SSL_CONNECT_ERROR:
-			case CURLE_BAD_CONTENT_ENCODING:
-			case CURLE_HTTP2: retry = 1; break;
-			case CURLE_PEER_FAILED_VERIFICATION:
-				return err_set(E_PERM,
-				    "%s %s: TLS certificate verification failed: %s",
-				    req->method, where(req),
-				    curl_easy_strerror(cc));
-			case CURLE_SSL_CACERT_BADFILE:
-				return err_set(E_CONFIG,
-				    "%s %s: the CA file cannot be used (%s): set RELAY_CA_BUNDLE",
-				    req->method, where(req),
-				    curl_easy_strerror(cc));
-			default:
-				return err_set(E_FAIL, "%s %s: %s", req->method,
-				    where(req), curl_easy_strerror(cc));
-			}
-			log_debug("%s %s -> %s (%lld ms)", req->method,
-			    where(req), curl_easy_strerror(cc), now_ms() - t0);
-			rc = err_set(E_TEMP, "%s %s: %s (after %d tr%s)",
-			    req->method, where(req), curl_easy_strerror(cc),
-			    attempt, attempt == 1 ? "y" : "ies");
-			if (is_post(req) && !unsent)
-				return cc == CURLE_PARTIAL_FILE
-				    ? err_set(E_TEMP, "%s %s: answer cut short",
-					  req->method, where(req))
-				    : rc;
-		}
-		if (!retry || attempt == h->o.tries)
-			break;
-		if (wait_ms < 0)
-			wait_ms = backoff(h, attempt);
-		if (left_ms(h) >= 0 && wait_ms >= left_ms(h)) {
-			/* the wait would pass the deadline: the answer so far
-			 * stands (a 429/5xx for the caller, or the error) */
-			log_info(
-			    "%s %s: no time left for another try before RELAY_DEADLINE_S",
-			    req->method, where(req));
-			break;
-		}
-		if (r->status)
-			log_info(
-			    "%s %s: HTTP %ld, retrying in %ld ms (try %d of %d)",
-			    req->method, where(req), r->status, wait_ms,
-			    attempt + 1, h->o.tries);
-		else
-			log_info("%s %s: %s, retrying in %ld ms (try %d of %d)",
-			    req->method, where(req), err_msg(), wait_ms,
-			    attempt + 1, h->o.tries);
-		sleep_ms(wait_ms);
-	}
-	/* a final HTTP answer (429/5xx) is for the caller to judge */
-	return r->status ? 0 : rc;
+	memset(&c, 0, sizeof(c));
+	c.req = *req;
+	rc = http_do_many(h, &c, 1);
+	*r = c.resp;
+	free(c.err);
+	return rc;
 }
 
 static void

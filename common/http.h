@@ -1,4 +1,4 @@
-/* http: one keep-alive libcurl handle, auth, caps, retries, pagination */
+/* http: a few keep-alive connections, auth, caps, retries, concurrency */
 #ifndef RELAY_HTTP_H
 #define RELAY_HTTP_H
 
@@ -67,6 +67,21 @@ void http_resp_free(struct http_resp *r);
  * E_TEMP (network, after retries), E_USAGE (URL refused), E_PARSE (body over
  * the cap or cut short), E_PERM (TLS verification failed). */
 int http_do(struct http *h, struct http_resp *out, const struct http_req *req);
+/* One request of http_do_many. */
+struct http_call {
+	struct http_req req; /* in */
+	struct http_resp
+	    resp; /* out: the caller's, freed with http_resp_free */
+	int rc; /* out: what http_do would return */
+	char *err; /* out: the message when rc < 0 (masked); caller frees */
+};
+/* http_do_many: perform n independent requests concurrently over a few
+ * keep-alive connections, each exactly as http_do would (its own retries,
+ * backoff and Retry-After; the deadline; a POST sent once). Every call's
+ * resp is set, even when it failed. Returns 0, or the first failed call's
+ * rc in request order with the error message set to its message: one
+ * error, however many failed. */
+int http_do_many(struct http *h, struct http_call *calls, size_t n);
 /* http_deadline: no attempt starts, no backoff waits, and no transfer runs
  * past secs from now (0: none), so retries x backoff never outlive the
  * job; a request refused by it is E_TEMP. job_api sets it from
