@@ -47,6 +47,10 @@ int gitlab_callf(struct gitlab *g, struct json **out, const char *method,
     __attribute__((format(printf, 5, 6)));
 int gitlab_getf(struct gitlab *g, struct json **out, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* gitlab_project_from: gitlab_project_read's answers from project
+ * answer d (GET /projects/:id, e.g. read in a batch) */
+int gitlab_project_from(char **branch_out, char **url_out, struct json *d,
+    const char *name, const char *branch);
 /* gitlab_project_read: the branch to use (branch, else the project's default
  * branch) and the web URL of project path proj ("/projects/x"), named name
  * in messages; *branch_out and *url_out are the caller's to free (either
@@ -79,6 +83,71 @@ int gitlab_pager_init(
 /* gitlab_pager_next: 1 with *out = the next page, 0 when done, or < 0 */
 int gitlab_pager_next(struct gitlab_pager *p, struct json **out);
 void gitlab_pager_free(struct gitlab_pager *p);
+
+/* A batch: independent requests sent together, concurrently over a few
+ * keep-alive connections, so a round of a stage costs one round trip.
+ * Each add is one line naming where its answer goes; nothing is sent
+ * before gitlab_batch_run, which fills every *out (the caller's to free;
+ * NULL for a member that failed). Every member keeps gitlab_call's
+ * guarantees (retries, deadline, a POST sent once, one-line errors and
+ * their codes). An add returns the member's index, or a sticky error that
+ * gitlab_batch_run returns; a body is borrowed until the run.
+ *
+ *	gitlab_batch_init(&b, g);
+ *	gitlab_batch_getf(&b, &proj, "%s", src);
+ *	gitlab_batch_file(&b, &pin, tgt, "VERSION", NULL);
+ *	rc = gitlab_batch_run(&b);   (or gitlab_batch_rc(&b, i) per member)
+ *	gitlab_batch_free(&b);
+ */
+enum { GITLAB_JSON, GITLAB_LIST, GITLAB_RAW, GITLAB_PAGE };
+#define GITLAB_BATCH_MAX 8
+struct gitlab_req {
+	int kind; /* GITLAB_* */
+	const char *method;
+	const char *body; /* borrowed */
+	char *url; /* owned */
+	const char *path; /* url without the API root, for messages */
+	void *out; /* struct json ** (JSON, LIST, PAGE) or char ** (RAW) */
+	struct gitlab_pager *pager; /* PAGE */
+	int done; /* answered (or nothing to send) */
+	int rc; /* as gitlab_call would return */
+	long status; /* HTTP status, 0 if none */
+	int tries;
+	char *err; /* the message when rc < 0; owned */
+};
+struct gitlab_batch {
+	struct gitlab *g;
+	size_t n;
+	int rc; /* sticky: an add that failed */
+	struct gitlab_req req[GITLAB_BATCH_MAX];
+};
+void gitlab_batch_init(struct gitlab_batch *b, struct gitlab *g);
+int gitlab_batch_callf(struct gitlab_batch *b, struct json **out,
+    const char *method, const char *body, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+int gitlab_batch_getf(struct gitlab_batch *b, struct json **out,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* gitlab_batch_listf: a list (gitlab_list's rule: an array or E_PARSE) */
+int gitlab_batch_listf(struct gitlab_batch *b, struct json **out,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* gitlab_batch_rawf, gitlab_batch_file: gitlab_raw, gitlab_file */
+int gitlab_batch_rawf(struct gitlab_batch *b, char **out, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int gitlab_batch_file(struct gitlab_batch *b, char **out, const char *proj,
+    const char *file, const char *ref);
+/* gitlab_batch_page: the pager's next page (*out NULL after the run when
+ * there was none), as gitlab_pager_next */
+int gitlab_batch_page(
+    struct gitlab_batch *b, struct gitlab_pager *p, struct json **out);
+/* gitlab_batch_run: send every member at once and wait for all; returns
+ * 0, or the first failed member's code in request order with the error
+ * message and g->status its own: one error, however many failed */
+int gitlab_batch_run(struct gitlab_batch *b);
+/* gitlab_batch_rc: member i's code (i as an add returned it), with the
+ * error message, g->status and g->tries made its own, for callers that
+ * take some failures as answers (a 404 for an absent file) */
+int gitlab_batch_rc(struct gitlab_batch *b, int i);
+void gitlab_batch_free(struct gitlab_batch *b);
 
 /* gitlab_project_path: "/projects/<url-encoded path or id>"; caller frees */
 char *gitlab_project_path(const char *project);
