@@ -259,9 +259,9 @@ add(struct gitlab_batch *b, int kind, const char *method, const char *body,
 	if (b->rc == 0 && b->n == GITLAB_BATCH_MAX)
 		b->rc = err_set(E_FAIL, "more than %d requests in a batch",
 		    GITLAB_BATCH_MAX);
-	if (b->rc < 0) {
+	if (b->rc < 0 || !url) {
 		free(url);
-		return b->rc;
+		return b->rc < 0 ? b->rc : E_NOMEM;
 	}
 	m = &b->req[b->n];
 	m->kind = kind;

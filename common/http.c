@@ -420,11 +420,52 @@ backoff(struct http *h, int attempt)
 	    (long)((h->rnd >> 8) % (unsigned long)(ms / 2 + 1));
 }
 
+/* auth_header: the token's header, appended to *hdrs; the formatted copy
+ * is wiped (curl_slist_append keeps its own, wiped after the request) */
+static int
+auth_header(struct curl_slist **hdrs, const struct http_req *req)
+{
+	static const char *name[] = { "",
+		"PRIVATE-TOKEN: ", "JOB-TOKEN: ", "Authorization: Bearer " };
+	char auth[1024];
+	int n;
+
+	if (!req->token || req->auth == HTTP_AUTH_NONE)
+		return 0;
+	if (url_header_safe(req->token) < 0)
+		return err_set(E_USAGE, "the token holds a control character");
+	n = snprintf(auth, sizeof(auth), "%s%s", name[req->auth], req->token);
+	if (n < (int)sizeof(auth))
+		*hdrs = curl_slist_append(*hdrs, auth);
+	secure_zero(auth, sizeof(auth));
+	return n < (int)sizeof(auth) ? 0 : err_set(E_USAGE, "token too long");
+}
+
+static void
+set_method(CURL *c, const struct http_req *req)
+{
+	if (strcmp(req->method, "GET") == 0) {
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	} else if (strcmp(req->method, "POST") == 0) {
+		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		/* libcurl sends a request again by itself when a reused
+		 * connection turns out dead before any answer byte; the server
+		 * may have processed it. A POST is sent once: on a new
+		 * connection, which libcurl never silently retries. */
+		curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
+		if (!req->body)
+			curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
+	} else {
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
+		if (strcmp(req->method, "HEAD") == 0)
+			curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	}
+}
+
 static int
 setup(struct http *h, CURL *c, struct xfer *x, const struct http_req *req,
     struct curl_slist **hdrs)
 {
-	char auth[1024];
 	const char *ct;
 
 	curl_easy_reset(c); /* the multi handle keeps the connections */
@@ -450,21 +491,8 @@ setup(struct http *h, CURL *c, struct xfer *x, const struct http_req *req,
 	*hdrs = curl_slist_append(*hdrs, "Accept: application/json");
 	/* no "Expect: 100-continue" round trip for small bodies */
 	*hdrs = curl_slist_append(*hdrs, "Expect:");
-	if (req->token && req->auth != HTTP_AUTH_NONE &&
-	    url_header_safe(req->token) < 0)
-		return err_set(E_USAGE, "the token holds a control character");
-	if (req->token && req->auth != HTTP_AUTH_NONE) {
-		static const char *name[] = { "", "PRIVATE-TOKEN: ",
-			"JOB-TOKEN: ", "Authorization: Bearer " };
-		int n = snprintf(
-		    auth, sizeof(auth), "%s%s", name[req->auth], req->token);
-
-		if (n < (int)sizeof(auth))
-			*hdrs = curl_slist_append(*hdrs, auth);
-		secure_zero(auth, sizeof(auth));
-		if (n >= (int)sizeof(auth))
-			return err_set(E_USAGE, "token too long");
-	}
+	if (auth_header(hdrs, req) < 0)
+		return E_USAGE;
 	if (req->body) {
 		char line[128];
 
@@ -475,22 +503,7 @@ setup(struct http *h, CURL *c, struct xfer *x, const struct http_req *req,
 		curl_easy_setopt(
 		    c, CURLOPT_POSTFIELDSIZE, (long)strlen(req->body));
 	}
-	if (strcmp(req->method, "GET") == 0) {
-		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-	} else if (strcmp(req->method, "POST") == 0) {
-		curl_easy_setopt(c, CURLOPT_POST, 1L);
-		/* libcurl sends a request again by itself when a reused
-		 * connection turns out dead before any answer byte; the server
-		 * may have processed it. A POST is sent once: on a new
-		 * connection, which libcurl never silently retries. */
-		curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
-		if (!req->body)
-			curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
-	} else {
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
-		if (strcmp(req->method, "HEAD") == 0)
-			curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-	}
+	set_method(c, req);
 	if (!*hdrs)
 		return err_set(E_NOMEM, "out of memory");
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, *hdrs);

@@ -98,6 +98,37 @@ def timed(c, fn, n):
     return best
 
 
+# The dependent-round lower bound of each scenario's clean run: the
+# longest chain of requests each needing an answer of the one before
+# (BENCHMARKS.md, "Rounds", derives each)
+BOUND = {"find-green": 3, "open-mr create": 5, "open-mr update": 5}
+
+
+def stages(c):
+    """per scenario: requests, the sequential rounds they took (from the
+    simulator's record of requests in flight together), the dependent-round
+    bound, and the wall time at LATENCY_MS (rounds x latency cross-check)"""
+    scen = {sc[0]: sc for sc in faults.ALL_SCENARIOS}
+    print("%-16s %8s %7s %6s %8s %9s" % ("stage", "requests", "rounds",
+                                         "bound", "seconds", "s/latency"))
+    for name in BOUND:
+        _, stage, setup_fn = scen[name]
+        c.reset()
+        v = setup_fn(c)
+        c.sim.call("DELETE", "/requests")
+        c.sim.call("POST", "/latency", {"ms": LATENCY_MS})
+        t0 = time.monotonic()
+        rc, _, err, _ = c.run(stage, v)
+        t = time.monotonic() - t0
+        c.sim.call("POST", "/latency", {"ms": 0})
+        if rc not in (0, 1):
+            raise SystemExit("relay-%s: %s" % (stage, err))
+        r = c.sim.call("GET", "/rounds")
+        print("%-16s %8d %7d %6d %8.3f %9s" % (
+            name, r["requests"], r["rounds"], BOUND[name], t,
+            "%.1f" % (t * 1000 / LATENCY_MS) if LATENCY_MS else "-"))
+
+
 def main():
     sim = faults.Sim()
     c = faults.Ctx(sim)
@@ -105,6 +136,9 @@ def main():
     c.env["RELAY_TIMEOUT_S"] = "30"
     work = tempfile.mkdtemp(prefix="relay-bench.")
     try:
+        if os.environ.get("RELAY_BENCH_STAGES", "1") == "1":
+            stages(c)
+            print()
         setup(c)
         chain(c)
         seq = [r for r in c.sim.call("GET", "/requests")

@@ -86,6 +86,7 @@ class State:
         self.faults = []
         self.requests = []
         self.latency_ms = 0
+        self.inflight = 0          # requests being answered
         self.hostile = {}          # key -> text appended to its values
 
     # ---- helpers ----
@@ -1568,6 +1569,8 @@ def admin(st, method, path, body, query):
         return 200, dump(st)
     if path == "/requests" and method == "GET":
         return 200, st.requests
+    if path == "/rounds" and method == "GET":
+        return 200, rounds(st.requests)
     if path == "/requests" and method == "DELETE":
         st.requests = []
         return 200, {"ok": True}
@@ -1964,7 +1967,14 @@ class Handler(BaseHTTPRequestHandler):
         method = self.command
         with st.lock:
             fault = self.match_fault(method, parsed.path)
+            if not parsed.path.startswith("/-/sim"):
+                st.inflight += 1
+                self.counted = True
             entry = {"method": method, "path": parsed.path,
+                     # when it came and went (monotonic seconds), and the
+                     # requests in flight as it came: GET /-/sim/rounds
+                     "start": time.monotonic(), "end": None,
+                     "inflight": st.inflight,
                      "query": parsed.query, "status": None,
                      "auth": self.auth_name(),
                      # kept for replays (make bench); never a token
@@ -1972,6 +1982,7 @@ class Handler(BaseHTTPRequestHandler):
                                                           "replace"),
                      "content_type": self.headers.get("Content-Type")}
             st.requests.append(entry)
+            self.entry = entry
         if st.latency_ms and not parsed.path.startswith("/-/sim"):
             # every API and Slack answer waits, as over a WAN
             time.sleep(st.latency_ms / 1000.0)
@@ -2177,13 +2188,50 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(raw)
 
+    def send_response(self, code, message=None):
+        # answered: stamped before the answer leaves, so a request the
+        # client sends once it has the answer always starts later
+        with self.server.state.lock:
+            if getattr(self, "entry", None) is not None and \
+                    self.entry["end"] is None:
+                self.entry["end"] = time.monotonic()
+            if getattr(self, "counted", False):
+                self.server.state.inflight -= 1
+                self.counted = False
+        super().send_response(code, message)
+
     def do_any(self):
+        self.entry = None
+        self.counted = False
         try:
             self.handle_one()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+        finally:
+            with self.server.state.lock:
+                if self.counted:
+                    self.server.state.inflight -= 1
+                if self.entry is not None and self.entry["end"] is None:
+                    self.entry["end"] = time.monotonic()
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_any
+
+
+def rounds(log):
+    """The API and Slack requests answered so far, the sequential rounds
+    they took (the longest chain of requests each sent after the one
+    before it was answered: requests in flight together are one round)
+    and the most in flight at once."""
+    reqs = [r for r in log if not r["path"].startswith("/-/sim")
+            and r["end"] is not None]
+    depth = {}
+    for r in sorted(reqs, key=lambda r: r["start"]):
+        depth[id(r)] = 1 + max([depth[id(q)] for q in reqs
+                                if id(q) in depth and q["end"] <= r["start"]],
+                               default=0)
+    return {"requests": len(reqs),
+            "rounds": max(depth.values(), default=0),
+            "max_inflight": max([r["inflight"] for r in reqs], default=0)}
 
 
 class Server(ThreadingHTTPServer):

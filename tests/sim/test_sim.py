@@ -377,7 +377,34 @@ def run(s):
           body == b"channel_is_archived")
     check("slack posts are recorded", [p["text"] for p in
                                        s.admin("GET", "/slack")] == ["hi"])
+    rounds(s)
     fidelity(s)
+
+
+def rounds(s):
+    """GET /-/sim/rounds: requests in flight together are one round, so
+    latency delays them side by side, never one after the other."""
+    import threading
+    s.admin("POST", "/latency", {"ms": 300})
+    s.admin("DELETE", "/requests")
+    for _ in range(2):
+        s.api("GET", "/projects/g%2Fsrc")
+    r = s.admin("GET", "/rounds")
+    check("rounds: two requests one after the other are two rounds",
+          r["requests"] == 2 and r["rounds"] == 2 and r["max_inflight"] == 1)
+    s.admin("DELETE", "/requests")
+    ts = [threading.Thread(target=s.api, args=("GET", "/projects/g%2Fsrc"))
+          for _ in range(3)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    s.api("GET", "/projects/g%2Ftgt")
+    r = s.admin("GET", "/rounds")
+    s.admin("POST", "/latency", {"ms": 0})
+    check("rounds: three requests at once under latency are one round, "
+          "answered side by side; one more after them is a second",
+          r["requests"] == 4 and r["rounds"] == 2 and r["max_inflight"] == 3)
 
 
 def fidelity(s):
