@@ -31,25 +31,13 @@ pipeline_from(struct mr_pipeline *p, struct jv v)
 	copy(p->web_url, sizeof(p->web_url), json_strp(v, "web_url"));
 }
 
-int
-mr_read(struct mr *m, struct gitlab *g, const char *proj, long long iid)
+/* parse: m's fields from m->doc, the answer about MR iid */
+static int
+parse(struct mr *m, long long iid)
 {
-	struct buf path;
-	struct jv r;
+	struct jv r = json_root(m->doc);
 	const char *at;
-	int rc;
 
-	mr_free(m);
-	buf_init(&path, 0);
-	rc = buf_printf(&path, "%s/merge_requests/%lld", proj, iid);
-	if (rc < 0)
-		return rc;
-	m->path = buf_detach(&path);
-	m->iid = iid;
-	rc = gitlab_call(g, &m->doc, "GET", m->path, NULL);
-	if (rc < 0)
-		return err_prefix(rc, "cannot read !%lld: ", iid);
-	r = json_root(m->doc);
 	if (json_intp(r, "iid", 0) != iid || !json_strp(r, "state") ||
 	    !json_strp(r, "web_url"))
 		return err_set(E_PARSE,
@@ -77,6 +65,51 @@ mr_read(struct mr *m, struct gitlab *g, const char *proj, long long iid)
 		m->merged_ts = 0;
 	pipeline_from(&m->head, json_get(r, "head_pipeline"));
 	return 0;
+}
+
+/* start: m emptied, for MR iid of proj */
+static int
+start(struct mr *m, const char *proj, long long iid)
+{
+	struct buf path;
+	int rc;
+
+	mr_free(m);
+	buf_init(&path, 0);
+	rc = buf_printf(&path, "%s/merge_requests/%lld", proj, iid);
+	if (rc < 0) {
+		buf_free(&path);
+		return rc;
+	}
+	m->path = buf_detach(&path);
+	m->iid = iid;
+	return 0;
+}
+
+int
+mr_read(struct mr *m, struct gitlab *g, const char *proj, long long iid)
+{
+	int rc = start(m, proj, iid);
+
+	if (rc == 0)
+		rc = gitlab_call(g, &m->doc, "GET", m->path, NULL);
+	if (rc < 0)
+		return err_prefix(rc, "cannot read !%lld: ", iid);
+	return parse(m, iid);
+}
+
+int
+mr_adopt(struct mr *m, struct json *doc, const char *proj)
+{
+	long long iid = json_intp(json_root(doc), "iid", 0);
+	int rc = start(m, proj, iid);
+
+	if (rc < 0) {
+		json_free(doc);
+		return rc;
+	}
+	m->doc = doc;
+	return parse(m, iid);
 }
 
 void

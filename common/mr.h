@@ -39,6 +39,9 @@ struct mr {
  * zeroed ({0}). A previous
  * read into m is freed first, so polling loops can call it again. */
 int mr_read(struct mr *m, struct gitlab *g, const char *proj, long long iid);
+/* mr_adopt: m from an answer already in hand (the POST that created the
+ * MR answers with it), as mr_read would read it; m takes doc */
+int mr_adopt(struct mr *m, struct json *doc, const char *proj);
 void mr_free(struct mr *m);
 int mr_has_label(const struct mr *m, const char *label);
 /* mr_pipeline_for_head: the newest pipeline of the MR for its current head

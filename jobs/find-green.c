@@ -11,12 +11,13 @@
  * Variables: common ones (docs/contract.md), RELAY_PIN_SHA (manual pipelines:
  * pin this SHA instead), RELAY_ALLOW_DOWNGRADE, RELAY_MAX_COMMITS.
  * Outputs: GREEN_SHA, GREEN_PIPELINE_ID, GREEN_PIPELINE_URL, CURRENT_SHA,
- * UP_TO_DATE. UP_TO_DATE=true carries GREEN_SHA=CURRENT_SHA, so no later
+ * UP_TO_DATE, SOURCE_WEB_URL (for relay-open-mr). UP_TO_DATE=true carries GREEN_SHA=CURRENT_SHA, so no later
  * stage can pin anything older. On exit 1 after the pin was read:
  * GREEN_SHA empty, CURRENT_SHA, UP_TO_DATE=false (relay-open-mr: nothing
  * to do).
  * Exit: 0 found or up to date; 1 no green commit, or the pin diverged;
  * 64 bad RELAY_PIN_SHA; 69/75/78 as in docs/contract.md. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,12 +46,20 @@ struct ctx {
 	struct job *job;
 	struct gitlab *gl;
 	char *src; /* "/projects/<source>" */
-	char *tgt; /* "/projects/<target>" */
 	char *branch; /* source branch */
 	char *src_url; /* source web URL */
 	char current[41]; /* pinned SHA in the target */
 	long max_commits;
 };
+
+/* ctx_free: what the context owns */
+static void
+ctx_free(struct ctx *c)
+{
+	free(c->src);
+	free(c->branch);
+	free(c->src_url);
+}
 
 /* Successful pipelines of the branch, newest first, fetched lazily. */
 struct greens {
@@ -85,82 +94,71 @@ is_version(const char *s)
 	return *s == '\0';
 }
 
+/* resolve_pin: the commit of a pin that is not a SHA: a stable branch may
+ * pin a tag, or a version X.Y.Z that names tag vX.Y.Z of the source */
+static int
+resolve_pin(struct ctx *c, const char *body)
+{
+	struct json *d = NULL;
+	char tag[300] = "";
+	const char *id, *file = job_var(c->job, "RELAY_VERSION_FILE");
+	char *e;
+	int rc = E_NOTFOUND;
+
+	if (is_version(body))
+		snprintf(tag, sizeof(tag), "v%s", body);
+	e = url_escape(tag[0] ? tag : body);
+	if (!e)
+		return err_set(E_NOMEM, "out of memory");
+	if (strlen(body) > 0 && strlen(body) < 256 && !strpbrk(body, " \t\n"))
+		rc = gitlab_getf(
+		    c->gl, &d, "%s/repository/commits/%s", c->src, e);
+	free(e);
+	id = rc == 0 ? json_strp(json_root(d), "id") : NULL;
+	if (id && is_sha(id)) {
+		snprintf(c->current, sizeof(c->current), "%s", id);
+		log_info("%s pins '%.60s'%s%s%s, which is %.12s", file, body,
+		    tag[0] ? " (tag " : "", tag, tag[0] ? ")" : "", c->current);
+		rc = 0;
+	} else if (rc != E_TEMP && tag[0]) {
+		rc = err_set(E_PERM,
+		    "%s of %s holds version '%.60s', but %s has no tag %.61s",
+		    file, job_var(c->job, "RELAY_TARGET_PROJECT"), body,
+		    job_var(c->job, "RELAY_SOURCE_PROJECT"), tag);
+	} else if (rc != E_TEMP) {
+		rc = err_set(E_PERM,
+		    "%s of %s holds '%.60s', which is neither a 40-hex SHA nor a ref of %s",
+		    file, job_var(c->job, "RELAY_TARGET_PROJECT"), body,
+		    job_var(c->job, "RELAY_SOURCE_PROJECT"));
+	}
+	json_free(d);
+	return rc;
+}
+
+/* read_current: the SHA the target pins now (without RELAY_TARGET_BRANCH,
+ * GitLab reads the default branch) */
 static int
 read_current(struct ctx *c)
 {
-	struct buf path;
-	char *file = url_escape(job_var(c->job, "RELAY_VERSION_FILE"));
-	const char *tbranch = job_var(c->job, "RELAY_TARGET_BRANCH");
-	char *ref = tbranch ? url_escape(tbranch) : NULL, *body = NULL;
-	int rc;
+	char *body = NULL;
+	char *tgt =
+	    gitlab_project_path(job_var(c->job, "RELAY_TARGET_PROJECT"));
+	int rc = tgt ? gitlab_file(c->gl, &body, tgt,
+			   job_var(c->job, "RELAY_VERSION_FILE"),
+			   job_var(c->job, "RELAY_TARGET_BRANCH"))
+		     : err_set(E_NOMEM, "out of memory");
 
-	buf_init(&path, 0);
-	if (!file || (tbranch && !ref)) {
-		rc = err_set(E_NOMEM, "out of memory");
-		goto out;
-	}
-	/* without ref, GitLab reads the default branch */
-	rc = buf_printf(&path, "%s/repository/files/%s/raw%s%s", c->tgt, file,
-	    ref ? "?ref=" : "", ref ? ref : "");
-	if (rc == 0)
-		rc = gitlab_raw(c->gl, &body, path.data);
+	free(tgt);
 	if (rc < 0) {
 		err_prefix(rc, "cannot read %s of %s: ",
 		    job_var(c->job, "RELAY_VERSION_FILE"),
 		    job_var(c->job, "RELAY_TARGET_PROJECT"));
-		goto out;
-	}
-	str_trim(body);
-	if (is_sha(body)) {
+	} else if (is_sha(str_trim(body))) {
 		sha_lower(c->current, body);
 	} else {
-		/* a stable branch may pin a tag, or a version X.Y.Z that
-		 * names tag vX.Y.Z: resolve it in the source */
-		struct json *d = NULL;
-		char tag[300] = "";
-		char *e;
-
-		if (is_version(body))
-			snprintf(tag, sizeof(tag), "v%s", body);
-		e = url_escape(tag[0] ? tag : body);
-		buf_reset(&path);
-		rc = e
-		    ? buf_printf(&path, "%s/repository/commits/%s", c->src, e)
-		    : E_NOMEM;
-		free(e);
-		if (rc == 0 && strlen(body) > 0 && strlen(body) < 256 &&
-		    !strpbrk(body, " \t\n"))
-			rc = gitlab_call(c->gl, &d, "GET", path.data, NULL);
-		else
-			rc = E_NOTFOUND;
-		if (rc == 0 && json_strp(json_root(d), "id") &&
-		    is_sha(json_strp(json_root(d), "id"))) {
-			snprintf(c->current, sizeof(c->current), "%s",
-			    json_strp(json_root(d), "id"));
-			log_info("%s pins '%.60s'%s%s%s, which is %.12s",
-			    job_var(c->job, "RELAY_VERSION_FILE"), body,
-			    tag[0] ? " (tag " : "", tag, tag[0] ? ")" : "",
-			    c->current);
-		} else if (rc != E_TEMP && tag[0]) {
-			rc = err_set(E_PERM,
-			    "%s of %s holds version '%.60s', but %s has no tag %.61s",
-			    job_var(c->job, "RELAY_VERSION_FILE"),
-			    job_var(c->job, "RELAY_TARGET_PROJECT"), body,
-			    job_var(c->job, "RELAY_SOURCE_PROJECT"), tag);
-		} else if (rc != E_TEMP) {
-			rc = err_set(E_PERM,
-			    "%s of %s holds '%.60s', which is neither a 40-hex SHA nor a ref of %s",
-			    job_var(c->job, "RELAY_VERSION_FILE"),
-			    job_var(c->job, "RELAY_TARGET_PROJECT"), body,
-			    job_var(c->job, "RELAY_SOURCE_PROJECT"));
-		}
-		json_free(d);
+		rc = resolve_pin(c, body);
 	}
-out:
 	free(body);
-	free(file);
-	free(ref);
-	buf_free(&path);
 	return rc;
 }
 
@@ -177,25 +175,16 @@ read_source(struct ctx *c)
 static int
 latest_pipeline(struct ctx *c, struct json **out, const char *sha)
 {
-	struct buf path;
 	char *ref = url_escape(c->branch);
-	int rc;
+	int rc = ref ? gitlab_listf(c->gl, out,
+			   "%s/pipelines?ref=%s&sha=%s&per_page=1"
+			   "&order_by=id&sort=desc",
+			   c->src, ref, sha)
+		     : err_set(E_NOMEM, "out of memory");
 
-	buf_init(&path, 0);
-	rc = ref ? buf_printf(&path,
-		       "%s/pipelines?ref=%s&sha=%s&per_page=1"
-		       "&order_by=id&sort=desc",
-		       c->src, ref, sha)
-		 : E_NOMEM;
 	free(ref);
-	if (rc == 0)
-		rc = gitlab_call(c->gl, out, "GET", path.data, NULL);
-	buf_free(&path);
-	if (rc < 0)
-		return err_prefix(rc, "cannot read pipelines of %.12s: ", sha);
-	if (json_type(json_root(*out)) != JSON_ARRAY)
-		return err_set(E_PARSE, "pipelines of %.12s: not a list", sha);
-	return 0;
+	return rc < 0 ? err_prefix(rc, "cannot read pipelines of %.12s: ", sha)
+		      : 0;
 }
 
 static int
@@ -308,23 +297,49 @@ emit(struct ctx *c, const char *green, const char *pl_id, const char *pl_url,
 	if (rc == 0)
 		rc = job_out(
 		    c->job, "UP_TO_DATE", up_to_date ? "true" : "false");
+	/* read here anyway: relay-open-mr need not read it again */
+	if (rc == 0)
+		rc = job_out(c->job, "SOURCE_WEB_URL", c->src_url);
+	return rc;
+}
+
+/* report_latest: the pinned commit's latest pipeline for the report, and a
+ * warning when it did not succeed */
+static int
+report_latest(struct ctx *c, const char *sha)
+{
+	struct json *pls = NULL;
+	struct jv p;
+	char id[32] = "";
+	const char *st;
+	int rc = latest_pipeline(c, &pls, sha);
+
+	p = json_get(json_root(pls), "0");
+	st = json_strp(p, "status");
+	if (rc == 0 && json_size(json_root(pls)) > 0) {
+		snprintf(id, sizeof(id), "%lld", json_intp(p, "id", 0));
+		if (!st || strcmp(st, "success") != 0)
+			log_warn("pinned %.12s: its latest pipeline is %s", sha,
+			    st ? st : "unknown");
+	}
+	if (rc == 0) {
+		log_info("pinning %.12s as asked by RELAY_PIN_SHA", sha);
+		rc = emit(c, sha, id[0] ? id : NULL,
+		    id[0] ? json_strp(p, "web_url") : NULL,
+		    strcasecmp(sha, c->current) == 0);
+	}
+	json_free(pls);
 	return rc;
 }
 
 static int
 pinned(struct ctx *c, const char *pin)
 {
-	struct json *d = NULL, *pls = NULL;
-	struct buf path;
-	char sha[41], id[32] = "";
-	const char *url = NULL;
-	int rc, allow = job_bool(c->job, "RELAY_ALLOW_DOWNGRADE"), rel;
+	struct json *d = NULL;
+	char sha[41];
+	int rc, rel;
 
-	buf_init(&path, 0);
-	rc = buf_printf(&path, "%s/repository/commits/%s", c->src, pin);
-	if (rc == 0)
-		rc = gitlab_call(c->gl, &d, "GET", path.data, NULL);
-	buf_free(&path);
+	rc = gitlab_getf(c->gl, &d, "%s/repository/commits/%s", c->src, pin);
 	if (rc == E_NOTFOUND)
 		return err_set(E_USAGE,
 		    "RELAY_PIN_SHA %.12s is not a commit of %s", pin,
@@ -338,7 +353,7 @@ pinned(struct ctx *c, const char *pin)
 	rc = descends(c, &rel, sha);
 	if (rc < 0)
 		return rc;
-	if (rel != 1 && !allow)
+	if (rel != 1 && !job_bool(c->job, "RELAY_ALLOW_DOWNGRADE"))
 		return job_no(
 		    "RELAY_PIN_SHA %.12s does not descend from the pinned %.12s (%s); set RELAY_ALLOW_DOWNGRADE=true to pin it anyway",
 		    sha, c->current,
@@ -347,25 +362,207 @@ pinned(struct ctx *c, const char *pin)
 		log_warn(
 		    "pinning %.12s although it does not descend from %.12s (RELAY_ALLOW_DOWNGRADE=true)",
 		    sha, c->current);
-	rc = latest_pipeline(c, &pls, sha);
-	if (rc == 0 && json_size(json_root(pls)) > 0) {
-		struct jv p = json_get(json_root(pls), "0");
+	return report_latest(c, sha);
+}
 
-		snprintf(id, sizeof(id), "%lld", json_intp(p, "id", 0));
-		url = json_strp(p, "web_url");
-		if (!json_strp(p, "status") ||
-		    strcmp(json_strp(p, "status"), "success") != 0)
-			log_warn("pinned %.12s: its latest pipeline is %s", sha,
-			    json_strp(p, "status") ? json_strp(p, "status")
-						   : "unknown");
-	}
-	if (rc == 0) {
-		log_info("pinning %.12s as asked by RELAY_PIN_SHA", sha);
-		rc = emit(c, sha, id[0] ? id : NULL, url,
-		    strcasecmp(sha, c->current) == 0);
-	}
-	json_free(pls);
+/* ---- the search ---- */
+
+/* The walk over first-parent commits, newest first. */
+struct walk {
+	struct greens g;
+	struct gitlab_pager commits;
+	struct json *page; /* the page of commits being read */
+	struct json_iter it; /* the next commit on it */
+	struct json *latest; /* latest pipeline of the last candidate */
+	long seen, skipped;
+	char newest_skipped[41]; /* newer than the result: why passed */
+	int found, reached_pin;
+};
+
+/* pager_open: a pager over a path built printf-style */
+static int pager_open(struct gitlab_pager *p, struct ctx *c, int max_pages,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int
+pager_open(
+    struct gitlab_pager *p, struct ctx *c, int max_pages, const char *fmt, ...)
+{
+	struct buf path;
+	va_list ap;
+	int rc;
+
+	buf_init(&path, 0);
+	va_start(ap, fmt);
+	rc = buf_vprintf(&path, fmt, ap);
+	va_end(ap);
+	if (rc == 0)
+		rc = gitlab_pager_init(p, c->gl, path.data, max_pages);
+	buf_free(&path);
 	return rc;
+}
+
+/* walk_open: the pagers, and the first page of green pipelines */
+static int
+walk_open(struct ctx *c, struct walk *w)
+{
+	char *ref = url_escape(c->branch);
+	int rc;
+
+	if (!ref)
+		return err_set(E_NOMEM, "out of memory");
+	rc = pager_open(&w->g.pager, c, 50,
+	    "%s/pipelines?ref=%s&status=success&per_page=100"
+	    "&order_by=id&sort=desc",
+	    c->src, ref);
+	if (rc == 0)
+		rc = pager_open(&w->commits, c,
+		    (int)((c->max_commits + 99) / 100),
+		    "%s/repository/commits?ref_name=%s"
+		    "&first_parent=true&per_page=100",
+		    c->src, ref);
+	free(ref);
+	return rc < 0 ? rc : greens_more(c, &w->g);
+}
+
+static void
+walk_free(struct walk *w)
+{
+	while (w->g.npages > 0)
+		json_free(w->g.pages[--w->g.npages]);
+	free(w->g.pages);
+	gitlab_pager_free(&w->g.pager);
+	gitlab_pager_free(&w->commits);
+	json_free(w->page);
+	json_free(w->latest);
+}
+
+/* walk_next: the next first-parent commit (*sha, *ts its commit time):
+ * 1, or 0 after the last one */
+static int
+walk_next(struct ctx *c, struct walk *w, const char **sha, long long *ts)
+{
+	struct jv e;
+	const char *at;
+	int rc;
+
+	while (!w->page || !json_iter_next(&w->it, &e, NULL)) {
+		json_free(w->page);
+		w->page = NULL;
+		rc = gitlab_pager_next(&w->commits, &w->page);
+		if (rc < 0)
+			return err_prefix(
+			    rc, "cannot list commits of %s: ", c->branch);
+		if (rc == 0)
+			return 0;
+		json_iter_init(&w->it, json_root(w->page));
+	}
+	*sha = json_strp(e, "id");
+	if (!*sha || !is_sha(*sha))
+		return err_set(
+		    E_PARSE, "commit list: entry without a valid id");
+	at = json_strp(e, "committed_date");
+	*ts = 0;
+	if (at)
+		iso8601_parse(ts, at);
+	return 1;
+}
+
+/* candidate: sha is green when a successful pipeline of it is listed and
+ * its latest pipeline succeeded (a newer one may have failed): 1, else 0 */
+static int
+candidate(struct ctx *c, struct walk *w, const char *sha, long long ts)
+{
+	struct jv pl;
+	const char *st;
+	int rc = greens_find(c, &w->g, &pl, sha, ts);
+
+	if (rc == 0 && !w->skipped++)
+		snprintf(
+		    w->newest_skipped, sizeof(w->newest_skipped), "%s", sha);
+	if (rc <= 0)
+		return rc;
+	json_free(w->latest);
+	w->latest = NULL;
+	rc = latest_pipeline(c, &w->latest, sha);
+	if (rc < 0)
+		return rc;
+	pl = json_get(json_root(w->latest), "0");
+	st = json_strp(pl, "status");
+	if (st && strcmp(st, "success") == 0)
+		return 1;
+	log_info("%.12s had a green pipeline, but its latest (%lld) is %s", sha,
+	    json_intp(pl, "id", 0), st ? st : "unknown");
+	return 0;
+}
+
+/* pin_below: the pin is further down the page of the green commit. The
+ * page lists first-parent ancestors, newest first, so the green commit
+ * descends from it: the page already answers what a merge base would. */
+static int
+pin_below(struct ctx *c, const struct walk *w)
+{
+	struct json_iter it = w->it;
+	struct jv e;
+	const char *sha;
+
+	while (json_iter_next(&it, &e, NULL)) {
+		sha = json_strp(e, "id");
+		if (sha && strcasecmp(sha, c->current) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* found_green: the green commit the walk found, unless it does not descend
+ * from the pin (the walk met no pin before it) */
+static int
+found_green(struct ctx *c, const struct walk *w)
+{
+	struct jv pl = json_get(json_root(w->latest), "0");
+	const char *sha = json_strp(pl, "sha");
+	char id[32];
+	int rc, rel = 1;
+
+	rc = pin_below(c, w) ? 0 : descends(c, &rel, sha);
+	if (rc < 0)
+		return rc;
+	if (rel == 0) {
+		log_info(
+		    "the pinned %.12s is newer than the latest green %.12s: nothing to do",
+		    c->current, sha);
+		return emit(c, c->current, NULL, NULL, 1);
+	}
+	if (rel < 0)
+		return job_no(
+		    "latest green %.12s does not descend from the pinned %.12s (diverged): refusing to move the pin",
+		    sha, c->current);
+	snprintf(id, sizeof(id), "%lld", json_intp(pl, "id", 0));
+	if (w->skipped)
+		log_info(
+		    "skipped %ld newer commit(s) without a successful pipeline, the newest %.12s",
+		    w->skipped, w->newest_skipped);
+	log_info("latest green commit of %s@%s: %.12s (pipeline %s)",
+	    job_var(c->job, "RELAY_SOURCE_PROJECT"), c->branch, sha, id);
+	return emit(c, sha, id, json_strp(pl, "web_url"),
+	    strcasecmp(sha, c->current) == 0);
+}
+
+/* walk_end: what the walk found, in the report */
+static int
+walk_end(struct ctx *c, const struct walk *w)
+{
+	log_debug(
+	    "scanned %ld first-parent commits, %zu page(s) of green pipelines, %ld requests so far",
+	    w->seen, w->g.npages, http_requests(c->job->http));
+	if (w->found)
+		return found_green(c, w);
+	if (!w->reached_pin)
+		return job_no(
+		    "no green commit in the last %ld first-parent commits of %s@%s",
+		    w->seen, job_var(c->job, "RELAY_SOURCE_PROJECT"),
+		    c->branch);
+	log_info("no green commit newer than the pinned %.12s: up to date",
+	    c->current);
+	return emit(c, c->current, NULL, NULL, 1);
 }
 
 /* search: walk first-parent commits newest first until a green one or the
@@ -373,163 +570,27 @@ pinned(struct ctx *c, const char *pin)
 static int
 search(struct ctx *c)
 {
-	struct greens g;
-	struct gitlab_pager commits;
-	struct buf path;
-	struct json *page = NULL, *latest = NULL;
-	char *ref = url_escape(c->branch);
-	long seen = 0, skipped = 0;
-	char newest_skipped[41] = "";
-	int rc, found = 0, reached_pin = 0;
+	struct walk w;
+	const char *sha = NULL;
+	long long ts = 0;
+	int rc;
 
-	memset(&g, 0, sizeof(g));
-	g.oldest_ts = (long long)1 << 62;
-	buf_init(&path, 0);
-	if (!ref)
-		return err_set(E_NOMEM, "out of memory");
-	rc = buf_printf(&path,
-	    "%s/pipelines?ref=%s&status=success&per_page=100"
-	    "&order_by=id&sort=desc",
-	    c->src, ref);
-	if (rc == 0)
-		rc = gitlab_pager_init(&g.pager, c->gl, path.data, 50);
-	buf_reset(&path);
-	if (rc == 0)
-		rc = buf_printf(&path,
-		    "%s/repository/commits?ref_name=%s"
-		    "&first_parent=true&per_page=100",
-		    c->src, ref);
-	if (rc == 0)
-		rc = gitlab_pager_init(&commits, c->gl, path.data,
-		    (int)((c->max_commits + 99) / 100));
-	if (rc < 0)
-		goto out0;
-	if (rc == 0)
-		rc = greens_more(c, &g);
-	while (rc >= 0 && !found && !reached_pin && seen < c->max_commits) {
-		struct json_iter it;
-		struct jv e;
-
-		json_free(page);
-		page = NULL;
-		rc = gitlab_pager_next(&commits, &page);
-		if (rc < 0)
-			err_prefix(
-			    rc, "cannot list commits of %s: ", c->branch);
+	memset(&w, 0, sizeof(w));
+	w.g.oldest_ts = (long long)1 << 62;
+	rc = walk_open(c, &w);
+	while (
+	    rc >= 0 && !w.found && !w.reached_pin && w.seen < c->max_commits) {
+		rc = walk_next(c, &w, &sha, &ts);
 		if (rc <= 0)
 			break;
-		json_iter_init(&it, json_root(page));
-		while (!found && seen < c->max_commits &&
-		    json_iter_next(&it, &e, NULL)) {
-			const char *sha = json_strp(e, "id");
-			const char *at = json_strp(e, "committed_date");
-			long long ts = 0;
-			struct jv pl;
-			int hit;
-
-			if (!sha || !is_sha(sha)) {
-				rc = err_set(E_PARSE,
-				    "commit list: entry without a valid id");
-				break;
-			}
-			seen++;
-			if (strcasecmp(sha, c->current) == 0) {
-				reached_pin = 1;
-				break;
-			}
-			if (at)
-				iso8601_parse(&ts, at);
-			hit = greens_find(c, &g, &pl, sha, ts);
-			if (hit < 0) {
-				rc = hit;
-				break;
-			}
-			if (!hit) {
-				/* newer than the result: say why it was passed */
-				if (!skipped++)
-					snprintf(newest_skipped,
-					    sizeof(newest_skipped), "%s", sha);
-				continue;
-			}
-			/* a newer pipeline of the same SHA may have failed */
-			json_free(latest);
-			latest = NULL;
-			rc = latest_pipeline(c, &latest, sha);
-			if (rc < 0)
-				break;
-			pl = json_get(json_root(latest), "0");
-			if (json_strp(pl, "status") &&
-			    strcmp(json_strp(pl, "status"), "success") == 0) {
-				found = 1;
-				break;
-			}
-			log_info(
-			    "%.12s had a green pipeline, but its latest (%lld) is %s",
-			    sha, json_intp(pl, "id", 0),
-			    json_strp(pl, "status") ? json_strp(pl, "status")
-						    : "unknown");
-		}
+		w.seen++;
+		w.reached_pin = strcasecmp(sha, c->current) == 0;
+		rc = w.reached_pin ? 0 : candidate(c, &w, sha, ts);
+		w.found = rc == 1;
 	}
-	if (rc < 0)
-		goto out;
-	rc = 0;
-	log_debug(
-	    "scanned %ld first-parent commits, %zu page(s) of green pipelines, %ld requests so far",
-	    seen, g.npages, http_requests(c->job->http));
-	if (found) {
-		struct jv pl = json_get(json_root(latest), "0");
-		const char *sha = json_strp(pl, "sha");
-		char id[32];
-		int rel = 1;
-
-		/* the walk met no pin before this commit: ask the server */
-		rc = descends(c, &rel, sha);
-		if (rc < 0)
-			goto out;
-		if (rel == 0) {
-			log_info(
-			    "the pinned %.12s is newer than the latest green %.12s: nothing to do",
-			    c->current, sha);
-			rc = emit(c, c->current, NULL, NULL, 1);
-			goto out;
-		}
-		if (rel < 0) {
-			rc = job_no(
-			    "latest green %.12s does not descend from the pinned %.12s (diverged): refusing to move the pin",
-			    sha, c->current);
-			goto out;
-		}
-		snprintf(id, sizeof(id), "%lld", json_intp(pl, "id", 0));
-		if (skipped)
-			log_info(
-			    "skipped %ld newer commit(s) without a successful pipeline, the newest %.12s",
-			    skipped, newest_skipped);
-		log_info("latest green commit of %s@%s: %.12s (pipeline %s)",
-		    job_var(c->job, "RELAY_SOURCE_PROJECT"), c->branch, sha,
-		    id);
-		rc = emit(c, sha, id, json_strp(pl, "web_url"),
-		    strcasecmp(sha, c->current) == 0);
-	} else if (reached_pin) {
-		log_info(
-		    "no green commit newer than the pinned %.12s: up to date",
-		    c->current);
-		rc = emit(c, c->current, NULL, NULL, 1);
-	} else {
-		rc = job_no(
-		    "no green commit in the last %ld first-parent commits of %s@%s",
-		    seen, job_var(c->job, "RELAY_SOURCE_PROJECT"), c->branch);
-	}
-out:
-	gitlab_pager_free(&commits);
-out0:
-	while (g.npages > 0)
-		json_free(g.pages[--g.npages]);
-	free(g.pages);
-	gitlab_pager_free(&g.pager);
-	json_free(page);
-	json_free(latest);
-	buf_free(&path);
-	free(ref);
+	if (rc >= 0)
+		rc = walk_end(c, &w);
+	walk_free(&w);
 	return rc;
 }
 
@@ -546,8 +607,7 @@ cmd_find_green(struct job *job)
 	pin = job_var(job, "RELAY_PIN_SHA");
 	c.max_commits = job_long(job, "RELAY_MAX_COMMITS");
 	c.src = gitlab_project_path(job_var(job, "RELAY_SOURCE_PROJECT"));
-	c.tgt = gitlab_project_path(job_var(job, "RELAY_TARGET_PROJECT"));
-	rc = c.src && c.tgt ? 0 : err_set(E_NOMEM, "out of memory");
+	rc = c.src ? 0 : err_set(E_NOMEM, "out of memory");
 	if (rc == 0)
 		rc = read_source(&c);
 	if (rc == 0)
@@ -561,10 +621,7 @@ cmd_find_green(struct job *job)
 		job_out(job, "CURRENT_SHA", c.current);
 		job_out(job, "UP_TO_DATE", "false");
 	}
-	free(c.src);
-	free(c.tgt);
-	free(c.branch);
-	free(c.src_url);
+	ctx_free(&c);
 	return rc;
 }
 

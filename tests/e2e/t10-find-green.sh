@@ -175,7 +175,7 @@ test_expect_success 'a persistent 503 exits 75 with one line naming the request'
 '
 
 test_expect_success 'a dropped connection is retried' '
-	sim POST /faults "{\"path\": \"/merge_base$\", \"kind\": \"drop\", \"times\": 2}" >/dev/null &&
+	sim POST /faults "{\"path\": \"/pipelines$\", \"kind\": \"drop\", \"times\": 2}" >/dev/null &&
 	run find-green && expect_rc 0 && grep -q "retrying" err
 '
 

@@ -55,6 +55,20 @@ test_expect_success 'dry run reads but writes nothing and shows the MR' '
 	test "$(dotenv MR_ACTION)" = created
 '
 
+# src_reads: GETs of the source project itself
+src_reads() { requests "[.[] | select(.method == \"GET\" and (.path | endswith(\"/projects/gitlab-org%2Fsecurity%2Fgitaly\")))] | length"; }
+
+test_expect_success 'SOURCE_WEB_URL from find-green: the source project is not read again; one on another origin is not used' '
+	sim DELETE /requests >/dev/null &&
+	GREEN_SHA=$G1 CURRENT_SHA=$SRC_ROOT SOURCE_WEB_URL=$SIM/gitlab-org/security/gitaly \
+		run open-mr --dry-run && expect_rc 0 && test "$(src_reads)" -eq 0 &&
+	grep -q "$SIM/gitlab-org/security/gitaly/-/compare/$SRC_ROOT...$G1" err &&
+	sim DELETE /requests >/dev/null &&
+	GREEN_SHA=$G1 CURRENT_SHA=$SRC_ROOT SOURCE_WEB_URL=https://elsewhere.example/x \
+		run open-mr --dry-run && expect_rc 0 && test "$(src_reads)" -eq 1 &&
+	grep -q "$SIM/gitlab-org/security/gitaly/-/compare/" err && ! grep -q elsewhere err
+'
+
 test_expect_success 'a fresh bump opens one MR with one commit, approved, auto-merge set' '
 	GREEN_SHA=$G1 CURRENT_SHA=$SRC_ROOT run open-mr && expect_rc 0 &&
 	test "$(mrs)" -eq 1 &&

@@ -71,7 +71,7 @@ test_expect_success 'after the race, one more run finds nothing to change' '
 
 # Request budgets (README "Request budgets"): the most API and Slack
 # requests a stage makes in the common case.
-BUDGET_find_green=6 BUDGET_open_mr=14 BUDGET_watch=4 BUDGET_triage=11
+BUDGET_find_green=5 BUDGET_open_mr=12 BUDGET_watch=4 BUDGET_triage=11
 BUDGET_notify=8 BUDGET_track_deploy=12
 # stage NAME [ARGS]: run under latency, then check its request count
 stage() {
