@@ -129,25 +129,53 @@ trusted(struct jv e, long long self)
 	return author == self;
 }
 
-struct scan {
-	struct record_note *n;
-	size_t len, cap;
-	char *body; /* record_find: the newest match's body */
-	long long body_id;
-};
+/* entry: note e's id and times; 0 where missing or invalid */
+static void
+entry(struct record_entry *n, struct jv e)
+{
+	const char *ca = json_strp(e, "created_at");
+	const char *ua = json_strp(e, "updated_at");
 
-/* scan: read noteable's notes newest first, collecting the trusted ones
- * that carry prefix; stop at the first when first_only, or at the first
- * done one when stop_done. E_TEMP when the page cap is reached. */
+	if (json_int(&n->id, json_get(e, "id")) < 0 || n->id < 0)
+		n->id = 0;
+	if (!ca || iso8601_parse(&n->created, ca) < 0)
+		n->created = 0;
+	if (!ua || iso8601_parse(&n->updated, ua) < 0)
+		n->updated = 0;
+}
+
+/* each_page: fn on the trusted notes of one page: 0 more, 1 stop, < 0 */
 static int
-scan(struct scan *s, struct gitlab *g, const char *noteable, const char *prefix,
-    int first_only, int stop_done)
+each_page(struct json *page, long long self,
+    int (*fn)(void *, const struct record_entry *), void *arg)
+{
+	struct json_iter it;
+	struct jv e;
+	int rc = 0;
+
+	json_iter_init(&it, json_root(page));
+	while (rc == 0 && json_iter_next(&it, &e, NULL)) {
+		struct record_entry n;
+
+		memset(&n, 0, sizeof(n));
+		n.body = json_strp(e, "body");
+		if (!n.body || !trusted(e, self))
+			continue;
+		entry(&n, e);
+		rc = fn(arg, &n);
+	}
+	return rc;
+}
+
+int
+record_each(struct gitlab *g, const char *noteable, const char *what,
+    int (*fn)(void *arg, const struct record_entry *note), void *arg)
 {
 	struct gitlab_pager pg;
 	struct json *page = NULL;
 	struct buf path;
 	long long self;
-	int rc, stop = 0;
+	int rc;
 
 	rc = record_self(&self, g);
 	if (rc < 0)
@@ -160,70 +188,78 @@ scan(struct scan *s, struct gitlab *g, const char *noteable, const char *prefix,
 	buf_free(&path);
 	if (rc < 0)
 		return rc;
-	while (!stop && (rc = gitlab_pager_next(&pg, &page)) > 0) {
-		struct json_iter it;
-		struct jv e;
-
-		json_iter_init(&it, json_root(page));
-		while (!stop && rc > 0 && json_iter_next(&it, &e, NULL)) {
-			const char *b = json_strp(e, "body");
-			struct record_note r;
-
-			memset(&r, 0, sizeof(r));
-			if (!trusted(e, self))
-				continue;
-			r.state = record_state(b, prefix, r.run);
-			if (r.state == RECORD_NONE &&
-			    !(first_only && b && strstr(b, prefix)))
-				continue;
-			if (json_int(&r.id, json_get(e, "id")) < 0 ||
-			    r.id <= 0 ||
-			    iso8601_parse(&r.created,
-				json_strp(e, "created_at")
-				    ? json_strp(e, "created_at")
-				    : "") < 0 ||
-			    iso8601_parse(&r.updated,
-				json_strp(e, "updated_at")
-				    ? json_strp(e, "updated_at")
-				    : "") < 0) {
-				rc = err_set(E_PARSE,
-				    "a note has no valid id or timestamps");
-				break;
-			}
-			if (first_only) {
-				s->body = str_dup(b);
-				s->body_id = r.id;
-				if (!s->body)
-					rc = err_set(E_NOMEM, "out of memory");
-				stop = 1;
-				break;
-			}
-			if (s->len == s->cap) {
-				size_t nc = s->cap ? s->cap * 2 : 8;
-				struct record_note *nn =
-				    realloc(s->n, nc * sizeof(*nn));
-
-				if (!nn) {
-					rc = err_set(E_NOMEM, "out of memory");
-					break;
-				}
-				s->n = nn;
-				s->cap = nc;
-			}
-			s->n[s->len++] = r;
-			if (stop_done && r.state == RECORD_DONE)
-				stop = 1;
-		}
+	while ((rc = gitlab_pager_next(&pg, &page)) > 0) {
+		rc = each_page(page, self, fn, arg);
 		json_free(page);
 		page = NULL;
-		if (rc < 0)
+		if (rc != 0)
 			break;
 	}
-	if (rc >= 0 && !stop && pg.capped)
+	if (rc == 0 && pg.capped)
 		rc = err_set(E_TEMP,
-		    "GET %s/notes: no answer in the newest %d notes; not counted as absent",
-		    noteable, RECORD_MAX_PAGES * 100);
+		    "GET %s/notes: no %s found in the newest %d notes; not counted as absent",
+		    noteable, what ? what : "answer", RECORD_MAX_PAGES * 100);
 	gitlab_pager_free(&pg);
+	return rc;
+}
+
+struct scan {
+	struct record_note *n;
+	size_t len, cap;
+	char *body; /* record_find: the newest match's body */
+	long long body_id;
+	const char *prefix;
+	int first_only, stop_done;
+};
+
+/* scan_note: collect a note carrying the prefix: 0 more, 1 stop, < 0 */
+static int
+scan_note(void *arg, const struct record_entry *e)
+{
+	struct scan *s = arg;
+	struct record_note r;
+
+	memset(&r, 0, sizeof(r));
+	r.state = record_state(e->body, s->prefix, r.run);
+	if (r.state == RECORD_NONE &&
+	    !(s->first_only && strstr(e->body, s->prefix)))
+		return 0;
+	if (e->id <= 0 || e->created <= 0 || e->updated <= 0)
+		return err_set(E_PARSE, "a note has no valid id or timestamps");
+	r.id = e->id;
+	r.created = e->created;
+	r.updated = e->updated;
+	if (s->first_only) {
+		s->body = str_dup(e->body);
+		s->body_id = r.id;
+		return s->body ? 1 : err_set(E_NOMEM, "out of memory");
+	}
+	if (s->len == s->cap) {
+		size_t nc = s->cap ? s->cap * 2 : 8;
+		struct record_note *nn = realloc(s->n, nc * sizeof(*nn));
+
+		if (!nn)
+			return err_set(E_NOMEM, "out of memory");
+		s->n = nn;
+		s->cap = nc;
+	}
+	s->n[s->len++] = r;
+	return s->stop_done && r.state == RECORD_DONE;
+}
+
+/* scan: read noteable's notes newest first, collecting the trusted ones
+ * that carry prefix; stop at the first when first_only, or at the first
+ * done one when stop_done. E_TEMP when the page cap is reached. */
+static int
+scan(struct scan *s, struct gitlab *g, const char *noteable, const char *prefix,
+    int first_only, int stop_done)
+{
+	int rc;
+
+	s->prefix = prefix;
+	s->first_only = first_only;
+	s->stop_done = stop_done;
+	rc = record_each(g, noteable, "answer", scan_note, s);
 	if (rc < 0)
 		return err_prefix(rc, "cannot read notes: ");
 	return 0;

@@ -55,6 +55,25 @@ int record_winner(const struct record_note *n, size_t len, long long t);
 /* record_self: relay's own user id (GET /user once, then cached in g) */
 int record_self(long long *out, struct gitlab *g);
 
+/* One trusted note, lent to a record_each callback for the call only. */
+struct record_entry {
+	long long id; /* 0 when missing or invalid */
+	long long created; /* UTC seconds, GitLab's clock; 0 when invalid */
+	long long updated;
+	const char *body; /* never NULL */
+};
+
+/* record_each: the trusted notes of noteable ("/projects/x/
+ * merge_requests/7", ".../issues/3"), newest first, each passed to
+ * fn(arg, note): only notes whose author.id is relay's own (record_self)
+ * and not system notes, as every record lookup. fn returns 0 for more,
+ * 1 when it has its answer (stop), or < 0 to stop with that error.
+ * Returns 1 when fn stopped, 0 when every note was read, < 0 on error:
+ * reaching RECORD_MAX_PAGES before fn stopped is E_TEMP ("no <what>
+ * found in the newest 5000 notes"), never "none". */
+int record_each(struct gitlab *g, const char *noteable, const char *what,
+    int (*fn)(void *arg, const struct record_entry *note), void *arg);
+
 /* record_find: the newest trusted note of noteable ("/projects/x/
  * merge_requests/7", ".../issues/3") whose body contains prefix. 1 found
  * (*body, if not NULL, gets a copy the caller frees; *id its id), 0 not

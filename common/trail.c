@@ -172,62 +172,45 @@ trail_refs(char ***out, size_t *n, struct gitlab *g, const char *src,
 	return 0;
 }
 
+struct times {
+	long long *at;
+	const char *const *envs;
+	size_t n;
+};
+
+/* deployed: a relay:deployed note: the oldest per environment wins */
+static int
+deployed(void *arg, const struct record_entry *e)
+{
+	struct times *t = arg;
+	const char *p = strstr(e->body, "<!-- relay:deployed env=");
+	size_t i;
+
+	if (!p || e->created <= 0)
+		return 0;
+	p += strlen("<!-- relay:deployed env=");
+	for (i = 0; i < t->n; i++) {
+		size_t l = strlen(t->envs[i]);
+
+		if (strncmp(p, t->envs[i], l) == 0 && p[l] == ' ' &&
+		    (!t->at[i] || e->created < t->at[i]))
+			t->at[i] = e->created;
+	}
+	return 0;
+}
+
 int
 trail_times(long long *at, struct gitlab *g, const char *noteable,
     const char *const *envs, size_t n)
 {
-	struct gitlab_pager pg;
-	struct json *page = NULL;
-	struct buf path;
-	long long self;
+	struct times t = { at, envs, n };
 	size_t i;
 	int rc;
 
 	for (i = 0; i < n; i++)
 		at[i] = 0;
-	rc = record_self(&self, g);
-	if (rc < 0)
-		return rc;
-	buf_init(&path, 0);
-	rc = buf_printf(&path,
-	    "%s/notes?sort=asc&order_by=created_at&per_page=100", noteable);
-	if (rc == 0)
-		rc = gitlab_pager_init(&pg, g, path.data, RECORD_MAX_PAGES);
-	buf_free(&path);
-	if (rc < 0)
-		return rc;
-	while ((rc = gitlab_pager_next(&pg, &page)) > 0) {
-		struct json_iter it;
-		struct jv e;
-
-		json_iter_init(&it, json_root(page));
-		while (json_iter_next(&it, &e, NULL)) {
-			const char *b = json_strp(e, "body");
-			const char *ca = json_strp(e, "created_at");
-			const char *p;
-			long long ts = 0;
-
-			/* only relay's own records count */
-			if (json_bool(json_get(e, "system")) == 1 ||
-			    json_intp(e, "author.id", 0) != self || !b || !ca ||
-			    iso8601_parse(&ts, ca) < 0)
-				continue;
-			p = strstr(b, "<!-- relay:deployed env=");
-			if (!p)
-				continue;
-			p += strlen("<!-- relay:deployed env=");
-			for (i = 0; i < n; i++) {
-				size_t l = strlen(envs[i]);
-
-				if (strncmp(p, envs[i], l) == 0 &&
-				    p[l] == ' ' && (!at[i] || ts < at[i]))
-					at[i] = ts;
-			}
-		}
-		json_free(page);
-		page = NULL;
-	}
-	gitlab_pager_free(&pg);
+	/* only relay's own records count */
+	rc = record_each(g, noteable, "oldest record", deployed, &t);
 	return rc < 0 ? err_prefix(rc, "cannot read notes: ") : 0;
 }
 

@@ -93,69 +93,44 @@ struct ctx {
 
 /* ---- reads ---- */
 
-/* records: the oldest trusted state note of the bump MR (only notes
- * relay's own user wrote count). Read newest first, as every record
- * (record.c): ordinary notes piling up before a bisection starts cannot
- * hide it, and a page cap reached with no state found is E_TEMP, never
- * "no bisection yet", which would start a second one. Racing first runs
- * write their states moments apart, so the oldest of those read wins. */
+/* state_note: keep the oldest state note read */
+static int
+state_note(void *arg, const struct record_entry *n)
+{
+	struct ctx *c = arg;
+	const char *m = strstr(n->body, STATE_MARK);
+	struct bisect b;
+
+	if (!m)
+		return 0;
+	if (bisect_parse(&b, m + strlen(STATE_MARK)) < 0) {
+		bisect_free(&b);
+		log_warn("state note %lld unreadable: ignored", n->id);
+		return 0;
+	}
+	/* older than the one kept: it wins */
+	bisect_free(&c->b);
+	c->b = b;
+	c->have = 1;
+	c->state_id = n->id;
+	return 0;
+}
+
+/* records: the oldest trusted state note of the bump MR, read newest
+ * first as every record (record_each): ordinary notes piling up before a
+ * bisection starts cannot hide it, and a page cap reached before every
+ * note was read is E_TEMP, never "no bisection yet" (which would start a
+ * second one) nor a younger state taken for the oldest. Racing first
+ * runs write their states moments apart, so the oldest of those wins. */
 static int
 records(struct ctx *c)
 {
-	struct gitlab_pager pg;
-	struct buf path;
-	struct json *page = NULL;
-	int rc, capped;
+	int rc =
+	    record_each(c->gl, c->mr.path, "bisection state", state_note, c);
 
-	buf_init(&path, 0);
-	rc = buf_printf(&path,
-	    "%s/notes?sort=desc&order_by=created_at&per_page=100", c->mr.path);
-	if (rc == 0)
-		rc = gitlab_pager_init(&pg, c->gl, path.data, RECORD_MAX_PAGES);
-	buf_free(&path);
-	if (rc < 0)
-		return rc;
-	while ((rc = gitlab_pager_next(&pg, &page)) > 0) {
-		struct json_iter it;
-		struct jv e;
-
-		json_iter_init(&it, json_root(page));
-		while (rc > 0 && json_iter_next(&it, &e, NULL)) {
-			const char *body = json_strp(e, "body");
-			const char *s;
-			struct bisect b;
-
-			if (!body || json_intp(e, "author.id", -1) != c->me ||
-			    json_bool(json_get(e, "system")) == 1)
-				continue;
-			s = strstr(body, STATE_MARK);
-			if (!s)
-				continue;
-			if (bisect_parse(&b, s + strlen(STATE_MARK)) < 0) {
-				bisect_free(&b);
-				log_warn("state note %lld unreadable: ignored",
-				    json_intp(e, "id", 0));
-				continue;
-			}
-			/* older than the one kept: it wins */
-			bisect_free(&c->b);
-			c->b = b;
-			c->have = 1;
-			c->state_id = json_intp(e, "id", 0);
-		}
-		json_free(page);
-		page = NULL;
-	}
-	capped = pg.capped;
-	gitlab_pager_free(&pg);
-	if (rc < 0)
-		return err_prefix(
-		    rc, "cannot read the notes of !%lld: ", c->mr.iid);
-	if (capped && !c->have)
-		return err_set(E_TEMP,
-		    "cannot read the notes of !%lld: more than %d of them, no bisection state found in them",
-		    c->mr.iid, RECORD_MAX_PAGES * 100);
-	return 0;
+	return rc < 0
+	    ? err_prefix(rc, "cannot read the notes of !%lld: ", c->mr.iid)
+	    : 0;
 }
 
 /* green: 1 when sha has a successful pipeline in the source */

@@ -35,6 +35,7 @@
 #include "json.h"
 #include "log.h"
 #include "mr.h"
+#include "record.h"
 #include "url.h"
 #include "util.h"
 
@@ -260,16 +261,8 @@ add_ev(struct bump *b, char kind, long long ts)
 static int
 read_me(struct ctx *c)
 {
-	struct json *d = NULL;
-	int rc = gitlab_call(c->job->gl, &d, "GET", "/user", NULL);
-
-	if (rc < 0)
-		return err_prefix(rc, "cannot read relay's own user: ");
-	c->me = json_intp(json_root(d), "id", 0);
-	json_free(d);
-	if (c->me <= 0)
-		return err_set(E_PARSE, "GET /user: no user id");
-	return 0;
+	/* record.c's: asked once a run, for records and MRs alike */
+	return record_self(&c->me, c->job->gl);
 }
 
 /* commit_ts: the committed date of sha in project path proj */
@@ -295,69 +288,81 @@ commit_ts(struct ctx *c, long long *out, const char *proj, const char *sha)
 	return 0;
 }
 
-/* read_notes: relay's own records on bump b: environments reached,
- * verdicts and retries */
+struct notes_of {
+	struct ctx *c;
+	struct bump *b;
+};
+
+/* note_ev: event kind at ts, read newest first: the oldest MAX_EVS stay
+ * (read_notes puts them back in order) */
+static void
+note_ev(struct bump *b, char kind, long long ts)
+{
+	if (b->nev == MAX_EVS) {
+		memmove(b->ev, b->ev + 1, sizeof(b->ev[0]) * (MAX_EVS - 1));
+		b->nev--;
+	}
+	add_ev(b, kind, ts);
+}
+
+static int
+bump_note(void *arg, const struct record_entry *n)
+{
+	struct notes_of *x = arg;
+	struct bump *b = x->b;
+	const char *m = strstr(n->body, "<!-- relay:deployed env=");
+	long long ts = n->created;
+	int i;
+
+	if (ts <= 0)
+		return 0;
+	if (m) {
+		m += strlen("<!-- relay:deployed env=");
+		for (i = 0; i < x->c->nenv; i++) {
+			size_t l = strlen(x->c->env[i]);
+
+			if (strncmp(m, x->c->env[i], l) == 0 && m[l] == ' ' &&
+			    (!b->t[S_ENV + i] || ts < b->t[S_ENV + i]))
+				b->t[S_ENV + i] = ts;
+		}
+	} else if (strstr(n->body, "<!-- relay:retried ")) {
+		b->retries++;
+		note_ev(b, 'r', ts);
+	} else if (strstr(n->body, "<!-- relay:flake ")) {
+		note_ev(b, 'f', ts);
+	} else if (strstr(n->body, "<!-- relay:regression ")) {
+		note_ev(b, 'R', ts);
+	} else if (strstr(n->body, "<!-- relay:broken-master ")) {
+		note_ev(b, 'b', ts);
+	} else if (strstr(n->body, "<!-- relay:closed ")) {
+		note_ev(b, 'c', ts);
+	}
+	return 0;
+}
+
+/* read_notes: relay's own records on bump b (record_each): environments
+ * reached, verdicts and retries, oldest first */
 static int
 read_notes(struct ctx *c, struct bump *b)
 {
-	struct gitlab_pager pg;
-	struct json *page = NULL;
+	struct notes_of x = { c, b };
 	struct buf path;
-	int rc;
+	int rc, i;
 
 	buf_init(&path, 0);
-	rc = buf_printf(&path,
-	    "%s/merge_requests/%lld/notes?sort=asc&order_by=created_at"
-	    "&per_page=100",
-	    c->tgt, b->iid);
+	rc = buf_printf(&path, "%s/merge_requests/%lld", c->tgt, b->iid);
 	if (rc == 0)
-		rc = gitlab_pager_init(&pg, c->job->gl, path.data, 10);
+		rc = record_each(
+		    c->job->gl, path.data, "oldest record", bump_note, &x);
 	buf_free(&path);
 	if (rc < 0)
-		return rc;
-	while ((rc = gitlab_pager_next(&pg, &page)) > 0) {
-		struct json_iter it;
-		struct jv e;
-
-		json_iter_init(&it, json_root(page));
-		while (json_iter_next(&it, &e, NULL)) {
-			const char *body = json_strp(e, "body");
-			const char *m;
-			long long ts = ts_of(e, "created_at");
-			int i;
-
-			if (!body || json_intp(e, "author.id", 0) != c->me ||
-			    ts <= 0)
-				continue;
-			m = strstr(body, "<!-- relay:deployed env=");
-			if (m) {
-				m += strlen("<!-- relay:deployed env=");
-				for (i = 0; i < c->nenv; i++) {
-					size_t l = strlen(c->env[i]);
-
-					if (strncmp(m, c->env[i], l) == 0 &&
-					    m[l] == ' ' && !b->t[S_ENV + i])
-						b->t[S_ENV + i] = ts;
-				}
-			} else if (strstr(body, "<!-- relay:retried ")) {
-				b->retries++;
-				add_ev(b, 'r', ts);
-			} else if (strstr(body, "<!-- relay:flake ")) {
-				add_ev(b, 'f', ts);
-			} else if (strstr(body, "<!-- relay:regression ")) {
-				add_ev(b, 'R', ts);
-			} else if (strstr(body, "<!-- relay:broken-master ")) {
-				add_ev(b, 'b', ts);
-			} else if (strstr(body, "<!-- relay:closed ")) {
-				add_ev(b, 'c', ts);
-			}
-		}
-		json_free(page);
-		page = NULL;
-	}
-	gitlab_pager_free(&pg);
-	if (rc < 0)
 		return err_prefix(rc, "cannot read notes of !%lld: ", b->iid);
+	for (i = 0; i < b->nev / 2; i++) {
+		struct ev t = b->ev[i];
+
+		b->ev[i] = b->ev[b->nev - 1 - i];
+		b->ev[b->nev - 1 - i] = t;
+	}
 	return 0;
 }
 

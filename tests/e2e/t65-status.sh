@@ -184,6 +184,22 @@ test_expect_success 'RELAY_STATUS_FROM renders the same files from status.json, 
 	cmp "$ST/metrics.txt" "$TRASH/again/metrics.txt"
 '
 
+# spam N: N ordinary notes by another user on bump MR 29
+spam() {
+	sim POST /notes "{\"project\": \"gitlab-org/gitlab\", \"iid\": 29, \"count\": $1, \"author\": \"mallory\", \"body\": \"+1\"}" >/dev/null
+}
+
+test_expect_success 'a record under 1,100 newer notes is read (newest first); past the note cap: 75, never "none"' '
+	M29=$(state "$T.mrs[] | select(.iid == 29) | .merge_commit_sha") && spam 1100 &&
+	NOW=$(sim POST /clock "{\"advance_s\": 3600}" | jq -r .now | cut -c1-19)Z &&
+	sim POST /deployments "{\"project\": \"gitlab-org/gitlab\", \"environment\": \"gprd\", \"sha\": \"$M29\"}" >/dev/null &&
+	RELAY_DEPLOY_MAX_DAYS=3650 run track-deploy && expect_rc 0 && spam 100 &&
+	status && expect_rc 0 &&
+	test "$(jq -r ".bumps[] | select(.iid == 29) | .environments.gprd" "$ST/status.json")" = "$NOW" &&
+	spam 4000 && status && expect_rc 75 && one_error_line &&
+	grep -q "newest 5000 notes" err && test "$(jq -r ".bumps[] | select(.iid == 29) | .environments.gprd" "$ST/status.json")" = "$NOW"
+'
+
 test_expect_success 'GitLab down: exit 75 with one line naming the request' '
 	sim POST /faults "{\"path\": \"/notes\", \"kind\": \"status\", \"status\": 503, \"times\": -1}" >/dev/null &&
 	status && expect_rc 75 && one_error_line && grep -q "notes" err &&
