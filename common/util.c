@@ -2,7 +2,9 @@
 #define _DEFAULT_SOURCE
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -31,6 +33,25 @@ str_ndup(const char *s, size_t n)
 		return NULL;
 	memcpy(p, s, n);
 	p[n] = '\0';
+	return p;
+}
+
+char *
+str_printf(const char *fmt, ...)
+{
+	va_list ap, aq;
+	char *p = NULL;
+	int n;
+
+	va_start(ap, fmt);
+	va_copy(aq, ap);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	if (n >= 0)
+		p = malloc((size_t)n + 1);
+	if (p)
+		vsnprintf(p, (size_t)n + 1, fmt, aq);
+	va_end(aq);
+	va_end(ap);
 	return p;
 }
 

@@ -9,6 +9,9 @@ void secure_zero(void *p, size_t n);
 /* str_dup: strdup that returns NULL only on allocation failure */
 char *str_dup(const char *s);
 char *str_ndup(const char *s, size_t n);
+/* str_printf: a new string, printf-style (a request path); NULL only on
+ * allocation failure or a bad format; caller frees */
+char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* str_trim: strip ASCII whitespace in place, return s */
 char *str_trim(char *s);
 int str_has_prefix(const char *s, const char *prefix);

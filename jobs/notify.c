@@ -69,6 +69,7 @@ struct ctx {
 	const char *triage;
 	const char *range;
 	const char *hook;
+	const char *slack; /* the Slack message */
 };
 
 static const char *
@@ -143,6 +144,7 @@ static int
 note_text(struct ctx *c, struct buf *b)
 {
 	const char *api = c->job->gl->api;
+	const char *job_url = job_var(c->job, "CI_JOB_URL");
 	int tag = !c->triage || strcmp(c->triage, "broken-master") != 0;
 	char label[48];
 
@@ -162,65 +164,69 @@ note_text(struct ctx *c, struct buf *b)
 		notes_link(b, "compare", c->range, api);
 		buf_puts(b, "\n");
 	}
-	if (job_var(c->job, "CI_JOB_URL"))
-		return buf_printf(b, "\n_relay-notify, [job](%s)_",
-		    job_var(c->job, "CI_JOB_URL"));
+	if (job_url)
+		buf_printf(b, "\n_relay-notify, [job](%s)_", job_url);
+	return buf_error(b);
+}
+
+/* nothing_to_report: a pipeline that did not fail, or whose failed jobs
+ * triage is retrying (reported only if they fail again) */
+static int
+nothing_to_report(struct ctx *c)
+{
+	const char *outcome = job_var(c->job, "OUTCOME");
+
+	if (!outcome || strcmp(outcome, "failed") != 0) {
+		log_info("OUTCOME=%s: nothing to report",
+		    outcome ? outcome : "(unset)");
+		return 1;
+	}
+	if (c->triage && strcmp(c->triage, "flake-retried") == 0) {
+		log_info(
+		    "the failed jobs are being retried: reported only if they fail again");
+		return 1;
+	}
 	return 0;
 }
 
-struct post {
-	struct ctx *c;
-	const char *text;
-};
-
+/* read_mr: the MR, and its pipeline's web page when relay-watch did not
+ * pass it on */
 static int
-post_slack(void *arg)
+read_mr(struct ctx *c, char *url, size_t n)
 {
-	struct post *p = arg;
-	int rc;
+	char *tgt =
+	    gitlab_project_path(job_var(c->job, "RELAY_TARGET_PROJECT"));
+	int rc = tgt
+	    ? mr_read(&c->mr, c->job->gl, tgt, job_long(c->job, "MR_IID"))
+	    : err_set(E_NOMEM, "out of memory");
 
-	if (!p->c->hook) {
-		log_info("RELAY_SLACK_FAILURES_URL unset: no Slack message");
-		return 0;
+	free(tgt);
+	c->pl = job_long(c->job, "PIPELINE_ID");
+	c->pl_url = job_var(c->job, "PIPELINE_URL");
+	if (rc == 0 && !c->pl_url) {
+		mr_pipeline_url(url, n, &c->mr, c->pl);
+		c->pl_url = url;
 	}
-	rc = slack_post(p->c->job->http, p->c->hook, p->text);
-	if (rc == 0)
-		log_info("posted pipeline %lld of !%lld to Slack", p->c->pl,
-		    p->c->mr.iid);
 	return rc;
 }
 
+/* post_slack: the action of the record (record_once): the Slack message */
 static int
-run(struct ctx *c, int *notified)
+post_slack(void *arg)
 {
-	struct buf mk, text, body;
-	struct post p = { c, NULL };
-	struct record_op op;
-	int rc, result = 0;
+	struct ctx *c = arg;
+	int rc = slack_post(c->job->http, c->hook, c->slack);
 
-	buf_init(&mk, 0);
-	buf_init(&text, 0);
-	buf_init(&body, 0);
-	rc = buf_printf(&mk, "relay:notified pipeline=%lld", c->pl);
 	if (rc == 0)
-		rc = slack_text(c, &text);
-	if (rc == 0)
-		rc = note_text(c, &body);
-	if (rc < 0)
-		goto out;
-	/* the note is the record the next run reads: written pending
-	 * before Slack is posted, flipped to sent after (record.c) */
-	p.text = text.data;
-	memset(&op, 0, sizeof(op));
-	op.noteable = c->mr.path;
-	op.marker = mk.data;
-	op.text = body.data;
-	op.act = c->hook ? post_slack : NULL;
-	op.arg = &p;
-	op.dry_run = c->job->dry_run;
-	rc = record_once(&result, c->job->gl, &op);
-	if (rc < 0)
-		goto out;
+		log_info(
+		    "posted pipeline %lld of !%lld to Slack", c->pl, c->mr.iid);
+	return rc;
+}
+
+/* said: what record_once did (result), in the log */
+static void
+said(struct ctx *c, int result, int *notified)
+{
 	switch (result) {
 	case RECORD_DONE_BEFORE:
 		log_info("pipeline %lld of !%lld was reported already", c->pl,
@@ -234,7 +240,7 @@ run(struct ctx *c, int *notified)
 	case RECORD_DRY:
 		log_info("dry run: would report pipeline %lld of !%lld", c->pl,
 		    c->mr.iid);
-		fprintf(stdout, "%s", text.data);
+		fprintf(stdout, "%s", c->slack);
 		break;
 	default:
 		log_info("reported pipeline %lld on !%lld", c->pl, c->mr.iid);
@@ -243,8 +249,35 @@ run(struct ctx *c, int *notified)
 			    "RELAY_SLACK_FAILURES_URL unset: no Slack message");
 		*notified = 1;
 	}
-out:
-	buf_free(&mk);
+}
+
+/* report: the note is the record the next run reads: written pending
+ * before Slack is posted, flipped to sent after (record.c) */
+static int
+report(struct ctx *c, int *notified)
+{
+	struct buf text, body;
+	struct record_op op = { 0 };
+	char mk[64];
+	int rc, result = 0;
+
+	snprintf(mk, sizeof(mk), "relay:notified pipeline=%lld", c->pl);
+	buf_init(&text, 0);
+	buf_init(&body, 0);
+	rc = slack_text(c, &text);
+	if (rc == 0)
+		rc = note_text(c, &body);
+	c->slack = text.data;
+	op.noteable = c->mr.path;
+	op.marker = mk;
+	op.text = body.data;
+	op.act = c->hook ? post_slack : NULL;
+	op.arg = c;
+	op.dry_run = c->job->dry_run;
+	if (rc == 0)
+		rc = record_once(&result, c->job->gl, &op);
+	if (rc == 0)
+		said(c, result, notified);
 	buf_free(&text);
 	buf_free(&body);
 	return rc;
@@ -253,63 +286,32 @@ out:
 static int
 cmd_notify(struct job *job)
 {
-	struct ctx c;
-	long iid, pl;
-	const char *outcome;
+	const char *team = job_var(job, "RELAY_SLACK_TEAM");
+	struct ctx c = { .job = job };
+	struct buf jobs;
+	char url[600];
 	int rc, notified = 0;
 
-	if (job_var(job, "RELAY_SLACK_TEAM") &&
-	    !slack_group_ok(job_var(job, "RELAY_SLACK_TEAM")))
+	if (team && !slack_group_ok(team))
 		return err_set(E_USAGE,
 		    "RELAY_SLACK_TEAM: expected a Slack user group id such as S0123ABC, got '%.40s'",
-		    job_var(job, "RELAY_SLACK_TEAM"));
-	memset(&c, 0, sizeof(c));
-	c.job = job;
+		    team);
 	c.triage = job_var(job, "TRIAGE");
 	c.range = job_var(job, "SUSPECT_RANGE");
 	c.hook = job_var(job, "RELAY_SLACK_FAILURES_URL");
-	outcome = job_var(job, "OUTCOME");
-	iid = job_long(job, "MR_IID");
-	pl = job_long(job, "PIPELINE_ID");
-	if (!outcome || strcmp(outcome, "failed") != 0) {
-		log_info("OUTCOME=%s: nothing to report",
-		    outcome ? outcome : "(unset)");
+	if (nothing_to_report(&c))
 		return job_out(job, "NOTIFIED", "false");
-	}
-	if (c.triage && strcmp(c.triage, "flake-retried") == 0) {
-		log_info(
-		    "the failed jobs are being retried: reported only if they fail again");
-		return job_out(job, "NOTIFIED", "false");
-	}
-	{
-		char *tgt =
-		    gitlab_project_path(job_var(job, "RELAY_TARGET_PROJECT"));
-
-		rc = tgt ? mr_read(&c.mr, job->gl, tgt, iid)
-			 : err_set(E_NOMEM, "out of memory");
-		free(tgt);
-	}
-	if (rc == 0) {
-		char url[600];
-		struct buf jobs;
-
-		/* FAILED_JOBS is a joblist: names shown decoded */
-		buf_init(&jobs, 0);
-		if (job_var(job, "FAILED_JOBS"))
-			rc = joblist_text(&jobs, job_var(job, "FAILED_JOBS"));
-		c.jobs = jobs.data;
-		c.pl = pl;
-		c.pl_url = job_var(job, "PIPELINE_URL");
-		if (!c.pl_url) {
-			mr_pipeline_url(url, sizeof(url), &c.mr, c.pl);
-			c.pl_url = url;
-		}
-		if (rc == 0)
-			rc = run(&c, &notified);
-		buf_free(&jobs);
-	}
+	buf_init(&jobs, 0);
+	rc = read_mr(&c, url, sizeof(url));
+	/* FAILED_JOBS is a joblist: names shown decoded */
+	if (rc == 0 && job_var(job, "FAILED_JOBS"))
+		rc = joblist_text(&jobs, job_var(job, "FAILED_JOBS"));
+	c.jobs = jobs.data;
+	if (rc == 0)
+		rc = report(&c, &notified);
 	if (rc == 0 || notified)
 		job_out(job, "NOTIFIED", notified ? "true" : "false");
+	buf_free(&jobs);
 	mr_free(&c.mr);
 	return rc;
 }

@@ -22,6 +22,7 @@
  * RELAY_FLAKY_TEMPLATE, RELAY_RANGE_MAX, CI_JOB_URL.
  * Outputs: TRIAGE, SUSPECT_RANGE.
  * Exit: 0 done; 64 bad variable; 69 refused; 75 temporary; 78 missing. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,11 +51,11 @@ static const struct env_var stage_vars[] = {
 	    "FAILED_JOBS", 0, NULL, "its failed jobs (from relay-watch)"),
 	ENV_STRING("RELAY_WAIT_LABEL", 0, "relay::waiting-for-master",
 	    "label of an MR waiting for a broken target branch"),
-	/* the seed files flaky tests with the canonical project's "Flaky
-	 * Test" template, not in the security mirror */
 	/* merged bump MRs whose retry decided after the chain moved on */
 	ENV_STRING("RELAY_MR_BRANCH", 0, "release-tools/update-gitaly",
 	    "source branch of the bump MRs"),
+	/* the seed files flaky tests with the canonical project's "Flaky
+	 * Test" template, not in the security mirror */
 	ENV_STRING("RELAY_FLAKY_PROJECT", 0, "gitlab-org/gitaly",
 	    "where flaky-job issues go (the canonical project)"),
 	ENV_STRING("RELAY_FLAKY_LABELS", 0, "failure::flaky-test",
@@ -71,6 +72,9 @@ static const struct env_var stage_vars[] = {
  * MR still carrying it is finished by the next run (sweep). The note is
  * the record; the label only finds the MRs to read. */
 #define RETRIED_LABEL "relay-retried"
+/* the retried note's marker: the pipeline and its failed jobs (a joblist),
+ * the ones the flake verdict files issues for once the retry passed */
+#define RETRIED_MARKER "<!-- relay:retried pipeline=%lld jobs=%s -->"
 
 struct ctx {
 	struct job *job;
@@ -114,24 +118,42 @@ done(struct ctx *c, const char *what, long long pl, char **body)
 	return rc;
 }
 
+/* note: post b on the MR, then relay's footer and tail (quick actions,
+ * the marker), printf-style; b's appends are checked here, once */
+static int note(struct ctx *c, struct buf *b, const char *tail, ...)
+    __attribute__((format(printf, 3, 4)));
 static int
-note(struct ctx *c, const char *text)
-{
-	if (c->job->dry_run) {
-		log_info("dry run: would note on !%lld: %.*s", c->mr.iid,
-		    (int)strcspn(text, "\n"), text);
-		return 0;
-	}
-	return notes_post(NULL, c->gl, c->mr.path, text);
-}
-
-static void
-footer(struct ctx *c, struct buf *b)
+note(struct ctx *c, struct buf *b, const char *tail, ...)
 {
 	const char *url = job_var(c->job, "CI_JOB_URL");
+	va_list ap;
+	int rc;
 
 	if (url)
 		buf_printf(b, "\n\n_relay-triage, [job](%s)_", url);
+	va_start(ap, tail);
+	buf_vprintf(b, tail, ap);
+	va_end(ap);
+	rc = buf_error(b);
+	if (rc < 0)
+		return rc;
+	if (c->job->dry_run) {
+		log_info("dry run: would note on !%lld: %.*s", c->mr.iid,
+		    (int)strcspn(b->data, "\n"), b->data);
+		return 0;
+	}
+	return notes_post(NULL, c->gl, c->mr.path, b->data);
+}
+
+/* verdict_note: note b, the verdict what; it takes the MR out of the
+ * index of retries without a verdict */
+static int
+verdict_note(struct ctx *c, struct buf *b, const char *what)
+{
+	return note(c, b,
+	    "\n\n/unlabel ~" RETRIED_LABEL
+	    "\n\n<!-- relay:%s pipeline=%lld -->",
+	    what, c->pl);
 }
 
 /* ---- the target branch ---- */
@@ -145,26 +167,25 @@ struct master {
 
 /* master_latest: the newest finished push pipeline of the MR's target
  * branch (scheduled ones run other jobs and say nothing about whether a
- * change broke it); m->id stays 0 when there is none */
+ * change broke it); m->id stays 0 when there is none. m is set up here,
+ * the caller frees m->failed. */
 static int
 master_latest(struct ctx *c, struct master *m)
 {
-	struct buf path;
 	struct json *d = NULL;
 	struct json_iter it;
 	struct jv e;
-	char *ref = url_escape(c->mr.target_branch ? c->mr.target_branch : "");
+	char *ref;
 	int rc;
 
-	buf_init(&path, 0);
-	rc = ref ? buf_printf(&path,
+	memset(m, 0, sizeof(*m));
+	buf_init(&m->failed, 0);
+	ref = url_escape(c->mr.target_branch ? c->mr.target_branch : "");
+	rc = ref ? gitlab_listf(c->gl, &d,
 		       "%s/pipelines?ref=%s&source=push&order_by=id"
 		       "&sort=desc&per_page=20",
 		       c->tgt, ref)
 		 : err_set(E_NOMEM, "out of memory");
-	if (rc == 0)
-		rc = gitlab_list(c->gl, &d, path.data);
-	buf_free(&path);
 	free(ref);
 	if (rc < 0)
 		return err_prefix(rc,
@@ -208,6 +229,13 @@ same_failures(struct ctx *c, struct master *m)
 	return any && all;
 }
 
+/* failed_list: the failed jobs, a joblist ("" when none) */
+static const char *
+failed_list(const struct ctx *c)
+{
+	return c->failed.data ? c->failed.data : "";
+}
+
 /* shown: the failed jobs for people (names decoded), valid until the next
  * call */
 static const char *
@@ -224,6 +252,7 @@ static int
 broken_master(struct ctx *c, struct master *m)
 {
 	const char *label = job_var(c->job, "RELAY_WAIT_LABEL");
+	const char *tb = c->mr.target_branch;
 	struct buf b;
 	int rc;
 
@@ -233,7 +262,7 @@ broken_master(struct ctx *c, struct master *m)
 		return rc < 0 ? rc : 0;
 	log_info(
 	    "the jobs that failed also fail on %s (pipeline %lld): waiting for it to be fixed",
-	    c->mr.target_branch, m->id);
+	    tb, m->id);
 	if (!mr_has_label(&c->mr, label) && c->job->dry_run)
 		log_info("dry run: would label !%lld %s", c->mr.iid, label);
 	else if (!mr_has_label(&c->mr, label)) {
@@ -242,24 +271,50 @@ broken_master(struct ctx *c, struct master *m)
 			return rc;
 	}
 	buf_init(&b, 0);
-	rc = buf_printf(&b,
+	buf_printf(&b,
 	    "**Broken `%s`**: the jobs that failed in [pipeline %lld](%s) "
 	    "(`%s`) also fail on `%s` in [pipeline %lld](%s), so this is not "
 	    "a %s regression. This MR waits; once `%s` is green again relay "
 	    "closes it and the next run opens a fresh one.",
-	    c->mr.target_branch, c->pl, c->pl_url, shown(c),
-	    c->mr.target_branch, m->id, m->url,
-	    job_var(c->job, "RELAY_COMPONENT"), c->mr.target_branch);
-	footer(c, &b);
-	if (rc == 0)
-		rc = buf_printf(&b,
-		    "\n\n<!-- relay:broken-master pipeline=%lld master=%lld "
-		    "-->",
-		    c->pl, m->id);
-	if (rc == 0)
-		rc = note(c, b.data);
+	    tb, c->pl, c->pl_url, shown(c), tb, m->id, m->url,
+	    job_var(c->job, "RELAY_COMPONENT"), tb);
+	rc = note(c, &b,
+	    "\n\n<!-- relay:broken-master pipeline=%lld master=%lld -->", c->pl,
+	    m->id);
 	buf_free(&b);
 	return rc;
+}
+
+/* close_mr: the target branch is green again (pipeline m): close the
+ * waiting MR with a note, once */
+static int
+close_mr(struct ctx *c, struct master *m)
+{
+	struct buf b;
+	int rc;
+
+	log_info("%s is green again (pipeline %lld): closing !%lld",
+	    c->mr.target_branch, m->id, c->mr.iid);
+	buf_init(&b, 0);
+	rc = done(c, "closed", 0, NULL);
+	if (rc == 0) {
+		buf_printf(&b,
+		    "`%s` is green again ([pipeline %lld](%s)). Closing this "
+		    "MR: the next relay run opens a fresh one against the "
+		    "fixed branch.",
+		    c->mr.target_branch, m->id, m->url);
+		rc =
+		    note(c, &b, "\n\n<!-- relay:closed master=%lld -->", m->id);
+	}
+	buf_free(&b);
+	if (rc >= 0 && c->job->dry_run)
+		log_info("dry run: would close !%lld", c->mr.iid);
+	else if (rc >= 0)
+		rc = gitlab_call(c->gl, NULL, "PUT", c->mr.path,
+		    "{\"state_event\":\"close\"}");
+	if (rc < 0)
+		return err_prefix(rc, "cannot close !%lld: ", c->mr.iid);
+	return 0;
 }
 
 /* waiting: the MR waits for its target branch; close it once green */
@@ -267,47 +322,17 @@ static int
 waiting(struct ctx *c)
 {
 	struct master m;
-	struct buf b;
 	int rc;
 
-	memset(&m, 0, sizeof(m));
-	buf_init(&m.failed, 0);
 	c->verdict = "broken-master";
 	rc = master_latest(c, &m);
-	if (rc < 0 || !m.id || strcmp(m.outcome, "success") != 0) {
-		if (rc == 0)
-			log_info("!%lld waits for %s to be green again",
-			    c->mr.iid, c->mr.target_branch);
-		buf_free(&m.failed);
-		return rc;
-	}
-	log_info("%s is green again (pipeline %lld): closing !%lld",
-	    c->mr.target_branch, m.id, c->mr.iid);
-	buf_init(&b, 0);
-	rc = done(c, "closed", 0, NULL);
-	if (rc == 0) {
-		rc = buf_printf(&b,
-		    "`%s` is green again ([pipeline %lld](%s)). Closing this "
-		    "MR: the next relay run opens a fresh one against the "
-		    "fixed branch.",
-		    c->mr.target_branch, m.id, m.url);
-		footer(c, &b);
-		if (rc == 0)
-			rc = buf_printf(
-			    &b, "\n\n<!-- relay:closed master=%lld -->", m.id);
-		if (rc == 0)
-			rc = note(c, b.data);
-	}
-	if (rc >= 0 && c->job->dry_run)
-		log_info("dry run: would close !%lld", c->mr.iid);
-	else if (rc >= 0)
-		rc = gitlab_call(c->gl, NULL, "PUT", c->mr.path,
-		    "{\"state_event\":\"close\"}");
-	if (rc < 0)
-		err_prefix(rc, "cannot close !%lld: ", c->mr.iid);
-	buf_free(&b);
+	if (rc == 0 && m.id && strcmp(m.outcome, "success") == 0)
+		rc = close_mr(c, &m);
+	else if (rc == 0)
+		log_info("!%lld waits for %s to be green again", c->mr.iid,
+		    c->mr.target_branch);
 	buf_free(&m.failed);
-	return rc < 0 ? rc : 0;
+	return rc;
 }
 
 /* ---- flake ---- */
@@ -318,17 +343,14 @@ static int
 count_jobs(struct ctx *c, size_t *out, const char *query)
 {
 	struct gitlab_pager pg;
-	struct buf path;
 	struct json *d = NULL;
-	int rc;
+	char *path = str_printf(
+	    "%s/pipelines/%lld/jobs?%sper_page=100", c->tgt, c->pl, query);
+	int rc = path ? gitlab_pager_init(&pg, c->gl, path, 50)
+		      : err_set(E_NOMEM, "out of memory");
 
+	free(path);
 	*out = 0;
-	buf_init(&path, 0);
-	rc = buf_printf(&path, "%s/pipelines/%lld/jobs?%sper_page=100", c->tgt,
-	    c->pl, query);
-	if (rc == 0)
-		rc = gitlab_pager_init(&pg, c->gl, path.data, 50);
-	buf_free(&path);
 	if (rc < 0)
 		return rc;
 	while ((rc = gitlab_pager_next(&pg, &d)) == 1) {
@@ -362,27 +384,23 @@ retried_before(struct ctx *c)
 static int
 status_now(struct ctx *c, const char **now)
 {
-	struct buf path;
 	struct json *d = NULL;
-	int rc;
+	int rc = 0;
 
-	*now = NULL;
-	buf_init(&path, 0);
-	rc = buf_printf(&path, "%s/pipelines/%lld", c->tgt, c->pl);
 	/* the MR read at set-up carries its head pipeline's status */
-	if (rc == 0 && c->mr.head.id == c->pl)
+	if (c->mr.head.id == c->pl)
 		*now = pipeline_outcome(c->mr.head.status);
-	else if (rc == 0) {
-		rc = gitlab_call(c->gl, &d, "GET", path.data, NULL);
-		if (rc == 0)
-			*now =
-			    pipeline_outcome(json_strp(json_root(d), "status"));
+	else {
+		rc = gitlab_getf(c->gl, &d, "%s/pipelines/%lld", c->tgt, c->pl);
+		*now = rc == 0
+		    ? pipeline_outcome(json_strp(json_root(d), "status"))
+		    : NULL;
+		json_free(d);
 	}
 	if (rc == 0 && !*now)
-		rc = err_set(
-		    E_PARSE, "GET %s: unknown pipeline status", path.data);
-	json_free(d);
-	buf_free(&path);
+		rc = err_set(E_PARSE,
+		    "GET %s/pipelines/%lld: unknown pipeline status", c->tgt,
+		    c->pl);
 	return rc;
 }
 
@@ -408,243 +426,315 @@ retried_elsewhere(struct ctx *c)
 	if (strcmp(now, "running") == 0)
 		return 0;
 	buf_init(&mk, 0);
-	rc = buf_printf(&mk, "<!-- relay:retried pipeline=%lld jobs=%s -->",
-	    c->pl, c->failed.data ? c->failed.data : "");
+	rc = buf_printf(&mk, RETRIED_MARKER, c->pl, failed_list(c));
 	if (rc == 0)
 		rc = after_retry(c, mk.data);
 	buf_free(&mk);
 	return rc < 0 ? rc : 1;
 }
 
+/* retry_jobs: POST the pipeline's retry (its failed jobs) */
+static int
+retry_jobs(struct ctx *c)
+{
+	int rc;
+
+	if (c->job->dry_run) {
+		log_info(
+		    "dry run: would retry the failed jobs of pipeline %lld",
+		    c->pl);
+		return 0;
+	}
+	rc = gitlab_callf(c->gl, NULL, "POST", NULL, "%s/pipelines/%lld/retry",
+	    c->tgt, c->pl);
+	if (rc < 0)
+		return err_prefix(rc, "cannot retry pipeline %lld: ", c->pl);
+	log_info(
+	    "retried the failed jobs of pipeline %lld (%s)", c->pl, shown(c));
+	return 0;
+}
+
+/* retry: the first failure of the pipeline: retry its failed jobs once
+ * and say so in the retried note, whoever started the retry */
 static int
 retry(struct ctx *c)
 {
-	struct buf path, b;
+	struct buf b;
 	int rc = retried_before(c);
 
 	c->verdict = "flake-retried";
 	if (rc == 1)
 		rc = retried_elsewhere(c);
 	else if (rc == 0)
-		rc = 2; /* retry it */
-	if (rc < 0 || rc == 1)
+		rc = retry_jobs(c);
+	if (rc != 0)
 		return rc < 0 ? rc : 0;
-	buf_init(&path, 0);
-	buf_init(&b, 0);
-	if (rc == 2 && c->job->dry_run) {
-		log_info(
-		    "dry run: would retry the failed jobs of pipeline %lld",
-		    c->pl);
-		rc = 0;
-	} else if (rc == 2) {
-		rc =
-		    buf_printf(&path, "%s/pipelines/%lld/retry", c->tgt, c->pl);
-		if (rc == 0)
-			rc = gitlab_call(c->gl, NULL, "POST", path.data, NULL);
-		if (rc < 0) {
-			err_prefix(rc, "cannot retry pipeline %lld: ", c->pl);
-			goto out;
-		}
-		log_info("retried the failed jobs of pipeline %lld (%s)", c->pl,
-		    shown(c));
-	}
 	/* the same words whoever started the retry: a run whose note was
 	 * lost must leave what the clean run leaves */
-	rc = buf_printf(&b,
+	buf_init(&b, 0);
+	buf_printf(&b,
 	    "[Pipeline %lld](%s) failed (`%s`). Its failed jobs are retried "
 	    "once to tell a flaky test from a real failure.",
 	    c->pl, c->pl_url, shown(c));
-	footer(c, &b);
-	/* the marker carries the job names: the flake verdict, after the
-	 * retry passed, files issues for exactly these */
-	if (rc == 0)
-		rc = buf_printf(&b,
-		    "\n\n/label ~" RETRIED_LABEL
-		    "\n\n<!-- relay:retried pipeline=%lld jobs=%s -->",
-		    c->pl, c->failed.data ? c->failed.data : "");
-	if (rc == 0)
-		rc = note(c, b.data);
-out:
-	buf_free(&path);
+	rc = note(c, &b, "\n\n/label ~" RETRIED_LABEL "\n\n" RETRIED_MARKER,
+	    c->pl, failed_list(c));
 	buf_free(&b);
 	return rc;
 }
 
-/* flaky_issue: open the issue of a flaky job, or note this run on the
- * open one; the title is the key, a marker per pipeline keeps notes
- * single */
+/* a flaky job's issue in RELAY_FLAKY_PROJECT: the title is the key, a
+ * marker per pipeline keeps notes single */
+struct flaky {
+	const char *proj; /* "/projects/x" */
+	const char *job; /* the joblist entry: the marker keeps it */
+	struct buf title; /* "Flaky job: <name>" */
+	struct buf line; /* this flake, for people */
+	struct buf mk; /* this flake's marker */
+	struct json *d; /* the search page that holds the open issue */
+	long long iid; /* the open issue, 0: none */
+	long long author;
+	const char *url; /* borrowed from d */
+	const char *desc;
+};
+
+/* flaky_find: the open issue titled f->title. A title search matches
+ * every "Flaky job: rspec…": read every page until the exact title. */
 static int
-flaky_issue(struct ctx *c, const char *proj, const char *job, struct buf *links)
+flaky_find(struct ctx *c, struct flaky *f)
 {
-	struct buf path, title, b, mk, name;
-	struct json *d = NULL;
+	struct gitlab_pager pg = { 0 };
 	struct json_iter it;
 	struct jv e;
-	struct gitlab_pager pg = { 0 };
-	char *q = NULL, *tmpl = NULL;
-	long long iid = 0, author = 0, self = 0;
-	const char *url = NULL, *idesc = NULL;
-	int rc;
+	char *q = url_escape(f->title.data);
+	char *path = q ? str_printf("%s/issues?state=opened&in=title"
+				    "&search=%s&per_page=100",
+			     f->proj, q)
+		       : NULL;
+	int rc = path ? gitlab_pager_init(&pg, c->gl, path, 20)
+		      : err_set(E_NOMEM, "out of memory");
 
-	buf_init(&path, 0);
-	buf_init(&title, 0);
-	buf_init(&b, 0);
-	buf_init(&mk, 0);
-	buf_init(&name, 0);
-	/* job is a joblist entry: the marker keeps it, people read the name */
-	rc = buf_puts(&title, "Flaky job: ");
-	if (rc == 0)
-		rc = joblist_decode(&title, job);
-	/* shown in a code span: a backtick or control byte stays encoded */
-	if (rc == 0)
-		rc = joblist_text(&name, job);
-	if (rc == 0)
-		q = url_escape(title.data);
-	rc = q ? buf_printf(&path,
-		     "%s/issues?state=opened&in=title&search=%s"
-		     "&per_page=100",
-		     proj, q)
-	       : err_set(E_NOMEM, "out of memory");
-	/* a title search matches every "Flaky job: rspec…": read every page
-	 * until the exact title; d keeps the page that holds it */
-	if (rc == 0)
-		rc = gitlab_pager_init(&pg, c->gl, path.data, 20);
-	while (rc == 0 && !iid) {
-		rc = gitlab_pager_next(&pg, &d);
-		if (rc <= 0)
-			break;
-		rc = 0;
-		json_iter_init(&it, json_root(d));
-		while (!iid && json_iter_next(&it, &e, NULL))
-			if (json_strp(e, "title") &&
-			    strcmp(json_strp(e, "title"), title.data) == 0) {
-				iid = json_intp(e, "iid", 0);
-				url = json_strp(e, "web_url");
-				idesc = json_strp(e, "description");
-				author = json_intp(e, "author.id", 0);
-			}
-		if (!iid) {
-			json_free(d);
-			d = NULL;
+	free(q);
+	free(path);
+	while (
+	    rc >= 0 && !f->iid && (rc = gitlab_pager_next(&pg, &f->d)) == 1) {
+		json_iter_init(&it, json_root(f->d));
+		while (!f->iid && json_iter_next(&it, &e, NULL)) {
+			const char *t = json_strp(e, "title");
+
+			if (!t || strcmp(t, f->title.data) != 0)
+				continue;
+			f->iid = json_intp(e, "iid", 0);
+			f->url = json_strp(e, "web_url");
+			f->desc = json_strp(e, "description");
+			f->author = json_intp(e, "author.id", 0);
+		}
+		if (!f->iid) {
+			json_free(f->d);
+			f->d = NULL;
 		}
 	}
 	gitlab_pager_free(&pg);
-	if (rc < 0) {
-		err_prefix(rc, "cannot search flaky-job issues: ");
-		goto out;
+	if (rc < 0)
+		return err_prefix(rc, "cannot search flaky-job issues: ");
+	return 0;
+}
+
+/* flaky_note: note this flake on the open issue, once. Its description
+ * counts as a record only if relay wrote it: an issue opened by a run
+ * whose answer was lost holds this pipeline's marker already. */
+static int
+flaky_note(struct ctx *c, struct flaky *f)
+{
+	struct buf path;
+	long long self = 0;
+	int rc = 0;
+
+	if (f->desc)
+		rc = record_self(&self, c->gl);
+	buf_init(&path, 0);
+	buf_printf(&path, "%s/issues/%lld", f->proj, f->iid);
+	if (rc == 0)
+		rc = buf_error(&path);
+	if (rc == 0 && f->desc && f->author == self &&
+	    strstr(f->desc, f->mk.data))
+		rc = 1;
+	else if (rc == 0)
+		rc = record_find(NULL, NULL, c->gl, path.data, f->mk.data);
+	if (rc == 0 && c->job->dry_run)
+		log_info("dry run: would note on issue #%lld", f->iid);
+	else if (rc == 0) {
+		buf_printf(&f->line, "\n\n%s", f->mk.data);
+		rc = buf_error(&f->line);
+		if (rc == 0)
+			rc = notes_post(NULL, c->gl, path.data, f->line.data);
+		if (rc == 0)
+			log_info("noted a new flake of %s on %s", f->job,
+			    f->url ? f->url : "");
 	}
-	rc = buf_printf(&b,
+	buf_free(&path);
+	return rc < 0 ? rc : 0;
+}
+
+/* flaky_desc: a new issue's description: the project's template
+ * RELAY_FLAKY_TEMPLATE, if it has one, then relay's facts */
+static int
+flaky_desc(struct ctx *c, struct flaky *f, struct buf *desc)
+{
+	const char *name = job_var(c->job, "RELAY_FLAKY_TEMPLATE");
+	struct buf file;
+	char *tmpl = NULL;
+	int rc = 0;
+
+	buf_init(&file, 0);
+	if (name) {
+		rc = buf_printf(&file, ".gitlab/issue_templates/%s.md", name);
+		if (rc == 0)
+			rc =
+			    gitlab_file(c->gl, &tmpl, f->proj, file.data, NULL);
+		if (rc == E_NOTFOUND) {
+			err_clear();
+			rc = 0;
+		}
+	}
+	if (tmpl && *tmpl)
+		buf_printf(desc, "%s\n\n", tmpl);
+	buf_printf(
+	    desc, "## Seen by relay\n\n%s\n\n%s\n", f->line.data, f->mk.data);
+	free(tmpl);
+	buf_free(&file);
+	return rc < 0 ? rc : buf_error(desc);
+}
+
+/* flaky_open: open the flaky job's issue; its URL goes to links */
+static int
+flaky_open(struct ctx *c, struct flaky *f, struct buf *links)
+{
+	struct buf desc, req;
+	struct json *made = NULL;
+	struct jw w;
+	const char *url;
+	int rc;
+
+	buf_init(&desc, 0);
+	buf_init(&req, 0);
+	rc = flaky_desc(c, f, &desc);
+	jw_init(&w, &req);
+	jw_obj(&w);
+	jw_kstr(&w, "title", f->title.data);
+	jw_kstr(&w, "description", desc.data ? desc.data : "");
+	jw_kstr(&w, "labels", job_var(c->job, "RELAY_FLAKY_LABELS"));
+	jw_end(&w);
+	if (rc == 0)
+		rc = jw_finish(&w);
+	if (rc == 0 && c->job->dry_run)
+		log_info("dry run: would open issue '%s'", f->title.data);
+	else if (rc == 0) {
+		rc = gitlab_callf(
+		    c->gl, &made, "POST", req.data, "%s/issues", f->proj);
+		if (rc < 0)
+			err_prefix(rc, "cannot open a flaky-job issue: ");
+	}
+	url = json_strp(json_root(made), "web_url");
+	if (rc == 0 && made) {
+		log_info("opened %s", url);
+		rc = buf_printf(links, "- %s\n", url ? url : "");
+	}
+	json_free(made);
+	buf_free(&desc);
+	buf_free(&req);
+	return rc;
+}
+
+/* flaky_init: the key, the words and the marker of job's flake in
+ * project proj */
+static int
+flaky_init(struct flaky *f, struct ctx *c, const char *proj, const char *job)
+{
+	struct buf name;
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	f->proj = proj;
+	f->job = job;
+	buf_init(&f->title, 0);
+	buf_init(&f->line, 0);
+	buf_init(&f->mk, 0);
+	buf_init(&name, 0);
+	buf_puts(&f->title, "Flaky job: ");
+	joblist_decode(&f->title, job);
+	/* shown in a code span: a backtick or control byte stays encoded */
+	joblist_text(&name, job);
+	buf_printf(&f->line,
 	    "- `%s` failed in [pipeline %lld](%s) of %s and passed when "
 	    "retried.",
 	    name.data ? name.data : "", c->pl, c->pl_url,
 	    url_is_own(c->mr.web_url, c->gl->api) ? c->mr.web_url
 						  : "the bump MR");
-	/* the description counts as a record only if relay wrote it */
-	if (rc == 0 && iid && idesc) {
-		rc = record_self(&self, c->gl);
-		if (rc == 0 && author != self)
-			idesc = NULL;
-	}
-	if (rc == 0)
-		rc = buf_printf(&mk,
-		    "<!-- relay:flaky pipeline=%lld job=%s -->", c->pl, job);
-	if (rc == 0 && iid) {
-		struct buf ipath;
-
-		buf_init(&ipath, 0);
-		rc = buf_printf(&ipath, "%s/issues/%lld", proj, iid);
-		/* opened by a run whose answer was lost: the description
-		 * holds this pipeline already */
-		if (rc == 0 && idesc && strstr(idesc, mk.data))
-			rc = 1;
-		else if (rc == 0)
-			rc =
-			    record_find(NULL, NULL, c->gl, ipath.data, mk.data);
-		if (rc == 1) {
-			rc = 0;
-		} else if (rc == 0 && c->job->dry_run)
-			log_info("dry run: would note on issue #%lld", iid);
-		else if (rc == 0) {
-			rc = buf_printf(&b, "\n\n%s", mk.data);
-			if (rc == 0)
-				rc =
-				    notes_post(NULL, c->gl, ipath.data, b.data);
-			if (rc == 0)
-				log_info("noted a new flake of %s on %s", job,
-				    url ? url : "");
-		}
-		buf_free(&ipath);
-		if (rc == 0)
-			rc = buf_printf(links, "- %s\n", url ? url : "");
-		goto out;
-	}
-	if (rc < 0)
-		goto out;
-	/* a new issue: the project's template first, then relay's facts */
-	{
-		const char *tname = job_var(c->job, "RELAY_FLAKY_TEMPLATE");
-		struct buf tpath, desc, req;
-		struct json *made = NULL;
-		struct jw w;
-
-		buf_init(&tpath, 0);
-		buf_init(&desc, 0);
-		buf_init(&req, 0);
-		rc = buf_printf(&tpath, ".gitlab/issue_templates/%s.md",
-		    tname ? tname : "Flaky Test");
-		if (rc == 0 && tname) {
-			rc = gitlab_file(c->gl, &tmpl, proj, tpath.data, NULL);
-			if (rc == E_NOTFOUND) {
-				err_clear();
-				rc = 0;
-			}
-		}
-		if (rc == 0 && tmpl && *tmpl)
-			rc = buf_printf(&desc, "%s\n\n", tmpl);
-		if (rc == 0)
-			rc = buf_printf(&desc, "## Seen by relay\n\n%s\n\n%s\n",
-			    b.data, mk.data);
-		jw_init(&w, &req);
-		jw_obj(&w);
-		jw_kstr(&w, "title", title.data);
-		jw_kstr(&w, "description", desc.data ? desc.data : "");
-		jw_kstr(&w, "labels", job_var(c->job, "RELAY_FLAKY_LABELS"));
-		jw_end(&w);
-		if (rc == 0)
-			rc = jw_finish(&w);
-		buf_reset(&path);
-		if (rc == 0)
-			rc = buf_printf(&path, "%s/issues", proj);
-		if (rc == 0 && c->job->dry_run)
-			log_info("dry run: would open issue '%s'", title.data);
-		else if (rc == 0) {
-			rc = gitlab_call(
-			    c->gl, &made, "POST", path.data, req.data);
-			if (rc == 0) {
-				log_info("opened %s",
-				    json_strp(json_root(made), "web_url"));
-				rc = buf_printf(links, "- %s\n",
-				    json_strp(json_root(made), "web_url")
-					? json_strp(json_root(made), "web_url")
-					: "");
-			} else
-				err_prefix(
-				    rc, "cannot open a flaky-job issue: ");
-		}
-		json_free(made);
-		buf_free(&tpath);
-		buf_free(&desc);
-		buf_free(&req);
-	}
-out:
-	json_free(d);
-	free(q);
-	free(tmpl);
-	buf_free(&path);
-	buf_free(&title);
-	buf_free(&b);
-	buf_free(&mk);
+	buf_printf(
+	    &f->mk, "<!-- relay:flaky pipeline=%lld job=%s -->", c->pl, job);
+	rc = buf_error(&name);
 	buf_free(&name);
+	if (rc == 0)
+		rc = buf_error(&f->title);
+	if (rc == 0)
+		rc = buf_error(&f->line);
+	return rc < 0 ? rc : buf_error(&f->mk);
+}
+
+static void
+flaky_free(struct flaky *f)
+{
+	json_free(f->d);
+	buf_free(&f->title);
+	buf_free(&f->line);
+	buf_free(&f->mk);
+}
+
+/* flaky_issue: open the issue of a flaky job, or note this run on the
+ * open one; its URL goes to links */
+static int
+flaky_issue(struct ctx *c, const char *proj, const char *job, struct buf *links)
+{
+	struct flaky f;
+	int rc = flaky_init(&f, c, proj, job);
+
+	if (rc == 0)
+		rc = flaky_find(c, &f);
+	if (rc == 0 && f.iid) {
+		rc = flaky_note(c, &f);
+		if (rc == 0)
+			rc = buf_printf(links, "- %s\n", f.url ? f.url : "");
+	} else if (rc == 0)
+		rc = flaky_open(c, &f, links);
+	flaky_free(&f);
+	return rc;
+}
+
+/* flaky_issues: file every job the retried note names (jobs=<joblist>
+ * -->: entries never hold ',' or '>'); their issues' URLs go to links */
+static int
+flaky_issues(struct ctx *c, const char *retried, struct buf *links)
+{
+	const char *p = strstr(retried, " jobs="), *end, *q;
+	char *proj =
+	    gitlab_project_path(job_var(c->job, "RELAY_FLAKY_PROJECT"));
+	char *list;
+	struct buf e;
+	int rc = 0;
+
+	p = p ? p + 6 : "";
+	end = strstr(p, " -->");
+	list = str_ndup(p, end ? (size_t)(end - p) : strlen(p));
+	if (!proj || !list)
+		rc = err_set(E_NOMEM, "out of memory");
+	buf_init(&e, 0);
+	q = list;
+	while (rc == 0 && joblist_next(&e, &q))
+		if (e.data[0] != '+') /* "+N more": no name */
+			rc = flaky_issue(c, proj, e.data, links);
+	buf_free(&e);
+	free(list);
+	free(proj);
 	return rc;
 }
 
@@ -652,138 +742,103 @@ out:
 static int
 flake(struct ctx *c, const char *retried_note)
 {
-	const char *p = strstr(retried_note, " jobs="), *end;
-	char *proj =
-	    gitlab_project_path(job_var(c->job, "RELAY_FLAKY_PROJECT"));
 	struct buf links, b;
 	int rc;
 
 	c->verdict = "flake";
-	if (!proj)
-		return err_set(E_NOMEM, "out of memory");
 	rc = done(c, "flake", c->pl, NULL);
-	if (rc != 0) {
-		free(proj);
+	if (rc != 0)
 		return rc < 0 ? rc : 0;
-	}
 	buf_init(&links, 0);
 	buf_init(&b, 0);
-	/* jobs=<joblist> -->: entries never hold ',' or '>' */
-	p = p ? p + 6 : "";
-	end = strstr(p, " -->");
-	if (!end)
-		end = p + strlen(p);
-	{
-		char *list = str_ndup(p, (size_t)(end - p));
-		const char *q = list;
-		struct buf e;
-
-		buf_init(&e, 0);
-		if (!list)
-			rc = err_set(E_NOMEM, "out of memory");
-		while (rc == 0 && q && joblist_next(&e, &q))
-			if (e.data[0] != '+') /* "+N more": no name */
-				rc = flaky_issue(c, proj, e.data, &links);
-		buf_free(&e);
-		free(list);
-	}
+	rc = flaky_issues(c, retried_note, &links);
+	buf_printf(&b,
+	    "The retried jobs of [pipeline %lld](%s) passed: a flaky "
+	    "test, not a %s problem. Tracked in:\n\n%s",
+	    c->pl, c->pl_url, job_var(c->job, "RELAY_COMPONENT"),
+	    links.len ? links.data : "- (no job names recorded)\n");
 	if (rc == 0)
-		rc = buf_printf(&b,
-		    "The retried jobs of [pipeline %lld](%s) passed: a flaky "
-		    "test, not a %s problem. Tracked in:\n\n%s",
-		    c->pl, c->pl_url, job_var(c->job, "RELAY_COMPONENT"),
-		    links.len ? links.data : "- (no job names recorded)\n");
-	if (rc == 0) {
-		footer(c, &b);
-		rc = buf_printf(&b,
-		    "\n\n/unlabel ~" RETRIED_LABEL
-		    "\n\n<!-- relay:flake pipeline=%lld -->",
-		    c->pl);
-	}
-	if (rc == 0)
-		rc = note(c, b.data);
+		rc = verdict_note(c, &b, "flake");
 	buf_free(&links);
 	buf_free(&b);
-	free(proj);
 	return rc;
 }
 
 /* ---- regression ---- */
 
+/* suspects: the pinned SHAs on the target branch (*old) and in the MR
+ * (*new), and c->range_url, the compare URL between them in the source
+ * project; the caller frees *old and *new */
 static int
-regression(struct ctx *c)
+suspects(struct ctx *c, char **old, char **new)
 {
+	const char *file = job_var(c->job, "RELAY_VERSION_FILE");
+	const char *web;
 	struct json *d = NULL;
-	char *old = NULL, *new = NULL;
-	struct buf url, b;
-	long max = job_long(c->job, "RELAY_RANGE_MAX");
-	int rc, noted;
+	struct buf url;
+	int rc = gitlab_call(c->gl, &d, "GET", c->src, NULL);
 
-	c->verdict = "regression";
-	buf_init(&url, 0);
-	buf_init(&b, 0);
-	rc = gitlab_call(c->gl, &d, "GET", c->src, NULL);
 	if (rc < 0)
 		err_prefix(rc, "cannot read project %s: ",
 		    job_var(c->job, "RELAY_SOURCE_PROJECT"));
 	if (rc == 0)
-		rc = gitlab_file(c->gl, &old, c->tgt,
-		    job_var(c->job, "RELAY_VERSION_FILE"), c->mr.target_branch);
+		rc = gitlab_file(c->gl, old, c->tgt, file, c->mr.target_branch);
 	if (rc == 0)
-		rc = gitlab_file(c->gl, &new, c->tgt,
-		    job_var(c->job, "RELAY_VERSION_FILE"), c->mr.sha);
+		rc = gitlab_file(c->gl, new, c->tgt, file, c->mr.sha);
 	if (rc < 0) {
-		err_prefix(rc, "cannot read the pinned versions: ");
-		goto out;
+		json_free(d);
+		return err_prefix(rc, "cannot read the pinned versions: ");
 	}
-	str_trim(old);
-	str_trim(new);
-	if (!is_sha(old) || !is_sha(new) ||
-	    !json_strp(json_root(d), "web_url")) {
+	str_trim(*old);
+	str_trim(*new);
+	web = json_strp(json_root(d), "web_url");
+	buf_init(&url, 0);
+	if (!is_sha(*old) || !is_sha(*new) || !web)
 		rc = err_set(E_PARSE,
 		    "cannot name the suspect range: %s holds '%.48s' on %s and '%.48s' in !%lld",
-		    job_var(c->job, "RELAY_VERSION_FILE"), old,
-		    c->mr.target_branch, new, c->mr.iid);
-		goto out;
-	}
-	rc = buf_printf(&url, "%s/-/compare/%s...%s",
-	    json_strp(json_root(d), "web_url"), old, new);
+		    file, *old, c->mr.target_branch, *new, c->mr.iid);
+	else
+		rc = buf_printf(&url, "%s/-/compare/%s...%s", web, *old, *new);
 	if (rc == 0)
-		c->range_url = str_dup(url.data);
-	if (rc < 0 || !c->range_url)
-		goto out;
-	noted = done(c, "regression", c->pl, NULL);
-	if (noted != 0) {
-		rc = noted < 0 ? noted : 0;
-		goto out;
-	}
-	log_info(
-	    "regression: pipeline %lld failed again after a retry while %s is green; suspects: %s",
-	    c->pl, c->mr.target_branch, url.data);
-	rc = buf_printf(&b,
-	    "**Regression suspected**: [pipeline %lld](%s) failed again after "
-	    "a retry (`%s`) while `%s` is green. The cause is likely among the "
-	    "%s changes from `%.12s` to `%.12s`: [compare](%s)\n\n",
-	    c->pl, c->pl_url, shown(c), c->mr.target_branch,
-	    job_var(c->job, "RELAY_COMPONENT"), old, new, url.data);
-	if (rc == 0)
-		rc = range_list(&b, c->gl, c->src, old, new, max);
-	if (rc == 0) {
-		footer(c, &b);
-		rc = buf_printf(&b,
-		    "\n\n/unlabel ~" RETRIED_LABEL
-		    "\n\n<!-- relay:regression pipeline=%lld -->",
-		    c->pl);
-	}
-	if (rc == 0)
-		rc = note(c, b.data);
-out:
+		c->range_url = buf_detach(&url);
+	buf_free(&url);
 	json_free(d);
+	return rc;
+}
+
+/* regression: failed again after the retry while the target branch is
+ * green: name the suspect range and list its changes, once */
+static int
+regression(struct ctx *c)
+{
+	char *old = NULL, *new = NULL;
+	struct buf b;
+	int rc;
+
+	c->verdict = "regression";
+	rc = suspects(c, &old, &new);
+	if (rc == 0)
+		rc = done(c, "regression", c->pl, NULL);
+	buf_init(&b, 0);
+	if (rc == 0) {
+		log_info(
+		    "regression: pipeline %lld failed again after a retry while %s is green; suspects: %s",
+		    c->pl, c->mr.target_branch, c->range_url);
+		buf_printf(&b,
+		    "**Regression suspected**: [pipeline %lld](%s) failed again after "
+		    "a retry (`%s`) while `%s` is green. The cause is likely among the "
+		    "%s changes from `%.12s` to `%.12s`: [compare](%s)\n\n",
+		    c->pl, c->pl_url, shown(c), c->mr.target_branch,
+		    job_var(c->job, "RELAY_COMPONENT"), old, new, c->range_url);
+		rc = range_list(&b, c->gl, c->src, old, new,
+		    job_long(c->job, "RELAY_RANGE_MAX"));
+		if (rc == 0)
+			rc = verdict_note(c, &b, "regression");
+	}
+	buf_free(&b);
 	free(old);
 	free(new);
-	buf_free(&url);
-	buf_free(&b);
-	return rc;
+	return rc < 0 ? rc : 0;
 }
 
 /* ---- the decision ---- */
@@ -820,8 +875,6 @@ failed(struct ctx *c)
 		if (rc < 0)
 			return rc;
 	}
-	memset(&m, 0, sizeof(m));
-	buf_init(&m.failed, 0);
 	rc = master_latest(c, &m);
 	if (rc == 0 && same_failures(c, &m))
 		rc = broken_master(c, &m);
@@ -922,6 +975,54 @@ setup(struct ctx *c, long long iid)
 	return 0;
 }
 
+/* ctx_init, ctx_free: a triage of no MR yet, of job's projects tgt and
+ * src (borrowed) */
+static void
+ctx_init(struct ctx *c, struct job *job, char *tgt, char *src)
+{
+	memset(c, 0, sizeof(*c));
+	c->job = job;
+	c->gl = job->gl;
+	c->tgt = tgt;
+	c->src = src;
+	c->verdict = "none";
+	buf_init(&c->failed, 0);
+	buf_init(&c->shown, 0);
+}
+
+static void
+ctx_free(struct ctx *c)
+{
+	mr_free(&c->mr);
+	buf_free(&c->failed);
+	buf_free(&c->shown);
+	free(c->range_url);
+}
+
+/* pending: the verdict of MR o's head pipeline is still open: relay's
+ * retried note for it (*retried) and no verdict yet. 1 yes, 0 no, < 0
+ * error. */
+static int
+pending(struct ctx *o, char **retried)
+{
+	int rc;
+
+	if (o->mr.head.id <= 0)
+		return 0;
+	o->pl = o->mr.head.id;
+	snprintf(o->pl_url, sizeof(o->pl_url), "%s", o->mr.head.web_url);
+	if (!o->pl_url[0])
+		mr_pipeline_url(o->pl_url, sizeof(o->pl_url), &o->mr, o->pl);
+	rc = done(o, "retried", o->pl, retried);
+	if (rc == 1)
+		rc = done(o, "flake", o->pl, NULL);
+	else
+		return rc;
+	if (rc == 0)
+		rc = done(o, "regression", o->pl, NULL);
+	return rc < 0 ? rc : !rc;
+}
+
 /* finish: one merged bump MR still carrying RETRIED_LABEL. Its head
  * pipeline is the one that merged it: relay's retried note for it and
  * no verdict yet means the retry decided after the chain moved on. */
@@ -932,31 +1033,11 @@ finish(struct ctx *c, long long iid)
 	char *retried = NULL;
 	int rc;
 
-	memset(&o, 0, sizeof(o));
-	o.job = c->job;
-	o.gl = c->gl;
-	o.tgt = c->tgt;
-	o.src = c->src;
-	o.verdict = "none";
-	buf_init(&o.failed, 0);
-	buf_init(&o.shown, 0);
+	ctx_init(&o, c->job, c->tgt, c->src);
 	rc = mr_read(&o.mr, o.gl, o.tgt, iid);
-	if (rc == 0 && o.mr.head.id > 0) {
-		o.pl = o.mr.head.id;
-		snprintf(o.pl_url, sizeof(o.pl_url), "%s", o.mr.head.web_url);
-		if (!o.pl_url[0])
-			mr_pipeline_url(
-			    o.pl_url, sizeof(o.pl_url), &o.mr, o.pl);
-		rc = done(&o, "retried", o.pl, &retried);
-	}
+	if (rc == 0)
+		rc = pending(&o, &retried);
 	if (rc == 1) {
-		int v = done(&o, "flake", o.pl, NULL);
-
-		if (v == 0)
-			v = done(&o, "regression", o.pl, NULL);
-		rc = v < 0 ? v : v == 0 ? 2 : 0;
-	}
-	if (rc == 2) {
 		log_info(
 		    "merged !%lld: its retried pipeline %lld has no verdict yet",
 		    iid, o.pl);
@@ -964,18 +1045,13 @@ finish(struct ctx *c, long long iid)
 		if (rc == 0)
 			log_info("merged !%lld, pipeline %lld: %s", iid, o.pl,
 			    o.verdict);
-	} else if (rc == 0 && o.mr.iid > 0) {
+	} else if (rc == 0 && c->job->dry_run)
 		/* nothing pending: drop the index */
-		if (c->job->dry_run)
-			log_info("dry run: would unlabel !%lld", iid);
-		else
-			rc = mr_labels(o.gl, &o.mr, NULL, RETRIED_LABEL);
-	}
+		log_info("dry run: would unlabel !%lld", iid);
+	else if (rc == 0)
+		rc = mr_labels(o.gl, &o.mr, NULL, RETRIED_LABEL);
 	free(retried);
-	mr_free(&o.mr);
-	buf_free(&o.failed);
-	buf_free(&o.shown);
-	free(o.range_url);
+	ctx_free(&o);
 	return rc;
 }
 
@@ -987,23 +1063,19 @@ static int
 sweep(struct ctx *c)
 {
 	char *branch = url_escape(job_var(c->job, "RELAY_MR_BRANCH"));
-	struct buf path;
 	struct json *d = NULL;
 	struct json_iter it;
 	struct jv e;
-	int rc;
+	int rc = branch ? gitlab_getf(c->gl, &d,
+			      "%s/merge_requests?state=merged&source_branch=%s"
+			      "&labels=" RETRIED_LABEL
+			      "&order_by=updated_at&sort=desc&per_page=20",
+			      c->tgt, branch)
+			: err_set(E_NOMEM, "out of memory");
 
-	buf_init(&path, 0);
-	rc = branch ? buf_printf(&path,
-			  "%s/merge_requests?state=merged&source_branch=%s"
-			  "&labels=" RETRIED_LABEL
-			  "&order_by=updated_at&sort=desc&per_page=20",
-			  c->tgt, branch)
-		    : err_set(E_NOMEM, "out of memory");
-	if (rc == 0)
-		rc = gitlab_call(c->gl, &d, "GET", path.data, NULL);
+	free(branch);
 	if (rc < 0)
-		err_prefix(rc, "cannot list merged bump MRs: ");
+		return err_prefix(rc, "cannot list merged bump MRs: ");
 	json_iter_init(&it, json_root(d));
 	while (rc == 0 && json_iter_next(&it, &e, NULL)) {
 		long long iid = json_intp(e, "iid", 0);
@@ -1012,27 +1084,19 @@ sweep(struct ctx *c)
 			rc = finish(c, iid);
 	}
 	json_free(d);
-	buf_free(&path);
-	free(branch);
 	return rc;
 }
 
 static int
 cmd_triage(struct job *job)
 {
+	long iid = job_long(job, "MR_IID");
 	struct ctx c;
-	long iid;
 	int rc;
 
-	memset(&c, 0, sizeof(c));
-	c.job = job;
-	c.gl = job->gl;
-	c.verdict = "none";
-	buf_init(&c.failed, 0);
-	buf_init(&c.shown, 0);
-	iid = job_long(job, "MR_IID");
-	c.tgt = gitlab_project_path(job_var(job, "RELAY_TARGET_PROJECT"));
-	c.src = gitlab_project_path(job_var(job, "RELAY_SOURCE_PROJECT"));
+	ctx_init(&c, job,
+	    gitlab_project_path(job_var(job, "RELAY_TARGET_PROJECT")),
+	    gitlab_project_path(job_var(job, "RELAY_SOURCE_PROJECT")));
 	rc = c.tgt && c.src ? 0 : err_set(E_NOMEM, "out of memory");
 	if (rc == 0 && iid == 0)
 		/* up to date or no green commit: the common hourly case */
@@ -1052,12 +1116,9 @@ cmd_triage(struct job *job)
 		job_out(job, "TRIAGE", c.verdict);
 		job_out(job, "SUSPECT_RANGE", c.range_url ? c.range_url : "");
 	}
-	mr_free(&c.mr);
-	buf_free(&c.failed);
-	buf_free(&c.shown);
 	free(c.tgt);
 	free(c.src);
-	free(c.range_url);
+	ctx_free(&c);
 	return rc;
 }
 

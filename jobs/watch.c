@@ -80,10 +80,41 @@ look(struct ctx *c, long long iid)
 	return 0;
 }
 
+/* refused: why GitLab refused the merge (the PUT's answer rc), and what
+ * to do. GitLab's line names the request; the prefix says what to do. */
+static int
+refused(struct ctx *c, int rc)
+{
+	const char *tb = c->mr.target_branch ? c->mr.target_branch : "";
+	long long iid = c->mr.iid;
+
+	switch (c->job->approver->status) {
+	case 401:
+		return err_prefix(E_PERM,
+		    "cannot merge !%lld: the RELAY_APPROVER_TOKEN user may not merge into %s (allow it to merge on that protected branch): ",
+		    iid, tb);
+	case 405:
+		return err_prefix(E_CONFLICT,
+		    "cannot merge !%lld: approvals missing, a merge check failing, or a draft (see its merge checks; the next run merges once they pass): ",
+		    iid);
+	case 409:
+		return err_prefix(E_CONFLICT,
+		    "cannot merge !%lld: its head moved past %.12s since the pipeline ran (the next run reads the new pipeline): ",
+		    iid, c->mr.sha);
+	case 422:
+		return err_prefix(E_CONFLICT,
+		    "cannot merge !%lld: the branch conflicts with %s (the next open-mr run rebuilds it): ",
+		    iid, tb);
+	default: return err_prefix(rc, "cannot merge !%lld: ", iid);
+	}
+}
+
+/* merge: the pipeline succeeded; merge the MR unless GitLab will
+ * (auto-merge) or a person must (no approver identity) */
 static int
 merge(struct ctx *c)
 {
-	struct buf path, body;
+	char body[128];
 	int rc;
 
 	if (c->mr.auto_merge) {
@@ -102,89 +133,76 @@ merge(struct ctx *c)
 		    c->mr.sha);
 		return 0;
 	}
-	buf_init(&path, 0);
-	buf_init(&body, 0);
-	rc = buf_printf(&path, "%s/merge", c->mr.path);
 	/* sha: merge exactly what the pipeline tested, nothing pushed since */
-	if (rc == 0)
-		rc = buf_printf(&body,
-		    "{\"sha\":\"%s\",\"should_remove_source_branch\":true}",
-		    c->mr.sha);
-	if (rc == 0)
-		rc = gitlab_call(
-		    c->job->approver, NULL, "PUT", path.data, body.data);
-	buf_free(&path);
-	buf_free(&body);
-	if (rc == 0) {
-		log_info("merged !%lld at %.12s", c->mr.iid, c->mr.sha);
-		c->outcome = "merged";
-		return 0;
-	}
-	/* GitLab's line names the request; the prefix says what to do */
-	switch (c->job->approver->status) {
-	case 401:
-		return err_prefix(E_PERM,
-		    "cannot merge !%lld: the RELAY_APPROVER_TOKEN user may not merge into %s (allow it to merge on that protected branch): ",
-		    c->mr.iid, c->mr.target_branch ? c->mr.target_branch : "");
-	case 405:
-		return err_prefix(E_CONFLICT,
-		    "cannot merge !%lld: approvals missing, a merge check failing, or a draft (see its merge checks; the next run merges once they pass): ",
-		    c->mr.iid);
-	case 422:
-		return err_prefix(E_CONFLICT,
-		    "cannot merge !%lld: the branch conflicts with %s (the next open-mr run rebuilds it): ",
-		    c->mr.iid, c->mr.target_branch ? c->mr.target_branch : "");
-	case 409:
-		return err_prefix(E_CONFLICT,
-		    "cannot merge !%lld: its head moved past %.12s since the pipeline ran (the next run reads the new pipeline): ",
-		    c->mr.iid, c->mr.sha);
-	default: return err_prefix(rc, "cannot merge !%lld: ", c->mr.iid);
-	}
+	snprintf(body, sizeof(body),
+	    "{\"sha\":\"%s\",\"should_remove_source_branch\":true}", c->mr.sha);
+	rc = gitlab_callf(
+	    c->job->approver, NULL, "PUT", body, "%s/merge", c->mr.path);
+	if (rc < 0)
+		return refused(c, rc);
+	log_info("merged !%lld at %.12s", c->mr.iid, c->mr.sha);
+	c->outcome = "merged";
+	return 0;
 }
 
+/* failed_jobs: report the failed jobs of the failed pipeline (cut at an
+ * entry with "+N more" past FAILED_MAX); the answer is no */
 static int
-run(struct ctx *c, long long iid)
+failed_jobs(struct ctx *c)
+{
+	struct buf jobs;
+	int rc;
+
+	buf_init(&jobs, 0);
+	rc = pipeline_failed_jobs(&jobs, c->gl, c->tgt, c->pl.id);
+	if (rc == 0)
+		rc = joblist_cap(&jobs, FAILED_MAX);
+	if (rc == 0) {
+		log_info(
+		    "failed jobs: %s", jobs.len ? jobs.data : "(none listed)");
+		rc = job_out(c->job, "FAILED_JOBS", jobs.len ? jobs.data : "");
+	}
+	buf_free(&jobs);
+	if (rc < 0)
+		return rc;
+	return job_no("pipeline %lld of !%lld failed", c->pl.id, c->mr.iid);
+}
+
+/* settle: look until the pipeline is done or RELAY_WATCH_WAIT_S is over */
+static int
+settle(struct ctx *c, long long iid)
 {
 	long wait = job_long(c->job, "RELAY_WATCH_WAIT_S");
 	long poll = job_long(c->job, "RELAY_POLL_S");
-	long long deadline;
+	long long deadline = now_ms() + wait * 1000;
 	int rc;
 
-	deadline = now_ms() + wait * 1000;
 	for (;;) {
 		rc = look(c, iid);
 		if (rc < 0)
 			return rc;
 		if (strcmp(c->outcome, "running") != 0 &&
 		    strcmp(c->outcome, "none") != 0)
-			break;
+			return 0;
 		if (now_ms() + poll * 1000 > deadline)
-			break;
+			return 0;
 		log_info("!%lld: pipeline %s, checking again in %lds", iid,
 		    c->outcome, poll);
 		sleep_ms(poll * 1000);
 	}
+}
+
+static int
+run(struct ctx *c, long long iid)
+{
+	int rc = settle(c, iid);
+
+	if (rc < 0)
+		return rc;
 	log_info("!%lld (%s): pipeline %lld %s", iid, c->mr.state, c->pl.id,
 	    c->pl.id ? c->pl.status : "not created yet");
-	if (strcmp(c->outcome, "failed") == 0) {
-		struct buf jobs;
-
-		buf_init(&jobs, 0);
-		rc = pipeline_failed_jobs(&jobs, c->gl, c->tgt, c->pl.id);
-		/* cut at an entry and say how many more: "+N more" */
-		if (rc == 0)
-			rc = joblist_cap(&jobs, FAILED_MAX);
-		if (rc == 0) {
-			log_info("failed jobs: %s",
-			    jobs.len ? jobs.data : "(none listed)");
-			rc = job_out(
-			    c->job, "FAILED_JOBS", jobs.len ? jobs.data : "");
-		}
-		buf_free(&jobs);
-		if (rc < 0)
-			return rc;
-		return job_no("pipeline %lld of !%lld failed", c->pl.id, iid);
-	}
+	if (strcmp(c->outcome, "failed") == 0)
+		return failed_jobs(c);
 	job_out(c->job, "FAILED_JOBS", "");
 	if (strcmp(c->outcome, "success") == 0)
 		return merge(c);
@@ -194,18 +212,12 @@ run(struct ctx *c, long long iid)
 static int
 cmd_watch(struct job *job)
 {
-	struct ctx c;
-	long iid;
+	struct ctx c = { .job = job, .gl = job->gl };
 	int rc;
 
-	memset(&c, 0, sizeof(c));
-	c.job = job;
-	c.gl = job->gl;
-	iid = job_long(job, "MR_IID");
 	c.tgt = gitlab_project_path(job_var(job, "RELAY_TARGET_PROJECT"));
-	rc = c.tgt ? 0 : err_set(E_NOMEM, "out of memory");
-	if (rc == 0)
-		rc = run(&c, iid);
+	rc = c.tgt ? run(&c, job_long(job, "MR_IID"))
+		   : err_set(E_NOMEM, "out of memory");
 	/* what is known is reported even when a later step failed */
 	if (c.outcome) {
 		char id[32];

@@ -50,6 +50,14 @@ main(void)
 	STREQ(str_trim(s), "abc def");
 	strcpy(s, "   ");
 	STREQ(str_trim(s), "");
+	e = str_printf("%s/pipelines/%lld/jobs?%sper_page=100", "/projects/x",
+	    12LL, "include_retried=true&");
+	STREQ(e,
+	    "/projects/x/pipelines/12/jobs?include_retried=true&per_page=100");
+	free(e);
+	e = str_printf("%s", "");
+	STREQ(e, "");
+	free(e);
 	e = url_escape("gitlab-org/security/gitaly");
 	STREQ(e, "gitlab-org%2Fsecurity%2Fgitaly");
 	free(e);
