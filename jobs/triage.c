@@ -545,33 +545,29 @@ flaky_find(struct ctx *c, struct flaky *f)
 static int
 flaky_note(struct ctx *c, struct flaky *f)
 {
-	struct buf path;
 	long long self = 0;
-	int rc = 0;
+	char *path;
+	int rc = f->desc ? record_self(&self, c->gl) : 0;
 
-	if (f->desc)
-		rc = record_self(&self, c->gl);
-	buf_init(&path, 0);
-	buf_printf(&path, "%s/issues/%lld", f->proj, f->iid);
-	if (rc == 0)
-		rc = buf_error(&path);
-	if (rc == 0 && f->desc && f->author == self &&
-	    strstr(f->desc, f->mk.data))
-		rc = 1;
-	else if (rc == 0)
-		rc = record_find(NULL, NULL, c->gl, path.data, f->mk.data);
+	if (rc < 0)
+		return rc;
+	if (f->desc && f->author == self && strstr(f->desc, f->mk.data))
+		return 0;
+	path = str_printf("%s/issues/%lld", f->proj, f->iid);
+	rc = path ? record_find(NULL, NULL, c->gl, path, f->mk.data)
+		  : err_set(E_NOMEM, "out of memory");
 	if (rc == 0 && c->job->dry_run)
 		log_info("dry run: would note on issue #%lld", f->iid);
 	else if (rc == 0) {
 		buf_printf(&f->line, "\n\n%s", f->mk.data);
 		rc = buf_error(&f->line);
 		if (rc == 0)
-			rc = notes_post(NULL, c->gl, path.data, f->line.data);
+			rc = notes_post(NULL, c->gl, path, f->line.data);
 		if (rc == 0)
 			log_info("noted a new flake of %s on %s", f->job,
 			    f->url ? f->url : "");
 	}
-	buf_free(&path);
+	free(path);
 	return rc < 0 ? rc : 0;
 }
 
@@ -631,13 +627,13 @@ flaky_open(struct ctx *c, struct flaky *f, struct buf *links)
 	else if (rc == 0) {
 		rc = gitlab_callf(
 		    c->gl, &made, "POST", req.data, "%s/issues", f->proj);
+		url = json_strp(json_root(made), "web_url");
 		if (rc < 0)
 			err_prefix(rc, "cannot open a flaky-job issue: ");
-	}
-	url = json_strp(json_root(made), "web_url");
-	if (rc == 0 && made) {
-		log_info("opened %s", url);
-		rc = buf_printf(links, "- %s\n", url ? url : "");
+		else {
+			log_info("opened %s", url);
+			rc = buf_printf(links, "- %s\n", url ? url : "");
+		}
 	}
 	json_free(made);
 	buf_free(&desc);

@@ -10,17 +10,7 @@
 # relay's own .gitlab-ci.yml (push pipelines run no chain job; RELAY_ONLY),
 # and every YAML file against GitLab's schema.
 . "$(dirname "$0")/lib.sh"
-
-if ! GCL=$("$TOP/scripts/gcl.sh" 2>"$TRASH/gcl.err"); then
-	echo "# skipped: gitlab-ci-local unavailable: $(cat "$TRASH/gcl.err")"
-	test_done
-	exit 0
-fi
-sim_start
-seed_default
-T='.projects["gitlab-org/gitlab"]'
-export GIT_AUTHOR_NAME=dev GIT_AUTHOR_EMAIL=dev@example.com
-export GIT_COMMITTER_NAME=dev GIT_COMMITTER_EMAIL=dev@example.com
+. "$TOP/tests/e2e/ci.sh"
 VERSION=$(python3 "$TOP/scripts/inputs.py" --version)
 
 # repo DIR: a project as the runner sees it (tracked files, an origin)
@@ -59,26 +49,20 @@ git clone -q --bare work canon.git
 git init -q --bare mirror.git
 
 # chain [SOURCE] [--variable K=V...]: one pipeline of the adopter (DIR, or
-# proj); the runner's output in gcl.out. Secrets go in as CI variables do;
-# the failures webhook under the variable name README's include gives.
+# proj) on the runner (gcl); the failures webhook under the variable name
+# README's include gives.
 chain() {
 	src=${1:-schedule}
 	[ $# -gt 0 ] && shift
-	(cd "${DIR:-proj}" && "$GCL" --force-shell-executor --no-color \
+	gcl "${DIR:-proj}" \
 		--ignore-predefined-vars CI_PIPELINE_SOURCE,CI_API_V4_URL \
 		--variable CI_PIPELINE_SOURCE="$src" \
-		--variable CI_API_V4_URL="$CI_API_V4_URL" \
-		--variable PATH="$RELAY_BIN:$PATH" \
-		--variable RELAY_TOKEN="$BOT_TOKEN" \
 		--variable RELAY_APPROVER_TOKEN="$APPROVER_TOKEN" \
-		--variable RELAY_SLACK_ALERTS_URL="$RELAY_SLACK_ALERTS_URL" \
 		--variable SLACK_G_GITALY_WEBHOOK="$RELAY_SLACK_FAILURES_URL" \
 		--variable RELAY_MIRROR_FROM="${MIRROR_FROM:-$TRASH/canon.git}" \
 		--variable RELAY_MIRROR_TO="$TRASH/mirror.git" \
 		--variable RELAY_MIRROR_CACHE="$TRASH/cache.git" \
-		--variable RELAY_WATCH_WAIT_S=0 --variable RELAY_PIPELINE_WAIT_S=0 \
-		--variable RELAY_RETRY_BASE_MS=5 "$@") >gcl.out 2>&1
-	rc=$?
+		--variable RELAY_PIPELINE_WAIT_S=0 "$@"
 	runs=$((${runs:-0} + 1))
 	cp gcl.out "gcl.$runs.out" # each run kept for KEEP=1
 	# the job pages' links (artifacts:reports:annotations) of this run

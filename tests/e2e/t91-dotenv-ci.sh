@@ -6,17 +6,7 @@
 # nothing is expanded (no token, no command output), and relay's next
 # stage (notify) reads the value back.
 . "$(dirname "$0")/lib.sh"
-
-if ! GCL=$("$TOP/scripts/gcl.sh" 2>"$TRASH/gcl.err"); then
-	echo "# skipped: gitlab-ci-local unavailable: $(cat "$TRASH/gcl.err")"
-	test_done
-	exit 0
-fi
-sim_start
-seed_default
-T='.projects["gitlab-org/gitlab"]'
-export GIT_AUTHOR_NAME=dev GIT_AUTHOR_EMAIL=dev@example.com
-export GIT_COMMITTER_NAME=dev GIT_COMMITTER_EMAIL=dev@example.com
+. "$TOP/tests/e2e/ci.sh"
 
 src_commits '[{"message": "Add cache", "merge": 1}]'
 open_bump "$(nth 1)"
@@ -50,17 +40,10 @@ YAML
 git -C proj init -q -b main && git -C proj add -A && git -C proj commit -q -m ci
 
 ci() {
-	(cd proj && "$GCL" --force-shell-executor --no-color \
-		--ignore-predefined-vars CI_API_V4_URL,CI_JOB_TOKEN \
-		--variable CI_API_V4_URL="$CI_API_V4_URL" \
+	gcl proj --ignore-predefined-vars CI_API_V4_URL,CI_JOB_TOKEN \
 		--variable CI_JOB_TOKEN="$JOB_TOKEN" \
-		--variable PATH="$RELAY_BIN:$PATH" \
-		--variable RELAY_TOKEN="$BOT_TOKEN" \
 		--variable RELAY_SLACK_FAILURES_URL="$RELAY_SLACK_FAILURES_URL" \
-		--variable RELAY_SLACK_ALERTS_URL="$RELAY_SLACK_ALERTS_URL" \
-		--variable MR_IID=1 --variable RELAY_WATCH_WAIT_S=0 \
-		--variable RELAY_RETRY_BASE_MS=5) >gcl.out 2>&1
-	rc=$?
+		--variable MR_IID=1
 }
 # line JOB TEXT: JOB's log line holding TEXT
 line() { grep "^$1 *> $2" gcl.out; }
