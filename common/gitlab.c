@@ -458,6 +458,58 @@ one(struct gitlab_batch *b)
 	return rc;
 }
 
+/* prefetch: queue a GET of url (owned) as g */
+static int
+prefetch(struct gitlab *g, char *url)
+{
+	struct http_req req = { "GET", url, g->auth, g->token, NULL, NULL,
+		NULL };
+	int rc = url ? http_prefetch(g->http, &req)
+		     : err_set(E_NOMEM, "out of memory");
+
+	free(url);
+	return rc;
+}
+
+int
+gitlab_prefetchf(struct gitlab *g, const char *fmt, ...)
+{
+	struct buf url;
+	va_list ap;
+	int rc;
+
+	buf_init(&url, 0);
+	va_start(ap, fmt);
+	rc = buf_puts(&url, g->api) == 0 ? buf_vprintf(&url, fmt, ap) : E_NOMEM;
+	va_end(ap);
+	if (rc < 0)
+		buf_free(&url);
+	return prefetch(g, rc < 0 ? NULL : buf_detach(&url));
+}
+
+int
+gitlab_prefetch_file(
+    struct gitlab *g, const char *proj, const char *file, const char *ref)
+{
+	char *f = url_escape(file), *r = ref ? url_escape(ref) : NULL;
+	int rc = f && (r || !ref)
+	    ? gitlab_prefetchf(g, "%s/repository/files/%s/raw%s%s", proj, f,
+		  r ? "?ref=" : "", r ? r : "")
+	    : err_set(E_NOMEM, "out of memory");
+
+	free(f);
+	free(r);
+	return rc;
+}
+
+int
+gitlab_pager_prefetch(struct gitlab_pager *p)
+{
+	if (!p->next || p->pages >= p->max_pages)
+		return 0;
+	return prefetch(p->g, str_dup(p->next));
+}
+
 long long
 gitlab_now(const struct gitlab *g)
 {

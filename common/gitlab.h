@@ -149,6 +149,17 @@ int gitlab_batch_run(struct gitlab_batch *b);
 int gitlab_batch_rc(struct gitlab_batch *b, int i);
 void gitlab_batch_free(struct gitlab_batch *b);
 
+/* gitlab_prefetchf, gitlab_prefetch_file, gitlab_pager_prefetch: a read
+ * a later step surely makes (gitlab_getf/_listf of that path, gitlab_file,
+ * the pager's next page), sent side by side with the next request, so it
+ * costs no round of its own (http_prefetch). The later call gets the very
+ * answer, or error, it would have got. */
+int gitlab_prefetchf(struct gitlab *g, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int gitlab_prefetch_file(
+    struct gitlab *g, const char *proj, const char *file, const char *ref);
+int gitlab_pager_prefetch(struct gitlab_pager *p);
+
 /* gitlab_project_path: "/projects/<url-encoded path or id>"; caller frees */
 char *gitlab_project_path(const char *project);
 

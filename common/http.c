@@ -29,6 +29,8 @@ struct http {
 	CURLM *multi; /* owns the connection cache */
 	CURL *easy[HTTP_CONNS]; /* made on first use */
 	int busy[HTTP_CONNS]; /* an attempt is in flight on easy[i] */
+	struct http_pre pre[HTTP_PREFETCH_MAX]; /* http_prefetch's reads */
+	size_t npre;
 	struct http_opts o;
 	long nrequests;
 	unsigned rnd;
@@ -107,6 +109,8 @@ http_new(struct http **out, const struct http_opts *o)
 	return 0;
 }
 
+static void pre_free(struct http_pre *p);
+
 void
 http_free(struct http *h)
 {
@@ -116,6 +120,8 @@ http_free(struct http *h)
 		return;
 	/* no easy handle is in the multi handle between calls */
 	curl_multi_cleanup(h->multi);
+	while (h->npre > 0)
+		pre_free(&h->pre[--h->npre]);
 	for (i = 0; i < HTTP_CONNS; i++)
 		curl_easy_cleanup(h->easy[i]);
 	free(h);
@@ -823,36 +829,148 @@ drive(struct http *h, struct call *cs, size_t n)
 	return 0;
 }
 
+/* resp_init: an empty answer, before any attempt */
+static void
+resp_init(struct http *h, struct http_call *c)
+{
+	struct http_resp *r = &c->resp;
+
+	memset(r, 0, sizeof(*r));
+	buf_init(&r->body, h->o.max_body + 1);
+	r->retry_after_s = -1;
+	r->declared_size = -1;
+	c->rc = 0;
+	c->err = NULL;
+}
+
+static void
+pre_free(struct http_pre *p)
+{
+	http_resp_free(&p->call.resp);
+	free(p->call.err);
+	free(p->url);
+	memset(p, 0, sizeof(*p));
+}
+
+/* pre_drop: forget prefetched answers (a write may have changed them) */
+static void
+pre_drop(struct http *h)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < h->npre; i++) {
+		if (h->pre[i].sent)
+			pre_free(&h->pre[i]);
+		else
+			h->pre[k++] = h->pre[i];
+	}
+	h->npre = k;
+}
+
+/* pre_match: prefetch p is a GET of req's URL with req's credentials */
+static int
+pre_match(const struct http_pre *p, const struct http_req *q)
+{
+	const char *a = p->call.req.token, *b = q->token;
+
+	return strcmp(q->method, "GET") == 0 && strcmp(p->url, q->url) == 0 &&
+	    p->call.req.auth == q->auth &&
+	    (a && b ? strcmp(a, b) == 0 : a == b);
+}
+
+/* pre_take: the prefetched answer to GET c, moved into c: 1; 0 when c
+ * must be sent (a prefetch of it not sent yet is c itself from now) */
+static int
+pre_take(struct http *h, struct http_call *c)
+{
+	size_t i;
+
+	for (i = 0; i < h->npre; i++) {
+		struct http_pre *p = &h->pre[i];
+		int sent = p->sent;
+
+		if (!pre_match(p, &c->req))
+			continue;
+		if (sent) {
+			http_resp_free(&c->resp);
+			c->resp = p->call.resp;
+			c->rc = p->call.rc;
+			c->err = p->call.err;
+			p->call.err = NULL;
+			memset(&p->call.resp, 0, sizeof(p->call.resp));
+		}
+		pre_free(p);
+		h->pre[i] = h->pre[--h->npre];
+		return sent;
+	}
+	return 0;
+}
+
+int
+http_prefetch(struct http *h, const struct http_req *req)
+{
+	struct http_pre *p;
+	size_t i;
+
+	for (i = 0; i < h->npre; i++)
+		if (pre_match(&h->pre[i], req))
+			return 0; /* asked already */
+	if (h->npre == HTTP_PREFETCH_MAX)
+		return 0; /* an optimisation only: the read happens later */
+	p = &h->pre[h->npre];
+	memset(p, 0, sizeof(*p));
+	p->url = str_dup(req->url);
+	if (!p->url)
+		return err_set(E_NOMEM, "out of memory");
+	p->call.req = *req;
+	p->call.req.method = "GET";
+	p->call.req.body = NULL;
+	p->call.req.url = p->url;
+	h->npre++;
+	return 0;
+}
+
+/* enlist: call c into cs[*k] for the run, unless it is refused */
+static void
+enlist(struct http *h, struct call *cs, size_t *k, struct http_call *c)
+{
+	struct call *a = &cs[(*k)++];
+	int rc;
+
+	resp_init(h, c);
+	a->c = c;
+	a->slot = -1;
+	rc = url_allowed(c->req.url);
+	if (rc < 0)
+		finish(a,
+		    err_prefix(rc, "%s %s: ", c->req.method, where(&c->req)));
+}
+
 int
 http_do_many(struct http *h, struct http_call *calls, size_t n)
 {
-	struct call *cs = calloc(n ? n : 1, sizeof(*cs));
-	size_t i;
+	struct call *cs = calloc(n + h->npre + 1, sizeof(*cs));
+	size_t i, k = 0;
 	int rc = 0;
 
+	for (i = 0; i < n; i++)
+		if (strcmp(calls[i].req.method, "GET") != 0)
+			pre_drop(h);
 	for (i = 0; i < n; i++) {
-		struct http_resp *r = &calls[i].resp;
-
-		memset(r, 0, sizeof(*r));
-		buf_init(&r->body, h->o.max_body + 1);
-		r->retry_after_s = -1;
-		r->declared_size = -1;
-		calls[i].rc = 0;
-		calls[i].err = NULL;
-		if (!cs) {
+		resp_init(h, &calls[i]);
+		if (!cs)
 			calls[i].rc = err_set(E_NOMEM, "out of memory");
-			continue;
-		}
-		cs[i].c = &calls[i];
-		cs[i].slot = -1;
-		rc = url_allowed(calls[i].req.url);
-		if (rc < 0)
-			finish(&cs[i],
-			    err_prefix(rc, "%s %s: ", calls[i].req.method,
-				where(&calls[i].req)));
+		else if (!pre_take(h, &calls[i]))
+			enlist(h, cs, &k, &calls[i]);
 	}
-	rc = cs ? drive(h, cs, n) : 0;
-	for (i = 0; cs && i < n; i++) {
+	/* prefetches queued meanwhile go out with this run */
+	for (i = 0; cs && i < h->npre; i++)
+		if (!h->pre[i].sent) {
+			h->pre[i].sent = 1;
+			enlist(h, cs, &k, &h->pre[i].call);
+		}
+	rc = cs ? drive(h, cs, k) : 0;
+	for (i = 0; cs && i < k; i++) {
 		/* only after a multi handle failure: nothing left in flight */
 		if (cs[i].slot >= 0) {
 			curl_multi_remove_handle(h->multi, h->easy[cs[i].slot]);
@@ -860,7 +978,7 @@ http_do_many(struct http *h, struct http_call *calls, size_t n)
 			free_headers(&cs[i]);
 		}
 		if (!cs[i].done)
-			calls[i].rc = rc;
+			cs[i].c->rc = rc;
 	}
 	free(cs);
 	/* the first failure in request order is the one reported */

@@ -82,6 +82,20 @@ struct http_call {
  * rc in request order with the error message set to its message: one
  * error, however many failed. */
 int http_do_many(struct http *h, struct http_call *calls, size_t n);
+/* http_prefetch: queue GET req (copied; its token borrowed): it goes out
+ * with the next http_do/http_do_many run, side by side with that run's
+ * requests, and the first later GET of the same URL and token takes its
+ * answer (or error) instead of asking again. For a read a later step
+ * surely makes that needs nothing the run in flight answers. Prefetched
+ * answers not yet taken are forgotten when a write (any method but GET)
+ * is sent, since it may change them. */
+#define HTTP_PREFETCH_MAX 8
+struct http_pre {
+	char *url; /* owned */
+	int sent; /* went out with a run: call holds the answer */
+	struct http_call call;
+};
+int http_prefetch(struct http *h, const struct http_req *req);
 /* http_deadline: no attempt starts, no backoff waits, and no transfer runs
  * past secs from now (0: none), so retries x backoff never outlive the
  * job; a request refused by it is E_TEMP. job_api sets it from

@@ -162,6 +162,22 @@ read_current(struct ctx *c)
 	return rc;
 }
 
+/* prefetch_pin: the pin is read whatever the source project answers:
+ * both go out at once */
+static int
+prefetch_pin(struct ctx *c)
+{
+	char *tgt =
+	    gitlab_project_path(job_var(c->job, "RELAY_TARGET_PROJECT"));
+	int rc = tgt ? gitlab_prefetch_file(c->gl, tgt,
+			   job_var(c->job, "RELAY_VERSION_FILE"),
+			   job_var(c->job, "RELAY_TARGET_BRANCH"))
+		     : err_set(E_NOMEM, "out of memory");
+
+	free(tgt);
+	return rc;
+}
+
 static int
 read_source(struct ctx *c)
 {
@@ -420,6 +436,9 @@ walk_open(struct ctx *c, struct walk *w)
 		    "&first_parent=true&per_page=100",
 		    c->src, ref);
 	free(ref);
+	/* the first pages of both lists at once */
+	if (rc == 0)
+		rc = gitlab_pager_prefetch(&w->commits);
 	return rc < 0 ? rc : greens_more(c, &w->g);
 }
 
@@ -608,6 +627,8 @@ cmd_find_green(struct job *job)
 	c.max_commits = job_long(job, "RELAY_MAX_COMMITS");
 	c.src = gitlab_project_path(job_var(job, "RELAY_SOURCE_PROJECT"));
 	rc = c.src ? 0 : err_set(E_NOMEM, "out of memory");
+	if (rc == 0)
+		rc = prefetch_pin(&c);
 	if (rc == 0)
 		rc = read_source(&c);
 	if (rc == 0)

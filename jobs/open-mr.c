@@ -102,10 +102,19 @@ static int
 read_projects(struct ctx *c)
 {
 	const char *url = job_var(c->job, "SOURCE_WEB_URL");
-	int rc = gitlab_project_read(&c->target_branch, NULL, c->gl, c->tgt,
-	    job_var(c->job, "RELAY_TARGET_PROJECT"),
-	    job_var(c->job, "RELAY_TARGET_BRANCH"));
+	int rc = 0;
 
+	/* sent with the target's read: the source's, and the version file
+	 * on the MR branch when this run has something to pin */
+	if (!url_is_own(url, c->gl->api))
+		rc = gitlab_prefetchf(c->gl, "%s", c->src);
+	if (rc == 0 && is_sha(c->current) &&
+	    strcasecmp(c->current, c->green) != 0)
+		rc = gitlab_prefetch_file(c->gl, c->tgt, c->file, c->branch);
+	if (rc == 0)
+		rc = gitlab_project_read(&c->target_branch, NULL, c->gl, c->tgt,
+		    job_var(c->job, "RELAY_TARGET_PROJECT"),
+		    job_var(c->job, "RELAY_TARGET_BRANCH"));
 	if (rc < 0)
 		return rc;
 	if (!url_is_own(url, c->gl->api))
@@ -221,6 +230,17 @@ find_open(struct ctx *c)
 }
 
 /* ---- the description ---- */
+
+/* prefetch_range: range's first page, sent with the commit */
+static int
+prefetch_range(struct ctx *c)
+{
+	return is_sha(c->current) ? gitlab_prefetchf(c->gl,
+					"%s/repository/commits?ref_name=%s"
+					"&first_parent=true&per_page=100",
+					c->src, c->green)
+				  : 0;
+}
 
 /* range: the first-parent changes between CURRENT_SHA and GREEN_SHA */
 static int
@@ -491,6 +511,31 @@ stale(struct ctx *c)
 
 /* ---- approval and auto-merge (second identity) ---- */
 
+/* prefetch_merge_reads: what auto_merge reads (after the push: a push
+ * resets approvals), sent side by side with the request before it: the
+ * MR (unless its POST answered it), the merge commit of its pipeline,
+ * the approver and the approvals */
+static int
+prefetch_merge_reads(struct ctx *c)
+{
+	struct jv pl = json_get(json_root(c->created), "head_pipeline");
+	const char *sha = json_strp(pl, "sha"), *ref = json_strp(pl, "ref");
+	const char *head = json_strp(json_root(c->created), "sha");
+	int rc = 0;
+
+	if (!c->created)
+		rc = gitlab_prefetchf(c->gl, "%s", c->mr);
+	else if (sha && head && strcasecmp(sha, head) != 0 && ref &&
+	    str_has_prefix(ref, "refs/merge-requests/"))
+		rc = gitlab_prefetchf(
+		    c->gl, "%s/repository/commits/%s", c->tgt, sha);
+	if (rc == 0 && c->job->approver)
+		rc = gitlab_prefetchf(c->job->approver, "/user");
+	if (rc == 0 && c->job->approver)
+		rc = gitlab_prefetchf(c->gl, "%s/approvals", c->mr);
+	return rc;
+}
+
 static int
 user_id(struct gitlab *g, long long *out)
 {
@@ -741,7 +786,10 @@ auto_merge(struct ctx *c)
 {
 	struct mr_state s;
 	long long deadline;
-	int rc = read_mr(c, &s);
+	int rc = prefetch_merge_reads(c);
+
+	if (rc == 0)
+		rc = read_mr(c, &s);
 
 	if (rc < 0 || strcmp(s.state, "opened") != 0)
 		return rc;
@@ -932,7 +980,10 @@ open_or_update(struct ctx *c, int found, const char *desc, const char **action)
 
 	if (found) {
 		*action = "updated";
-		return !c->desc_ok || !c->labels_ok ? update_mr(c, desc) : 0;
+		if (c->desc_ok && c->labels_ok)
+			return 0;
+		rc = prefetch_merge_reads(c);
+		return rc < 0 ? rc : update_mr(c, desc);
 	}
 	if (c->job->dry_run) {
 		log_info(
@@ -944,6 +995,10 @@ open_or_update(struct ctx *c, int found, const char *desc, const char **action)
 	rc = create_mr(c, desc);
 	*action = rc == E_CONFLICT ? "updated" : "created";
 	if (rc < 0 && rc != E_CONFLICT)
+		return rc;
+	if (rc == 0)
+		rc = prefetch_merge_reads(c);
+	if (rc < 0)
 		return rc;
 	/* check again: a racing run may have created one too */
 	found = find_open(c);
@@ -1020,7 +1075,9 @@ run(struct ctx *c, const char **action)
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
 	c->branch_ok = strcasecmp(onbranch, c->green) == 0;
-	rc = c->branch_ok ? 0 : branch(c, onbranch, absent);
+	rc = !found || !c->desc_ok || !c->labels_ok ? prefetch_range(c) : 0;
+	if (rc == 0)
+		rc = c->branch_ok ? 0 : branch(c, onbranch, absent);
 	if (rc == 0)
 		rc = write_mr(c, found, !c->branch_ok, action);
 	if (rc < 0 || c->iid <= 0)
