@@ -996,10 +996,8 @@ open_or_update(struct ctx *c, int found, const char *desc, const char **action)
 	*action = rc == E_CONFLICT ? "updated" : "created";
 	if (rc < 0 && rc != E_CONFLICT)
 		return rc;
-	if (rc == 0)
-		rc = prefetch_merge_reads(c);
-	if (rc < 0)
-		return rc;
+	if (rc == 0 && prefetch_merge_reads(c) < 0)
+		return E_NOMEM;
 	/* check again: a racing run may have created one too */
 	found = find_open(c);
 	if (found == 0 && rc == E_CONFLICT)
