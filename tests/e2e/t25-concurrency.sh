@@ -73,12 +73,19 @@ test_expect_success 'after the race, one more run finds nothing to change' '
 # requests a stage makes in the common case.
 BUDGET_find_green=5 BUDGET_open_mr=12 BUDGET_watch=4 BUDGET_triage=11
 BUDGET_notify=8 BUDGET_track_deploy=12
-# stage NAME [ARGS]: run under latency, then check its request count
+# Round budgets: the most sequential rounds (GET /-/sim/rounds: requests
+# in flight together count once), the dependent-round bound of
+# BENCHMARKS.md "Rounds": independent requests go out side by side
+ROUNDS_find_green=3 ROUNDS_open_mr=7
+# stage NAME [ARGS]: run under latency, then check its requests and rounds
 stage() {
 	sim DELETE /requests >/dev/null && run "$@" &&
-	n=$(requests length) && b=$(eval echo "\$BUDGET_$(echo "$1" | tr - _)") &&
-	echo "$1: $n requests, budget $b, exit $rc" >>"$TRASH/budgets" &&
+	s=$(echo "$1" | tr - _) && n=$(requests length) &&
+	b=$(eval echo "\$BUDGET_$s") && r=$(sim GET /rounds | jq .rounds) &&
+	rb=$(eval echo "\${ROUNDS_$s:-$(sim GET /rounds | jq .requests)}") &&
+	echo "$1: $n requests, budget $b; $r rounds, budget $rb; exit $rc" >>"$TRASH/budgets" &&
 	[ "$n" -le "$b" ] || { echo "$1 made $n requests, budget $b"; return 1; }
+	[ "$r" -le "$rb" ] || { echo "$1 took $r rounds, budget $rb"; return 1; }
 }
 
 test_expect_success 'with 50 ms per request, the whole chain finishes within its request budgets' '

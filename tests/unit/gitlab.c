@@ -226,6 +226,57 @@ batches(struct gitlab *g)
 	json_free(proj);
 	OK(rounds("requests") == 2);
 
+	/* a prefetch goes out with the next request, side by side, and the
+	 * later read of it takes its answer: two requests, one round */
+	fresh();
+	OK(gitlab_prefetchf(g, "%s/repository/commits?ref_name=master", SRC) ==
+	    0);
+	OK(gitlab_prefetchf(g, "%s/repository/commits?ref_name=master", SRC) ==
+	    0); /* asked already: not twice */
+	OK(gitlab_getf(g, &proj, "%s", SRC) == 0 && proj);
+	OK(gitlab_listf(
+	       g, &list, "%s/repository/commits?ref_name=master", SRC) == 0 &&
+	    json_size(json_root(list)) == 6);
+	json_free(proj);
+	json_free(list);
+	OK(rounds("requests") == 2);
+	OK(rounds("rounds") == 1);
+
+	/* a prefetched read that fails: the run that carried it succeeds,
+	 * the later read gets the error, as if it had asked itself */
+	fresh();
+	admin_do("POST", "/faults",
+	    "{\"kind\": \"status\", \"status\": 404, \"times\": -1,"
+	    " \"method\": \"GET\", \"path\": \"/pipelines$\"}");
+	gitlab_prefetchf(g, "%s/pipelines", SRC);
+	OK(gitlab_getf(g, &proj, "%s", SRC) == 0 && g->status == 200);
+	json_free(proj);
+	err_clear();
+	OK(gitlab_listf(g, &list, "%s/pipelines", SRC) == E_NOTFOUND && !list &&
+	    g->status == 404);
+	STREQ(err_msg(), "GET " SRC "/pipelines: HTTP 404: 404 simulated");
+	OK(rounds("requests") == 2);
+
+	/* a prefetch not sent yet is the read itself: one request */
+	fresh();
+	gitlab_prefetchf(g, "%s", SRC);
+	OK(gitlab_getf(g, &proj, "%s", SRC) == 0 && proj);
+	json_free(proj);
+	OK(rounds("requests") == 1);
+
+	/* a write forgets prefetched answers: they may have changed */
+	fresh();
+	gitlab_prefetchf(g, "%s/merge_requests", SRC);
+	gitlab_getf(g, &proj, "%s", SRC);
+	json_free(proj);
+	gitlab_callf(g, NULL, "POST",
+	    "{\"source_branch\": \"nope\", \"target_branch\": \"master\","
+	    " \"title\": \"x\"}",
+	    "%s/merge_requests", SRC);
+	OK(gitlab_listf(g, &list, "%s/merge_requests", SRC) == 0 && list);
+	json_free(list);
+	OK(rounds("requests") == 4);
+
 	/* more members than a batch holds: a sticky error, nothing sent */
 	fresh();
 	gitlab_batch_init(&b, g);
