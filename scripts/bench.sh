@@ -106,11 +106,11 @@ kill $sim_pid 2>/dev/null
 sim_pid=
 
 echo
-echo "## find-green + open-mr at 50 ms per request: relay vs GitLab clients"
+echo "## find-green + open-mr at 50 ms per request: requests, rounds and the dependent-round bound per stage; relay vs GitLab clients"
 RELAY_BIN=$bin python3 "$top/scripts/bench-compare.py"
 echo
 echo "## the same with no added latency (process start-up and client overhead)"
-RELAY_BIN=$bin RELAY_BENCH_LATENCY_MS=0 python3 "$top/scripts/bench-compare.py"
+RELAY_BIN=$bin RELAY_BENCH_LATENCY_MS=0 RELAY_BENCH_STAGES=0 python3 "$top/scripts/bench-compare.py"
 
 echo
 echo "## relay-mirror over smart HTTP against git"
