@@ -180,7 +180,6 @@ parse_notes_envs(struct ctx *c, const char *spec)
 static int
 load_deps(struct ctx *c, struct env *e)
 {
-	struct buf path;
 	char *name;
 	int rc;
 
@@ -189,15 +188,11 @@ load_deps(struct ctx *c, struct env *e)
 	name = url_escape(e->name);
 	if (!name)
 		return err_set(E_NOMEM, "out of memory");
-	buf_init(&path, 0);
 	/* newest first; 20 covers days of deployments of one environment */
-	rc = buf_printf(&path,
+	rc = gitlab_listf(c->job->gl, &e->deps,
 	    "%s/deployments?environment=%s&status=success&order_by=id"
 	    "&sort=desc&per_page=20",
 	    c->tgt, name);
-	if (rc == 0)
-		rc = gitlab_list(c->job->gl, &e->deps, path.data);
-	buf_free(&path);
 	free(name);
 	return rc < 0
 	    ? err_prefix(rc, "cannot list deployments to %s: ", e->name)
@@ -316,6 +311,17 @@ slack_text(struct ctx *c, struct buf *b, const struct mr *m, const char *merge,
 	return buf_puts(b, "\n");
 }
 
+/* signature: the note's last line, naming the job that wrote it */
+static int
+signature(struct ctx *c, struct buf *b)
+{
+	const char *job = job_var(c->job, "CI_JOB_URL");
+
+	if (job)
+		buf_printf(b, "\n_relay-track-deploy, [job](%s)_\n", job);
+	return buf_error(b);
+}
+
 static int
 note_text(struct ctx *c, struct buf *b, const struct mr *m, const char *merge,
     const struct env *e, const struct hit *h)
@@ -335,10 +341,7 @@ note_text(struct ctx *c, struct buf *b, const struct mr *m, const char *merge,
 		notes_link(b, "deployment job", h->url, api);
 	}
 	buf_puts(b, ".\n");
-	if (job_var(c->job, "CI_JOB_URL"))
-		return buf_printf(b, "\n_relay-track-deploy, [job](%s)_\n",
-		    job_var(c->job, "CI_JOB_URL"));
-	return 0;
+	return signature(c, b);
 }
 
 /* relabel: set e's label, removing the MR's other labels of its scope
@@ -397,6 +400,58 @@ act(void *arg)
 	return rc;
 }
 
+/* owed: 1 when relay's record under prefix on noteable is not done (its
+ * message was not delivered), 0 when done or absent, < 0 error */
+static int
+owed(struct ctx *c, const char *noteable, const char *prefix)
+{
+	char *body = NULL;
+	int rc = record_find(&body, NULL, c->job->gl, noteable, prefix);
+
+	if (rc == 1)
+		rc = record_state(body, prefix, NULL) != RECORD_DONE;
+	free(body);
+	return rc;
+}
+
+/* resumed: 1 when m's record of reaching e (prefix) is owed, *again
+ * then the deployment's links as the message first gave them; 0 when
+ * nothing is owed; < 0 error */
+static int
+resumed(struct ctx *c, const struct mr *m, const char *merge, struct env *e,
+    const char *prefix, struct hit *again)
+{
+	int rc = owed(c, m->path, prefix);
+
+	if (rc != 1)
+		return rc;
+	memset(again, 0, sizeof(*again));
+	rc = reached(c, m, merge, e, again);
+	return rc < 0 ? rc : 1;
+}
+
+/* told: what record_once's result means for the MR */
+static int
+told(struct ctx *c, const struct step *st, int result, int resume)
+{
+	const struct mr *m = st->m;
+
+	if (result == RECORD_DRY) {
+		log_info("dry run: would %s !%lld at %s%s",
+		    resume ? "announce" : "label", m->iid, st->e->label,
+		    c->hook ? " and post to Slack" : "");
+		fprintf(stdout, "%s", st->text);
+	} else if (result == RECORD_DONE_BEFORE && !resume) {
+		/* recorded before, label since removed by a person: it is
+		 * set again, without a second message */
+		return relabel(c, m, st->e);
+	} else if (result == RECORD_BUSY) {
+		log_info("!%lld at %s is being announced by another run",
+		    m->iid, st->e->name);
+	}
+	return 0;
+}
+
 /* announce: record, label and post that m reached e (common/record.c);
  * with resume, e is the MR's label already and only a message whose
  * record is not done (Slack failed) is delivered */
@@ -404,12 +459,11 @@ static int
 announce(struct ctx *c, const struct mr *m, const char *merge, struct env *e,
     const struct hit *h, int resume)
 {
-	struct hit again;
+	struct hit again = { 0 };
 	struct buf mk, prefix, text, body;
-	struct record_op op;
+	struct record_op op = { 0 };
 	struct step st = { c, m, e, NULL };
-	char *last = NULL;
-	int rc, found, result = 0;
+	int rc, result = 0;
 
 	buf_init(&mk, 0);
 	buf_init(&prefix, 0);
@@ -418,36 +472,17 @@ announce(struct ctx *c, const struct mr *m, const char *merge, struct env *e,
 	rc = buf_printf(&mk, "relay:deployed env=%s", e->name);
 	if (rc == 0)
 		rc = buf_printf(&prefix, "<!-- %s ", mk.data);
-	if (rc < 0)
+	/* only a record relay wrote and did not complete */
+	if (rc == 0 && resume)
+		rc = resumed(c, m, merge, e, prefix.data, &again);
+	if (rc < 0 || (resume && rc == 0))
 		goto out;
-	if (resume) {
-		/* only a record relay wrote and did not complete */
-		found =
-		    record_find(&last, NULL, c->job->gl, m->path, prefix.data);
-		if (found < 0) {
-			rc = found;
-			goto out;
-		}
-		if (!found ||
-		    record_state(last, prefix.data, NULL) == RECORD_DONE)
-			goto out;
-		/* the message and note as first written: the environment
-		 * and deployment links come from the deployment */
-		memset(&again, 0, sizeof(again));
-		rc = reached(c, m, merge, e, &again);
-		if (rc < 0)
-			goto out;
-		rc = 0;
-		if (again.env_id > 0 || again.url[0])
-			h = &again;
-	}
+	if (resume && (again.env_id > 0 || again.url[0]))
+		h = &again;
 	rc = slack_text(c, &text, m, merge, e, h);
 	if (rc == 0)
 		rc = note_text(c, &body, m, merge, e, h);
-	if (rc < 0)
-		goto out;
 	st.text = text.data;
-	memset(&op, 0, sizeof(op));
 	op.noteable = m->path;
 	op.marker = mk.data;
 	op.text = body.data;
@@ -455,24 +490,11 @@ announce(struct ctx *c, const struct mr *m, const char *merge, struct env *e,
 	op.arg = &st;
 	op.done_state = c->hook ? "sent" : "none";
 	op.dry_run = c->job->dry_run;
-	rc = record_once(&result, c->job->gl, &op);
-	if (rc < 0)
-		goto out;
-	if (result == RECORD_DRY) {
-		log_info("dry run: would %s !%lld at %s%s",
-		    resume ? "announce" : "label", m->iid, e->label,
-		    c->hook ? " and post to Slack" : "");
-		fprintf(stdout, "%s", text.data);
-	} else if (result == RECORD_DONE_BEFORE && !resume) {
-		/* recorded before, label since removed by a person: it is
-		 * set again, without a second message */
-		rc = relabel(c, m, e);
-	} else if (result == RECORD_BUSY) {
-		log_info("!%lld at %s is being announced by another run",
-		    m->iid, e->name);
-	}
+	if (rc == 0)
+		rc = record_once(&result, c->job->gl, &op);
+	if (rc == 0)
+		rc = told(c, &st, result, resume);
 out:
-	free(last);
 	buf_free(&mk);
 	buf_free(&prefix);
 	buf_free(&text);
@@ -569,6 +591,103 @@ trail_text(struct ctx *c, struct buf *b, const struct mr *m, const char *merge,
 	return buf_puts(b, "\n\n_relay-track-deploy_\n");
 }
 
+/* trail_gather: the source MRs of m's range (refs, n) and the note they
+ * get (text) */
+static int
+trail_gather(struct ctx *c, const struct mr *m, const char *merge, int stage,
+    char ***refs, size_t *n, struct buf *text)
+{
+	const char *envs[MAX_ENVS];
+	long long at[MAX_ENVS];
+	char from[41], to[41];
+	size_t i;
+	int rc = pins(c, from, to, merge);
+
+	if (rc == 0)
+		rc = trail_refs(refs, n, c->job->gl, c->src, from, to,
+		    job_var(c->job, "RELAY_CANONICAL_PROJECT"));
+	for (i = 0; i < c->nenv; i++)
+		envs[i] = c->env[i].name;
+	if (rc == 0)
+		rc = trail_times(at, c->job->gl, m->path, envs, c->nenv);
+	if (rc == 0)
+		rc = trail_text(c, text, m, merge, at, stage);
+	return rc;
+}
+
+/* trail_one: the deployment note (marker mk) on source MR ref, counted
+ * in *written, or in *left when the next run is to write it */
+static int
+trail_one(struct ctx *c, const char *ref, const char *mk, const char *text,
+    int level, int *written, int *left)
+{
+	const char *bang = strchr(ref, '!');
+	char proj[256];
+	char *pp;
+	struct buf np;
+	int res = 0, rc;
+
+	snprintf(proj, sizeof(proj), "%.*s", (int)(bang - ref), ref);
+	pp = gitlab_project_path(proj);
+	buf_init(&np, 0);
+	rc = pp ? buf_printf(&np, "%s/merge_requests/%s", pp, bang + 1)
+		: err_set(E_NOMEM, "out of memory");
+	if (rc == 0)
+		rc = trail_note(&res, c->job->gl, np.data, mk, text, level,
+		    c->job->dry_run);
+	free(pp);
+	buf_free(&np);
+	if (rc == E_NOTFOUND) {
+		/* a deleted MR: the others are written; this one is tried
+		 * again by the next runs while the bump is followed (a
+		 * refusal, 401 or 403, is an error) */
+		log_warn("no deployment note on %s: %s", ref, err_msg());
+		(*left)++;
+		return 0;
+	}
+	if (rc < 0)
+		return err_prefix(rc, "%s: ", ref);
+	if (res == TRAIL_CREATED || res == TRAIL_EDITED) {
+		c->notes_left--;
+		(*written)++;
+		log_info("%s: deployment note %s", ref,
+		    res == TRAIL_CREATED ? "written" : "updated");
+	} else if (res == TRAIL_DRY) {
+		log_info("dry run: would write the deployment note of %s", ref);
+	}
+	*left += res == TRAIL_BUSY || res == TRAIL_DRY;
+	return 0;
+}
+
+/* trail_done: the bump's completion record for environment key */
+static int
+trail_done(struct ctx *c, const struct mr *m, int key, size_t n, int written)
+{
+	struct record_op op = { 0 };
+	struct buf mk, text;
+	int res = 0, rc;
+
+	buf_init(&mk, 0);
+	buf_init(&text, 0);
+	rc = buf_printf(&mk, "relay:trail env=%s", c->env[key].name);
+	if (rc == 0)
+		rc = buf_printf(&text,
+		    "Deployment notes are up to date on the %zu source MR(s) of this update.",
+		    n);
+	op.noteable = m->path;
+	op.marker = mk.data;
+	op.text = text.data;
+	if (rc == 0)
+		rc = record_once(&res, c->job->gl, &op);
+	if (rc == 0)
+		log_info(
+		    "!%lld: %d deployment note(s) written, %zu source MR(s) up to date",
+		    m->iid, written, n);
+	buf_free(&mk);
+	buf_free(&text);
+	return rc;
+}
+
 /* trail: the note on each canonical source MR of m's range, then the
  * bump's completion record for the environment (relay:trail env=X); a
  * run that reaches the cap leaves the record unwritten, so the next run
@@ -577,128 +696,43 @@ static int
 trail(struct ctx *c, const struct mr *m, const char *merge, int stage)
 {
 	int key = notes_key(c, stage);
-	const char *envs[MAX_ENVS];
-	long long at[MAX_ENVS];
-	char from[41], to[41];
 	char **refs = NULL;
 	size_t n = 0, i;
-	struct buf prefix, text, mk, np;
-	int rc, found, left = 0, written = 0;
+	struct buf prefix, text, mk;
+	int rc, left = 0, written = 0;
 
 	if (key < 0)
 		return 0;
 	buf_init(&prefix, 0);
 	buf_init(&text, 0);
 	buf_init(&mk, 0);
-	buf_init(&np, 0);
 	rc = buf_printf(&prefix, "<!-- relay:trail env=%s ", c->env[key].name);
-	if (rc < 0)
-		goto out;
-	found = record_find(NULL, NULL, c->job->gl, m->path, prefix.data);
-	if (found != 0) {
-		rc = found < 0 ? found : 0;
-		goto out;
-	}
-	rc = pins(c, from, to, merge);
+	/* found (1): the notes are up to date, nothing to write */
 	if (rc == 0)
-		rc = trail_refs(&refs, &n, c->job->gl, c->src, from, to,
-		    job_var(c->job, "RELAY_CANONICAL_PROJECT"));
-	for (i = 0; i < c->nenv; i++)
-		envs[i] = c->env[i].name;
+		rc = record_find(NULL, NULL, c->job->gl, m->path, prefix.data);
 	if (rc == 0)
-		rc = trail_times(at, c->job->gl, m->path, envs, c->nenv);
-	if (rc == 0)
-		rc = trail_text(c, &text, m, merge, at, stage);
+		rc = trail_gather(c, m, merge, stage, &refs, &n, &text);
 	if (rc == 0)
 		rc = buf_printf(&mk, "relay:trail target=%s",
 		    job_var(c->job, "RELAY_TARGET_PROJECT"));
-	if (rc < 0)
-		goto out;
-	for (i = 0; i < n; i++) {
-		const char *bang = strchr(refs[i], '!');
-		char proj[256];
-		char *pp;
-		int res = 0, r;
-
+	for (i = 0; rc == 0 && i < n; i++) {
 		if (c->notes_left <= 0) {
 			left = (int)(n - i);
 			break;
 		}
-		snprintf(
-		    proj, sizeof(proj), "%.*s", (int)(bang - refs[i]), refs[i]);
-		pp = gitlab_project_path(proj);
-		buf_reset(&np);
-		r = pp ? buf_printf(&np, "%s/merge_requests/%s", pp, bang + 1)
-		       : err_set(E_NOMEM, "out of memory");
-		free(pp);
-		if (r == 0)
-			r = trail_note(&res, c->job->gl, np.data, mk.data,
-			    text.data, stage + 1, c->job->dry_run);
-		if (r == E_NOTFOUND) {
-			/* a deleted MR: the others are written; this one is
-			 * tried again by the next runs while the bump is
-			 * followed (a refusal, 401 or 403, is an error) */
-			log_warn(
-			    "no deployment note on %s: %s", refs[i], err_msg());
-			left++;
-			continue;
-		}
-		if (r < 0) {
-			rc = err_prefix(r, "%s: ", refs[i]);
-			goto out;
-		}
-		if (res == TRAIL_CREATED || res == TRAIL_EDITED) {
-			c->notes_left--;
-			written++;
-			log_info("%s: deployment note %s", refs[i],
-			    res == TRAIL_CREATED ? "written" : "updated");
-		} else if (res == TRAIL_BUSY) {
-			left++;
-		} else if (res == TRAIL_DRY) {
-			log_info(
-			    "dry run: would write the deployment note of %s",
-			    refs[i]);
-			left++;
-		}
+		rc = trail_one(
+		    c, refs[i], mk.data, text.data, stage + 1, &written, &left);
 	}
-	if (left) {
+	if (rc == 0 && left)
 		log_info("!%lld: %d source note(s) left for the next run",
 		    m->iid, left);
-		goto out;
-	}
-	{
-		struct record_op op;
-		struct buf mk2, t2;
-		int res = 0;
-
-		buf_init(&mk2, 0);
-		buf_init(&t2, 0);
-		memset(&op, 0, sizeof(op));
-		rc = buf_printf(&mk2, "relay:trail env=%s", c->env[key].name);
-		if (rc == 0)
-			rc = buf_printf(&t2,
-			    "Deployment notes are up to date on the %zu "
-			    "source MR(s) of this update.",
-			    n);
-		op.noteable = m->path;
-		op.marker = mk2.data;
-		op.text = t2.data;
-		if (rc == 0)
-			rc = record_once(&res, c->job->gl, &op);
-		buf_free(&mk2);
-		buf_free(&t2);
-		if (rc == 0)
-			log_info(
-			    "!%lld: %d deployment note(s) written, %zu source MR(s) up to date",
-			    m->iid, written, n);
-	}
-out:
+	else if (rc == 0)
+		rc = trail_done(c, m, key, n, written);
 	trail_refs_free(refs, n);
 	buf_free(&prefix);
 	buf_free(&text);
 	buf_free(&mk);
-	buf_free(&np);
-	return rc;
+	return rc < 0 ? rc : 0;
 }
 
 /* track: one merged MR; *stage is the index of the furthest environment
@@ -760,56 +794,155 @@ track_iid(struct ctx *c, long long iid, int *stage)
 	return rc;
 }
 
-/* owed: 1 when MR iid's record of reaching e is not done (its message
- * was not delivered), 0 when done or absent, < 0 error */
-static int
-owed(struct ctx *c, long long iid, const struct env *e)
-{
-	struct buf path, prefix;
-	char *body = NULL;
-	int rc;
+/* the state of a pass over the merged bump MRs */
+struct sweep {
+	long long now; /* GitLab's clock */
+	long long newest; /* the newest merge seen */
+	int stage; /* the environment it reached */
+	int n; /* MRs tracked */
+	int worst; /* the first failure, reported at the end */
+	char why[512];
+};
 
-	buf_init(&path, 0);
-	buf_init(&prefix, 0);
-	rc = buf_printf(&path, "%s/merge_requests/%lld", c->tgt, iid);
-	if (rc == 0)
-		rc =
-		    buf_printf(&prefix, "<!-- relay:deployed env=%s ", e->name);
-	if (rc == 0)
-		rc = record_find(
-		    &body, NULL, c->job->gl, path.data, prefix.data);
-	if (rc == 1)
-		rc = record_state(body, prefix.data, NULL) != RECORD_DONE;
-	free(body);
-	buf_free(&path);
-	buf_free(&prefix);
-	return rc;
+/* sweep_fail: one MR failed; the others go on */
+static void
+sweep_fail(struct sweep *sw, int rc)
+{
+	log_warn("%s", err_msg());
+	if (!sw->worst) {
+		sw->worst = rc;
+		snprintf(sw->why, sizeof(sw->why), "%s", err_msg());
+	}
 }
 
-/* trail_owed: 1 when merged bump MR iid, at the last environment, has
- * no completion record of its source notes, 0 when it has, < 0 error */
+static void
+sweep_seen(struct sweep *sw, long long merged, int stage)
+{
+	if (merged > sw->newest) {
+		sw->newest = merged;
+		sw->stage = stage;
+	}
+}
+
+/* settled: 1 when merged bump MR iid, at the last environment, owes
+ * nothing: its message was delivered (Slack was up) and its source notes
+ * have their completion record; a failure to tell counts as settled */
 static int
-trail_owed(struct ctx *c, long long iid)
+settled(struct ctx *c, struct sweep *sw, long long iid)
 {
 	int key = notes_key(c, (int)c->nenv - 1);
-	struct buf path, prefix;
-	int rc;
+	struct buf path, msg, notes;
+	int rc, bad, done = 1;
 
-	if (key < 0)
-		return 0;
 	buf_init(&path, 0);
-	buf_init(&prefix, 0);
-	rc = buf_printf(&path, "%s/merge_requests/%lld", c->tgt, iid);
-	if (rc == 0)
-		rc = buf_printf(
-		    &prefix, "<!-- relay:trail env=%s ", c->env[key].name);
-	if (rc == 0)
-		rc =
-		    record_find(NULL, NULL, c->job->gl, path.data, prefix.data);
-	if (rc >= 0)
-		rc = !rc;
+	buf_init(&msg, 0);
+	buf_init(&notes, 0);
+	buf_printf(&path, "%s/merge_requests/%lld", c->tgt, iid);
+	buf_printf(
+	    &msg, "<!-- relay:deployed env=%s ", c->env[c->nenv - 1].name);
+	if (key >= 0)
+		buf_printf(
+		    &notes, "<!-- relay:trail env=%s ", c->env[key].name);
+	bad = buf_error(&path) || buf_error(&msg) || buf_error(&notes);
+	if (bad)
+		sweep_fail(sw, err_set(E_NOMEM, "out of memory"));
+	if (!bad && c->hook) {
+		rc = owed(c, path.data, msg.data);
+		if (rc < 0)
+			sweep_fail(sw, rc);
+		done = rc != 1;
+	}
+	/* source notes the cap left for later */
+	if (!bad && done && key >= 0) {
+		rc = record_find(NULL, NULL, c->job->gl, path.data, notes.data);
+		if (rc < 0)
+			sweep_fail(sw, rc);
+		done = rc != 0;
+	}
 	buf_free(&path);
-	buf_free(&prefix);
+	buf_free(&msg);
+	buf_free(&notes);
+	return done;
+}
+
+/* sweep_mr: one merged MR of the list (v): followed when it is a bump MR
+ * merged within RELAY_DEPLOY_MAX_DAYS that still owes something */
+static void
+sweep_mr(struct ctx *c, struct sweep *sw, struct jv v)
+{
+	const char *last = c->env[c->nenv - 1].label;
+	const char *labels = job_var(c->job, "RELAY_MR_LABELS");
+	long days = job_long(c->job, "RELAY_DEPLOY_MAX_DAYS");
+	long long iid = json_intp(v, "iid", 0), ts = 0;
+	const char *at = json_strp(v, "merged_at");
+	struct json_iter li;
+	struct jv l;
+	int done = 0, ours = !labels, st = -1, rc;
+
+	/* ours: one of the bump labels is enough, as people edit labels;
+	 * done: at the last environment */
+	json_iter_init(&li, json_get(v, "labels"));
+	while (json_iter_next(&li, &l, NULL) && json_str(l)) {
+		done |= strcmp(json_str(l), last) == 0;
+		ours |= list_has(labels, json_str(l));
+	}
+	if (!ours || iid <= 0)
+		return;
+	if (!at || iso8601_parse(&ts, at) < 0)
+		ts = 0;
+	if (ts && sw->now - ts > (long long)days * 86400)
+		return; /* merged too long ago */
+	if (done && settled(c, sw, iid)) {
+		sweep_seen(sw, ts, (int)c->nenv - 1);
+		return;
+	}
+	rc = track_iid(c, iid, &st);
+	sw->n++;
+	if (rc < 0)
+		sweep_fail(sw, rc);
+	sweep_seen(sw, ts, st);
+}
+
+/* list_merged: a pager over the merged bump MRs updated (so merged)
+ * within RELAY_DEPLOY_MAX_DAYS of *now, GitLab's clock */
+static int
+list_merged(struct ctx *c, struct gitlab_pager *pg, long long *now)
+{
+	char *branch = url_escape(job_var(c->job, "RELAY_MR_BRANCH"));
+	long per = job_long(c->job, "RELAY_DEPLOY_MAX_MRS");
+	long days = job_long(c->job, "RELAY_DEPLOY_MAX_DAYS");
+	char after[32] = "";
+	struct buf path;
+	struct tm tm;
+	time_t cut;
+	int rc = branch ? 0 : err_set(E_NOMEM, "out of memory");
+
+	/* "merged within N days" by GitLab's clock (merged_at is GitLab's),
+	 * not the runner's: one read of the target project tells its Date */
+	if (rc == 0 && c->job->gl->date <= 0) {
+		rc = gitlab_call(c->job->gl, NULL, "GET", c->tgt, NULL);
+		if (rc < 0)
+			rc = err_prefix(rc, "cannot read the target project: ");
+	}
+	*now = gitlab_now(c->job->gl);
+	cut = (time_t)(*now - (long long)days * 86400);
+	/* a merge updates the MR: updated_after bounds the list by the
+	 * merge time, whatever happened to older MRs since */
+	if (rc == 0 &&
+	    (!gmtime_r(&cut, &tm) ||
+		!strftime(after, sizeof(after), "%Y-%m-%dT%H:%M:%SZ", &tm)))
+		rc = err_set(E_FAIL, "cannot format the time");
+	buf_init(&path, 0);
+	if (rc == 0)
+		rc = buf_printf(&path,
+		    "%s/merge_requests?state=merged&source_branch=%s"
+		    "&updated_after=%s&order_by=updated_at&sort=desc"
+		    "&per_page=%ld",
+		    c->tgt, branch, after, per);
+	if (rc == 0)
+		rc = gitlab_pager_init(pg, c->job->gl, path.data, 1000);
+	buf_free(&path);
+	free(branch);
 	return rc;
 }
 
@@ -820,48 +953,12 @@ trail_owed(struct ctx *c, long long iid)
 static int
 track_all(struct ctx *c, int *stage)
 {
-	const char *last = c->env[c->nenv - 1].label;
-	const char *labels = job_var(c->job, "RELAY_MR_LABELS");
-	char *branch = url_escape(job_var(c->job, "RELAY_MR_BRANCH"));
+	struct sweep sw = { .newest = -1, .stage = -1 };
 	struct gitlab_pager pg;
 	struct json *list = NULL;
-	struct buf path;
-	long per = job_long(c->job, "RELAY_DEPLOY_MAX_MRS");
-	long days = job_long(c->job, "RELAY_DEPLOY_MAX_DAYS");
-	long long now, newest = -1;
-	time_t cut;
-	struct tm tm;
-	char why[512] = "", after[32] = "";
-	int rc, worst = 0, n = 0;
+	int rc = list_merged(c, &pg, &sw.now);
 
 	*stage = -1;
-	buf_init(&path, 0);
-	rc = branch ? 0 : err_set(E_NOMEM, "out of memory");
-	/* "merged within N days" by GitLab's clock (merged_at is GitLab's),
-	 * not the runner's: one read of the target project tells its Date */
-	if (rc == 0 && c->job->gl->date <= 0) {
-		rc = gitlab_call(c->job->gl, NULL, "GET", c->tgt, NULL);
-		if (rc < 0)
-			rc = err_prefix(rc, "cannot read the target project: ");
-	}
-	now = gitlab_now(c->job->gl);
-	cut = (time_t)(now - (long long)days * 86400);
-	/* a merge updates the MR: updated_after bounds the list by the
-	 * merge time, whatever happened to older MRs since */
-	if (rc == 0 &&
-	    (!gmtime_r(&cut, &tm) ||
-		!strftime(after, sizeof(after), "%Y-%m-%dT%H:%M:%SZ", &tm)))
-		rc = err_set(E_FAIL, "cannot format the time");
-	if (rc == 0)
-		rc = buf_printf(&path,
-		    "%s/merge_requests?state=merged&source_branch=%s"
-		    "&updated_after=%s&order_by=updated_at&sort=desc"
-		    "&per_page=%ld",
-		    c->tgt, branch, after, per);
-	if (rc == 0)
-		rc = gitlab_pager_init(&pg, c->job->gl, path.data, 1000);
-	buf_free(&path);
-	free(branch);
 	if (rc < 0)
 		return rc;
 	while (rc == 0 && (rc = gitlab_pager_next(&pg, &list)) > 0) {
@@ -870,86 +967,29 @@ track_all(struct ctx *c, int *stage)
 
 		rc = 0;
 		json_iter_init(&it, json_root(list));
-		while (json_iter_next(&it, &v, NULL)) {
-			long long iid = json_intp(v, "iid", 0), ts = 0;
-			const char *at = json_strp(v, "merged_at");
-			struct json_iter li;
-			struct jv l;
-			int done = 0, ours = !labels, st = -1, r;
-
-			/* ours: one of the bump labels is enough, as people
-			 * edit labels; done: at the last environment */
-			json_iter_init(&li, json_get(v, "labels"));
-			while (json_iter_next(&li, &l, NULL) && json_str(l)) {
-				done |= strcmp(json_str(l), last) == 0;
-				ours |= list_has(labels, json_str(l));
-			}
-			if (!ours || iid <= 0)
-				continue;
-			if (!at || iso8601_parse(&ts, at) < 0)
-				ts = 0;
-			if (ts && now - ts > (long long)days * 86400)
-				continue; /* merged too long ago */
-			if (done && c->hook) {
-				/* at the last environment: only its message
-				 * may still be owed (Slack was down) */
-				r = owed(c, iid, &c->env[c->nenv - 1]);
-				if (r < 0) {
-					log_warn("%s", err_msg());
-					if (!worst) {
-						worst = r;
-						snprintf(why, sizeof(why), "%s",
-						    err_msg());
-					}
-				}
-				done = r != 1;
-			}
-			if (done) {
-				/* source notes the cap left for later */
-				r = trail_owed(c, iid);
-				if (r < 0) {
-					log_warn("%s", err_msg());
-					if (!worst) {
-						worst = r;
-						snprintf(why, sizeof(why), "%s",
-						    err_msg());
-					}
-				}
-				done = r != 1;
-			}
-			if (done) {
-				if (ts > newest) {
-					newest = ts;
-					*stage = (int)c->nenv - 1;
-				}
-				continue;
-			}
-			r = track_iid(c, iid, &st);
-			n++;
-			if (r < 0) {
-				log_warn("%s", err_msg());
-				if (!worst) {
-					worst = r;
-					snprintf(
-					    why, sizeof(why), "%s", err_msg());
-				}
-			}
-			if (ts > newest) {
-				newest = ts;
-				*stage = st;
-			}
-		}
+		while (json_iter_next(&it, &v, NULL))
+			sweep_mr(c, &sw, v);
 		json_free(list);
 		list = NULL;
 	}
 	gitlab_pager_free(&pg);
+	*stage = sw.stage;
 	if (rc < 0)
 		return err_prefix(rc, "cannot list merged bump MRs: ");
-	if (n == 0)
+	if (sw.n == 0)
 		log_info("no merged bump MR to follow");
-	if (worst)
-		rc = err_set(worst, "%s", why);
-	return rc;
+	return sw.worst ? err_set(sw.worst, "%s", sw.why) : 0;
+}
+
+static void
+ctx_free(struct ctx *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nenv; i++)
+		json_free(c->env[i].deps);
+	free(c->tgt);
+	free(c->src);
 }
 
 static int
@@ -958,7 +998,6 @@ cmd_track_deploy(struct job *job)
 	struct ctx c;
 	long iid;
 	int rc, stage = -1;
-	size_t i;
 
 	memset(&c, 0, sizeof(c));
 	c.job = job;
@@ -986,10 +1025,7 @@ cmd_track_deploy(struct job *job)
 	if (rc == 0 || stage >= 0)
 		job_out(job, "DEPLOY_STAGE",
 		    stage >= 0 ? c.env[stage].name : "none");
-	for (i = 0; i < c.nenv; i++)
-		json_free(c.env[i].deps);
-	free(c.tgt);
-	free(c.src);
+	ctx_free(&c);
 	return rc;
 }
 
