@@ -22,6 +22,7 @@
  * none); files status.html, status.md, metrics.txt, status.json.
  * Exit: 0 done; 64 bad variable; 69 refused; 75 temporary; 78 missing. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,16 +199,6 @@ stamp(char *out, size_t n, long long ts, char sep)
 	snprintf(out, n, "%s", buf);
 }
 
-/* iso: "2026-10-01T12:00:00Z", or "" when unknown */
-static void
-iso(char *out, size_t n, long long ts)
-{
-	if (ts <= 0)
-		snprintf(out, n, "%s", "");
-	else
-		stamp(out, n, ts, 'T');
-}
-
 /* when: "2026-10-01 12:00" (UTC), or "–" */
 static void
 when(char *out, size_t n, long long ts)
@@ -258,6 +249,28 @@ add_ev(struct bump *b, char kind, long long ts)
 
 /* ---- reading GitLab ---- */
 
+/* pager: pg over the list at the path fmt builds, max_pages at most */
+static int pager(struct ctx *c, struct gitlab_pager *pg, int max_pages,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int
+pager(
+    struct ctx *c, struct gitlab_pager *pg, int max_pages, const char *fmt, ...)
+{
+	struct buf path;
+	va_list ap;
+	int rc;
+
+	buf_init(&path, 0);
+	va_start(ap, fmt);
+	rc = buf_vprintf(&path, fmt, ap);
+	va_end(ap);
+	if (rc == 0)
+		rc = gitlab_pager_init(pg, c->job->gl, path.data, max_pages);
+	buf_free(&path);
+	return rc;
+}
+
 static int
 read_me(struct ctx *c)
 {
@@ -270,15 +283,10 @@ static int
 commit_ts(struct ctx *c, long long *out, const char *proj, const char *sha)
 {
 	struct json *d = NULL;
-	struct buf path;
-	int rc;
+	int rc =
+	    gitlab_getf(c->job->gl, &d, "%s/repository/commits/%s", proj, sha);
 
 	*out = 0;
-	buf_init(&path, 0);
-	rc = buf_printf(&path, "%s/repository/commits/%s", proj, sha);
-	if (rc == 0)
-		rc = gitlab_call(c->job->gl, &d, "GET", path.data, NULL);
-	buf_free(&path);
 	if (rc == E_NOTFOUND)
 		return 0; /* gone (rewritten): no date */
 	if (rc < 0)
@@ -366,31 +374,80 @@ read_notes(struct ctx *c, struct bump *b)
 	return 0;
 }
 
+/* bump_of: list entry e as the next bump; 0 when it is not relay's */
+static int
+bump_of(struct ctx *c, struct jv e)
+{
+	struct bump *b = &c->b[c->nb];
+	const char *d = json_strp(e, "description");
+	const char *st = json_strp(e, "state");
+	const char *u = json_strp(e, "web_url");
+	const char *head = json_strp(e, "sha");
+	const char *m = d ? strstr(d, "<!-- relay:bump sha=") : NULL;
+
+	/* only relay's own MRs are bumps */
+	if (json_intp(e, "author.id", 0) != c->me || !st)
+		return 0;
+	memset(b, 0, sizeof(*b));
+	b->iid = json_intp(e, "iid", 0);
+	snprintf(b->state, sizeof(b->state), "%s", st);
+	if (m) {
+		m += strlen("<!-- relay:bump sha=");
+		if (strlen(m) >= 40 && m[40] == ' ') {
+			memcpy(b->sha, m, 40);
+			if (!is_sha(b->sha))
+				b->sha[0] = 0;
+		}
+	}
+	b->created = ts_of(e, "created_at");
+	if (head && is_sha(head))
+		snprintf(b->head, sizeof(b->head), "%s", head);
+	b->t[S_MERGED] = ts_of(e, "merged_at");
+	if (!c->web[0] && safe_url(u)) {
+		const char *cut = strstr(u, "/-/merge_requests/");
+
+		if (cut && (size_t)(cut - u) < sizeof(c->web))
+			memcpy(c->web, u, (size_t)(cut - u));
+	}
+	return b->iid > 0;
+}
+
+/* read_stages: bump b's stages and events from relay's records */
+static int
+read_stages(struct ctx *c, struct bump *b)
+{
+	int rc = read_notes(c, b);
+
+	if (rc == 0 && b->sha[0])
+		rc = commit_ts(c, &b->t[S_SOURCE], c->src, b->sha);
+	/* pinned: relay's commit of the pin on the MR branch (an updated
+	 * MR pins later than it was opened) */
+	if (rc == 0 && b->head[0])
+		rc = commit_ts(c, &b->t[S_PINNED], c->tgt, b->head);
+	if (rc == 0 && !b->t[S_PINNED])
+		b->t[S_PINNED] = b->created;
+	return rc;
+}
+
 /* read_bumps: relay's newest bump MRs, then each one's records */
 static int
 read_bumps(struct ctx *c)
 {
 	struct gitlab_pager pg;
 	struct json *page = NULL;
-	struct buf path;
 	char *branch = url_escape(job_var(c->job, "RELAY_MR_BRANCH"));
 	int rc, i;
 
 	c->b = calloc((size_t)c->max, sizeof(*c->b));
-	buf_init(&path, 0);
 	if (!branch || !c->b) {
 		free(branch);
 		return err_set(E_NOMEM, "out of memory");
 	}
-	rc = buf_printf(&path,
+	rc = pager(c, &pg, (int)(c->max / 100 + 3),
 	    "%s/merge_requests?state=all&source_branch=%s"
 	    "&order_by=created_at&sort=desc&per_page=%ld",
 	    c->tgt, branch, c->max < 100 ? c->max : 100);
 	free(branch);
-	if (rc == 0)
-		rc = gitlab_pager_init(
-		    &pg, c->job->gl, path.data, (int)(c->max / 100 + 3));
-	buf_free(&path);
 	if (rc < 0)
 		return rc;
 	while (c->nb < c->max && (rc = gitlab_pager_next(&pg, &page)) > 0) {
@@ -398,43 +455,8 @@ read_bumps(struct ctx *c)
 		struct jv e;
 
 		json_iter_init(&it, json_root(page));
-		while (c->nb < c->max && json_iter_next(&it, &e, NULL)) {
-			struct bump *b = &c->b[c->nb];
-			const char *d = json_strp(e, "description");
-			const char *st = json_strp(e, "state");
-			const char *u = json_strp(e, "web_url");
-			const char *m =
-			    d ? strstr(d, "<!-- relay:bump sha=") : NULL;
-
-			/* only relay's own MRs are bumps */
-			if (json_intp(e, "author.id", 0) != c->me || !st)
-				continue;
-			memset(b, 0, sizeof(*b));
-			b->iid = json_intp(e, "iid", 0);
-			snprintf(b->state, sizeof(b->state), "%s", st);
-			if (m) {
-				m += strlen("<!-- relay:bump sha=");
-				if (strlen(m) >= 40 && m[40] == ' ') {
-					memcpy(b->sha, m, 40);
-					if (!is_sha(b->sha))
-						b->sha[0] = 0;
-				}
-			}
-			b->created = ts_of(e, "created_at");
-			if (json_strp(e, "sha") && is_sha(json_strp(e, "sha")))
-				snprintf(b->head, sizeof(b->head), "%s",
-				    json_strp(e, "sha"));
-			b->t[S_MERGED] = ts_of(e, "merged_at");
-			if (!c->web[0] && safe_url(u)) {
-				const char *cut =
-				    strstr(u, "/-/merge_requests/");
-
-				if (cut && (size_t)(cut - u) < sizeof(c->web))
-					memcpy(c->web, u, (size_t)(cut - u));
-			}
-			if (b->iid > 0)
-				c->nb++;
-		}
+		while (c->nb < c->max && json_iter_next(&it, &e, NULL))
+			c->nb += bump_of(c, e);
 		json_free(page);
 		page = NULL;
 	}
@@ -442,21 +464,11 @@ read_bumps(struct ctx *c)
 	if (rc < 0)
 		return err_prefix(rc, "cannot list bump MRs: ");
 	for (i = 0; i < c->nb; i++) {
-		struct bump *b = &c->b[i];
-
-		rc = read_notes(c, b);
-		if (rc == 0 && b->sha[0])
-			rc = commit_ts(c, &b->t[S_SOURCE], c->src, b->sha);
-		/* pinned: relay's commit of the pin on the MR branch (an
-		 * updated MR pins later than it was opened) */
-		if (rc == 0 && b->head[0])
-			rc = commit_ts(c, &b->t[S_PINNED], c->tgt, b->head);
-		if (rc == 0 && !b->t[S_PINNED])
-			b->t[S_PINNED] = b->created;
+		rc = read_stages(c, &c->b[i]);
 		if (rc < 0)
 			return rc;
-		if (!c->open_iid && strcmp(b->state, "opened") == 0)
-			c->open_iid = b->iid;
+		if (!c->open_iid && strcmp(c->b[i].state, "opened") == 0)
+			c->open_iid = c->b[i].iid;
 	}
 	return 0;
 }
@@ -483,28 +495,17 @@ read_open(struct ctx *c)
 	return rc;
 }
 
-/* read_pins: the current pin, the newest green commit, how far behind */
+/* read_green: the source's web page and its newest green commit (on
+ * RELAY_SOURCE_BRANCH, else the default branch) */
 static int
-read_pins(struct ctx *c)
+read_green(struct ctx *c)
 {
 	const char *branch = job_var(c->job, "RELAY_SOURCE_BRANCH");
-	const char *tb = job_var(c->job, "RELAY_TARGET_BRANCH");
-	struct json *d = NULL;
-	struct buf path;
-	char *file = NULL, *br = NULL;
-	const char *web;
-	int rc;
+	struct json *d = NULL, *pl = NULL;
+	const char *web, *sha;
+	char *br = NULL;
+	int rc = gitlab_call(c->job->gl, &d, "GET", c->src, NULL);
 
-	rc = gitlab_file(c->job->gl, &file, c->tgt,
-	    job_var(c->job, "RELAY_VERSION_FILE"), tb);
-	if (rc < 0)
-		return err_prefix(rc, "cannot read the pin: ");
-	snprintf(c->pin, sizeof(c->pin), "%s", str_trim(file));
-	free(file);
-	if (!is_sha(c->pin))
-		c->pin[0] = 0;
-	/* the source's web page, and its default branch when unset */
-	rc = gitlab_call(c->job->gl, &d, "GET", c->src, NULL);
 	if (rc < 0)
 		return err_prefix(rc, "cannot read the source project: ");
 	web = json_strp(json_root(d), "web_url");
@@ -513,36 +514,35 @@ read_pins(struct ctx *c)
 	if (!branch)
 		branch = json_strp(json_root(d), "default_branch");
 	br = branch ? url_escape(branch) : NULL;
-	buf_init(&path, 0);
-	rc = br ? buf_printf(&path,
+	rc = br ? gitlab_getf(c->job->gl, &pl,
 		      "%s/pipelines?ref=%s&status=success&order_by=id"
 		      "&sort=desc&per_page=1",
 		      c->src, br)
 		: err_set(E_PARSE, "the source project has no default branch");
 	free(br);
 	json_free(d);
-	d = NULL;
-	if (rc == 0)
-		rc = gitlab_call(c->job->gl, &d, "GET", path.data, NULL);
-	if (rc < 0) {
-		buf_free(&path);
+	if (rc < 0)
 		return err_prefix(rc, "cannot list green pipelines: ");
-	}
-	if (json_strp(json_root(d), "0.sha") &&
-	    is_sha(json_strp(json_root(d), "0.sha")))
-		snprintf(c->green, sizeof(c->green), "%s",
-		    json_strp(json_root(d), "0.sha"));
-	json_free(d);
-	d = NULL;
+	sha = json_strp(json_root(pl), "0.sha");
+	if (sha && is_sha(sha))
+		snprintf(c->green, sizeof(c->green), "%s", sha);
+	json_free(pl);
+	return 0;
+}
+
+/* read_behind: how far the pin is behind the newest green commit */
+static int
+read_behind(struct ctx *c)
+{
+	struct json *d = NULL;
+	int rc = 0;
+
 	if (c->pin[0])
 		rc = commit_ts(c, &c->pin_ts, c->src, c->pin);
 	if (rc == 0 && c->green[0] && c->pin[0] && strcmp(c->pin, c->green)) {
-		buf_reset(&path);
-		rc = buf_printf(&path, "%s/repository/compare?from=%s&to=%s",
-		    c->src, c->pin, c->green);
-		if (rc == 0)
-			rc =
-			    gitlab_call(c->job->gl, &d, "GET", path.data, NULL);
+		rc = gitlab_getf(c->job->gl, &d,
+		    "%s/repository/compare?from=%s&to=%s", c->src, c->pin,
+		    c->green);
 		if (rc < 0)
 			rc = err_prefix(rc, "cannot compare the pin: ");
 		if (rc == 0) {
@@ -555,11 +555,29 @@ read_pins(struct ctx *c)
 	} else if (rc == 0 && c->green[0]) {
 		c->green_ts = c->pin_ts;
 	}
-	buf_free(&path);
 	if (rc == 0 && c->behind_commits && c->green_ts > c->pin_ts &&
 	    c->pin_ts > 0)
 		c->behind_s = c->green_ts - c->pin_ts;
 	return rc;
+}
+
+/* read_pins: the current pin, the newest green commit, how far behind */
+static int
+read_pins(struct ctx *c)
+{
+	char *file = NULL;
+	int rc = gitlab_file(c->job->gl, &file, c->tgt,
+	    job_var(c->job, "RELAY_VERSION_FILE"),
+	    job_var(c->job, "RELAY_TARGET_BRANCH"));
+
+	if (rc < 0)
+		return err_prefix(rc, "cannot read the pin: ");
+	snprintf(c->pin, sizeof(c->pin), "%s", str_trim(file));
+	free(file);
+	if (!is_sha(c->pin))
+		c->pin[0] = 0;
+	rc = read_green(c);
+	return rc < 0 ? rc : read_behind(c);
 }
 
 /* ---- the model from a status.json (RELAY_STATUS_FROM) ---- */
@@ -570,21 +588,18 @@ jts(struct jv v, const char *path)
 	return ts_of(v, path);
 }
 
+/* slurp: file whole, exactly, parsed in place: one copy in memory */
 static int
-read_from(struct ctx *c, const char *file)
+slurp(struct json **out, const char *file)
 {
 	FILE *f = fopen(file, "rb");
-	struct json *d = NULL;
-	struct json_iter it;
-	struct jv r, e;
 	char *text = NULL;
 	long size = -1;
-	int rc = 0, i;
+	int rc = 0;
 
 	if (!f)
 		return err_set(
 		    E_CONFIG, "RELAY_STATUS_FROM: cannot open %s", file);
-	/* read whole, exactly, and parse in place: one copy in memory */
 	if (fseek(f, 0, SEEK_END) == 0)
 		size = ftell(f);
 	if (size < 0 || size > (64L << 20) || fseek(f, 0, SEEK_SET) != 0)
@@ -604,80 +619,109 @@ read_from(struct ctx *c, const char *file)
 		free(text);
 		return rc;
 	}
-	rc = json_parse_owned(&d, text, (size_t)size);
+	rc = json_parse_owned(out, text, (size_t)size);
 	if (rc < 0)
 		return err_prefix(E_INPUT, "RELAY_STATUS_FROM: %s: ", file);
-	r = json_root(d);
-	snprintf(c->pin, sizeof(c->pin), "%s",
-	    json_strp(r, "pin.sha") ? json_strp(r, "pin.sha") : "");
+	return 0;
+}
+
+/* copy_str: member path of v into out (n bytes), "" when absent; with
+ * url, only a link safe_url takes, else out is left as it is */
+static void
+copy_str(char *out, size_t n, struct jv v, const char *path, int url)
+{
+	const char *s = json_strp(v, path);
+
+	if (url && !safe_url(s))
+		return;
+	snprintf(out, n, "%s", s ? s : "");
+}
+
+/* from_current: the current state of a status.json (root r) */
+static void
+from_current(struct ctx *c, struct jv r)
+{
+	copy_str(c->pin, sizeof(c->pin), r, "pin.sha", 0);
 	c->pin_ts = jts(r, "pin.committed_at");
-	snprintf(c->green, sizeof(c->green), "%s",
-	    json_strp(r, "green.sha") ? json_strp(r, "green.sha") : "");
+	copy_str(c->green, sizeof(c->green), r, "green.sha", 0);
 	c->green_ts = jts(r, "green.committed_at");
 	c->behind_commits = json_intp(r, "green.behind_commits", 0);
 	c->behind_s = json_intp(r, "green.behind_seconds", 0);
 	c->open_iid = json_intp(r, "open_mr.iid", 0);
 	c->pl_id = json_intp(r, "open_mr.pipeline.id", 0);
-	snprintf(c->pl_status, sizeof(c->pl_status), "%s",
-	    json_strp(r, "open_mr.pipeline.status")
-		? json_strp(r, "open_mr.pipeline.status")
-		: "");
-	if (safe_url(json_strp(r, "open_mr.pipeline.url")))
-		snprintf(c->pl_url, sizeof(c->pl_url), "%s",
-		    json_strp(r, "open_mr.pipeline.url"));
-	if (safe_url(json_strp(r, "target_url")))
-		snprintf(
-		    c->web, sizeof(c->web), "%s", json_strp(r, "target_url"));
-	if (safe_url(json_strp(r, "source_url")))
-		snprintf(c->src_web, sizeof(c->src_web), "%s",
-		    json_strp(r, "source_url"));
+	copy_str(c->pl_status, sizeof(c->pl_status), r,
+	    "open_mr.pipeline.status", 0);
+	copy_str(c->pl_url, sizeof(c->pl_url), r, "open_mr.pipeline.url", 1);
+	copy_str(c->web, sizeof(c->web), r, "target_url", 1);
+	copy_str(c->src_web, sizeof(c->src_web), r, "source_url", 1);
+}
+
+/* ev_kind: the event letter of its status.json name, 0 if none */
+static char
+ev_kind(const char *k)
+{
+	static const char kinds[] = "rfRbc";
+	int i;
+
+	for (i = 0; k && kinds[i]; i++)
+		if (strcmp(k, ev_name(kinds[i])) == 0)
+			return kinds[i];
+	return 0;
+}
+
+/* from_bump: a status.json bump (e) as the next bump; 0 when it has no iid */
+static int
+from_bump(struct ctx *c, struct jv e)
+{
+	struct bump *b = &c->b[c->nb];
+	struct json_iter vi;
+	struct jv v;
+	const char *s = json_strp(e, "sha");
+	int i;
+
+	b->iid = json_intp(e, "iid", 0);
+	copy_str(b->state, sizeof(b->state), e, "state", 0);
+	if (s && is_sha(s))
+		snprintf(b->sha, sizeof(b->sha), "%s", s);
+	b->t[S_SOURCE] = jts(e, "source_merged_at");
+	b->t[S_PINNED] = jts(e, "pinned_at");
+	b->t[S_MERGED] = jts(e, "merged_at");
+	for (i = 0; i < c->nenv; i++) {
+		char key[80];
+
+		snprintf(key, sizeof(key), "environments.%s", c->env[i]);
+		b->t[S_ENV + i] = jts(e, key);
+	}
+	b->retries = (int)json_intp(e, "retries", 0);
+	json_iter_init(&vi, json_get(e, "events"));
+	while (json_iter_next(&vi, &v, NULL)) {
+		char kind = ev_kind(json_strp(v, "kind"));
+
+		if (kind)
+			add_ev(b, kind, jts(v, "at"));
+	}
+	return b->iid > 0;
+}
+
+static int
+read_from(struct ctx *c, const char *file)
+{
+	struct json *d = NULL;
+	struct json_iter it;
+	struct jv e;
+	int rc = slurp(&d, file);
+
+	if (rc < 0)
+		return rc;
+	from_current(c, json_root(d));
 	c->b = calloc((size_t)c->max, sizeof(*c->b));
 	if (!c->b) {
 		json_free(d);
 		return err_set(E_NOMEM, "out of memory");
 	}
-	json_iter_init(&it, json_get(r, "bumps"));
-	while (c->nb < c->max && json_iter_next(&it, &e, NULL)) {
-		struct bump *b = &c->b[c->nb];
-		struct json_iter vi;
-		struct jv v;
-		const char *s = json_strp(e, "sha");
-
-		b->iid = json_intp(e, "iid", 0);
-		snprintf(b->state, sizeof(b->state), "%s",
-		    json_strp(e, "state") ? json_strp(e, "state") : "");
-		if (s && is_sha(s))
-			snprintf(b->sha, sizeof(b->sha), "%s", s);
-		b->t[S_SOURCE] = jts(e, "source_merged_at");
-		b->t[S_PINNED] = jts(e, "pinned_at");
-		b->t[S_MERGED] = jts(e, "merged_at");
-		for (i = 0; i < c->nenv; i++) {
-			char key[80];
-
-			snprintf(
-			    key, sizeof(key), "environments.%s", c->env[i]);
-			b->t[S_ENV + i] = jts(e, key);
-		}
-		b->retries = (int)json_intp(e, "retries", 0);
-		json_iter_init(&vi, json_get(e, "events"));
-		while (json_iter_next(&vi, &v, NULL)) {
-			const char *k = json_strp(v, "kind");
-			char kind = 0;
-
-			if (!k)
-				continue;
-			kind = strcmp(k, "retried") == 0      ? 'r'
-			    : strcmp(k, "flake") == 0         ? 'f'
-			    : strcmp(k, "regression") == 0    ? 'R'
-			    : strcmp(k, "broken-master") == 0 ? 'b'
-			    : strcmp(k, "closed") == 0        ? 'c'
-							      : 0;
-			if (kind)
-				add_ev(b, kind, jts(v, "at"));
-		}
-		if (b->iid > 0)
-			c->nb++;
-	}
+	json_iter_init(&it, json_get(json_root(d), "bumps"));
+	while (c->nb < c->max && json_iter_next(&it, &e, NULL))
+		c->nb += from_bump(c, e);
 	json_free(d);
 	return 0;
 }
@@ -769,17 +813,44 @@ marker(struct buf *b, const char *component)
 	buf_puts(b, " -->");
 }
 
-static int
-issue_md(struct ctx *c, struct buf *b)
+/* md_open: the open bump MR's cell */
+static void
+md_open(struct ctx *c, struct buf *b)
 {
-	char t[64], h[32];
-	int i, j;
+	struct bump *o = NULL;
+	int i;
 
-	buf_puts(b, "Where each ");
-	md_text(b, c->component);
-	buf_puts(b,
-	    " update is, from the source merge to production. "
-	    "Written by relay-status; edits are overwritten.\n\n");
+	if (!c->open_iid) {
+		buf_puts(b, "none");
+		return;
+	}
+	for (i = 0; i < c->nb; i++)
+		if (c->b[i].iid == c->open_iid)
+			o = &c->b[i];
+	md_mr(c, b, c->open_iid);
+	/* GitLab's words are escaped for Markdown like any text */
+	if (c->pl_id && c->pl_url[0])
+		buf_printf(b, ", pipeline [#%lld](%s) ", c->pl_id, c->pl_url);
+	else if (c->pl_id)
+		buf_printf(b, ", pipeline #%lld ", c->pl_id);
+	if (c->pl_id)
+		md_text(b, c->pl_status);
+	else
+		buf_puts(b, ", no pipeline yet");
+	if (o) {
+		buf_printf(b, ", retries %d", o->retries);
+		if (o->nev)
+			buf_printf(
+			    b, ", verdict %s", ev_name(o->ev[o->nev - 1].kind));
+	}
+}
+
+/* md_current: the table of the current state */
+static void
+md_current(struct ctx *c, struct buf *b)
+{
+	char t[64], h[32], h2[32];
+
 	buf_puts(b, "| | |\n|---|---|\n| current pin | ");
 	md_sha(c, b, c->pin);
 	if (c->pin_ts > 0) {
@@ -794,37 +865,10 @@ issue_md(struct ctx *c, struct buf *b)
 		    c->behind_commits, h);
 	}
 	buf_puts(b, " |\n| open bump MR | ");
-	if (c->open_iid) {
-		struct bump *o = NULL;
-
-		for (i = 0; i < c->nb; i++)
-			if (c->b[i].iid == c->open_iid)
-				o = &c->b[i];
-		md_mr(c, b, c->open_iid);
-		/* GitLab's words are escaped for Markdown like any text */
-		if (c->pl_id && c->pl_url[0])
-			buf_printf(
-			    b, ", pipeline [#%lld](%s) ", c->pl_id, c->pl_url);
-		else if (c->pl_id)
-			buf_printf(b, ", pipeline #%lld ", c->pl_id);
-		if (c->pl_id)
-			md_text(b, c->pl_status);
-		else
-			buf_puts(b, ", no pipeline yet");
-		if (o) {
-			buf_printf(b, ", retries %d", o->retries);
-			if (o->nev)
-				buf_printf(b, ", verdict %s",
-				    ev_name(o->ev[o->nev - 1].kind));
-		}
-	} else {
-		buf_puts(b, "none");
-	}
+	md_open(c, b);
 	buf_puts(b, " |\n| lead time, source merge to ");
 	md_text(b, c->env[c->nenv - 1]);
 	if (c->nlead) {
-		char h2[32];
-
 		hours(h, sizeof(h), c->p50);
 		hours(h2, sizeof(h2), c->p90);
 		buf_printf(b, " | median %s h, p90 %s h (%d bumps) |\n", h, h2,
@@ -832,6 +876,44 @@ issue_md(struct ctx *c, struct buf *b)
 	} else {
 		buf_puts(b, " | no bump reached it yet |\n");
 	}
+}
+
+/* md_bump: bump x's row of the bumps table */
+static void
+md_bump(struct ctx *c, struct buf *b, const struct bump *x)
+{
+	char t[64];
+	int j;
+
+	buf_puts(b, "| ");
+	md_mr(c, b, x->iid);
+	buf_puts(b, " | ");
+	md_sha(c, b, x->sha);
+	buf_puts(b, " | ");
+	md_text(b, x->state);
+	for (j = 0; j < S_ENV + c->nenv; j++) {
+		when(t, sizeof(t), x->t[j]);
+		buf_printf(b, " | %s", t);
+	}
+	buf_printf(b, " | %d | ", x->retries);
+	for (j = 0; j < x->nev; j++)
+		buf_printf(b, "%s%s", j ? ", " : "", ev_name(x->ev[j].kind));
+	if (!x->nev)
+		buf_puts(b, "–");
+	buf_puts(b, " |\n");
+}
+
+static int
+issue_md(struct ctx *c, struct buf *b)
+{
+	int i, j;
+
+	buf_puts(b, "Where each ");
+	md_text(b, c->component);
+	buf_puts(b,
+	    " update is, from the source merge to production. "
+	    "Written by relay-status; edits are overwritten.\n\n");
+	md_current(c, b);
 	buf_printf(b,
 	    "\n### The last %d bumps\n\n| MR | pin | state | "
 	    "source merged | pinned | MR merged",
@@ -844,27 +926,8 @@ issue_md(struct ctx *c, struct buf *b)
 	for (j = 0; j < c->nenv; j++)
 		buf_puts(b, "|---");
 	buf_puts(b, "|---|---|\n");
-	for (i = 0; i < c->nb; i++) {
-		struct bump *x = &c->b[i];
-
-		buf_puts(b, "| ");
-		md_mr(c, b, x->iid);
-		buf_puts(b, " | ");
-		md_sha(c, b, x->sha);
-		buf_puts(b, " | ");
-		md_text(b, x->state);
-		for (j = 0; j < S_ENV + c->nenv; j++) {
-			when(t, sizeof(t), x->t[j]);
-			buf_printf(b, " | %s", t);
-		}
-		buf_printf(b, " | %d | ", x->retries);
-		for (j = 0; j < x->nev; j++)
-			buf_printf(
-			    b, "%s%s", j ? ", " : "", ev_name(x->ev[j].kind));
-		if (!x->nev)
-			buf_puts(b, "–");
-		buf_puts(b, " |\n");
-	}
+	for (i = 0; i < c->nb; i++)
+		md_bump(c, b, &c->b[i]);
 	buf_puts(b,
 	    "\nTimes are UTC; environments as relay-track-deploy "
 	    "recorded them.\n\n");
@@ -947,7 +1010,7 @@ jw_kts(struct jw *w, const char *key, long long ts)
 
 	jw_key(w, key);
 	if (ts > 0) {
-		iso(t, sizeof(t), ts);
+		stamp(t, sizeof(t), ts, 'T');
 		jw_str(w, t);
 	} else {
 		jw_null(w);
@@ -963,14 +1026,117 @@ flush(FILE *f, struct buf *b)
 	buf_reset(b);
 }
 
+/* json_open_mr: the open bump MR and its pipeline, or null */
+static void
+json_open_mr(struct ctx *c, struct jw *w)
+{
+	jw_key(w, "open_mr");
+	if (!c->open_iid) {
+		jw_null(w);
+		return;
+	}
+	jw_obj(w);
+	jw_kint(w, "iid", c->open_iid);
+	jw_key(w, "pipeline");
+	if (c->pl_id) {
+		jw_obj(w);
+		jw_kint(w, "id", c->pl_id);
+		kstr(w, "status", c->pl_status);
+		kstr(w, "url", c->pl_url[0] ? c->pl_url : NULL);
+		jw_end(w);
+	} else {
+		jw_null(w);
+	}
+	jw_end(w);
+}
+
+/* json_current: the members before the bumps */
+static void
+json_current(struct ctx *c, struct jw *w)
+{
+	int i;
+
+	kstr(w, "component", c->component);
+	jw_key(w, "environments");
+	jw_arr(w);
+	for (i = 0; i < c->nenv; i++)
+		jw_str(w, c->env[i]);
+	jw_end(w);
+	kstr(w, "target_url", c->web[0] ? c->web : NULL);
+	kstr(w, "source_url", c->src_web[0] ? c->src_web : NULL);
+	jw_key(w, "pin");
+	jw_obj(w);
+	kstr(w, "sha", c->pin[0] ? c->pin : NULL);
+	jw_kts(w, "committed_at", c->pin_ts);
+	jw_end(w);
+	jw_key(w, "green");
+	jw_obj(w);
+	kstr(w, "sha", c->green[0] ? c->green : NULL);
+	jw_kts(w, "committed_at", c->green_ts);
+	jw_kint(w, "behind_commits", c->behind_commits);
+	jw_kint(w, "behind_seconds", c->behind_s);
+	jw_end(w);
+	json_open_mr(c, w);
+	jw_key(w, "lead_time_seconds");
+	jw_obj(w);
+	kstr(w, "to", c->env[c->nenv - 1]);
+	jw_kint(w, "count", c->nlead);
+	jw_key(w, "p50");
+	c->nlead ? jw_int(w, c->p50) : jw_null(w);
+	jw_key(w, "p90");
+	c->nlead ? jw_int(w, c->p90) : jw_null(w);
+	jw_end(w);
+}
+
+/* json_bump: bump x as an object of the bumps array */
+static void
+json_bump(struct ctx *c, struct jw *w, const struct bump *x)
+{
+	int j, last = S_ENV + c->nenv - 1;
+	char url[640];
+
+	jw_obj(w);
+	jw_kint(w, "iid", x->iid);
+	if (c->web[0]) {
+		snprintf(url, sizeof(url), "%s/-/merge_requests/%lld", c->web,
+		    x->iid);
+		kstr(w, "url", url);
+	}
+	kstr(w, "state", x->state);
+	kstr(w, "sha", x->sha[0] ? x->sha : NULL);
+	jw_kts(w, "source_merged_at", x->t[S_SOURCE]);
+	jw_kts(w, "pinned_at", x->t[S_PINNED]);
+	jw_kts(w, "merged_at", x->t[S_MERGED]);
+	jw_key(w, "environments");
+	jw_obj(w);
+	for (j = 0; j < c->nenv; j++)
+		jw_kts(w, c->env[j], x->t[S_ENV + j]);
+	jw_end(w);
+	jw_kint(w, "retries", x->retries);
+	jw_key(w, "events");
+	jw_arr(w);
+	for (j = 0; j < x->nev; j++) {
+		jw_obj(w);
+		kstr(w, "kind", ev_name(x->ev[j].kind));
+		jw_kts(w, "at", x->ev[j].ts);
+		jw_end(w);
+	}
+	jw_end(w);
+	jw_key(w, "lead_time_seconds");
+	if (x->t[S_SOURCE] > 0 && x->t[last] > 0)
+		jw_int(w, x->t[last] - x->t[S_SOURCE]);
+	else
+		jw_null(w);
+	jw_end(w);
+}
+
 static int
 write_json(struct ctx *c, const char *dir)
 {
 	struct buf tmp, b;
 	struct jw w;
 	FILE *f;
-	int i, j, rc;
-	char url[640];
+	int i, rc;
 
 	buf_init(&tmp, 0);
 	buf_init(&b, 0);
@@ -981,92 +1147,11 @@ write_json(struct ctx *c, const char *dir)
 	}
 	jw_init(&w, &b);
 	jw_obj(&w);
-	kstr(&w, "component", c->component);
-	jw_key(&w, "environments");
-	jw_arr(&w);
-	for (i = 0; i < c->nenv; i++)
-		jw_str(&w, c->env[i]);
-	jw_end(&w);
-	kstr(&w, "target_url", c->web[0] ? c->web : NULL);
-	kstr(&w, "source_url", c->src_web[0] ? c->src_web : NULL);
-	jw_key(&w, "pin");
-	jw_obj(&w);
-	kstr(&w, "sha", c->pin[0] ? c->pin : NULL);
-	jw_kts(&w, "committed_at", c->pin_ts);
-	jw_end(&w);
-	jw_key(&w, "green");
-	jw_obj(&w);
-	kstr(&w, "sha", c->green[0] ? c->green : NULL);
-	jw_kts(&w, "committed_at", c->green_ts);
-	jw_kint(&w, "behind_commits", c->behind_commits);
-	jw_kint(&w, "behind_seconds", c->behind_s);
-	jw_end(&w);
-	jw_key(&w, "open_mr");
-	if (c->open_iid) {
-		jw_obj(&w);
-		jw_kint(&w, "iid", c->open_iid);
-		jw_key(&w, "pipeline");
-		if (c->pl_id) {
-			jw_obj(&w);
-			jw_kint(&w, "id", c->pl_id);
-			kstr(&w, "status", c->pl_status);
-			kstr(&w, "url", c->pl_url[0] ? c->pl_url : NULL);
-			jw_end(&w);
-		} else {
-			jw_null(&w);
-		}
-		jw_end(&w);
-	} else {
-		jw_null(&w);
-	}
-	jw_key(&w, "lead_time_seconds");
-	jw_obj(&w);
-	kstr(&w, "to", c->env[c->nenv - 1]);
-	jw_kint(&w, "count", c->nlead);
-	jw_key(&w, "p50");
-	c->nlead ? jw_int(&w, c->p50) : jw_null(&w);
-	jw_key(&w, "p90");
-	c->nlead ? jw_int(&w, c->p90) : jw_null(&w);
-	jw_end(&w);
+	json_current(c, &w);
 	jw_key(&w, "bumps");
 	jw_arr(&w);
 	for (i = 0; i < c->nb; i++) {
-		struct bump *x = &c->b[i];
-		int last = S_ENV + c->nenv - 1;
-
-		jw_obj(&w);
-		jw_kint(&w, "iid", x->iid);
-		if (c->web[0]) {
-			snprintf(url, sizeof(url), "%s/-/merge_requests/%lld",
-			    c->web, x->iid);
-			kstr(&w, "url", url);
-		}
-		kstr(&w, "state", x->state);
-		kstr(&w, "sha", x->sha[0] ? x->sha : NULL);
-		jw_kts(&w, "source_merged_at", x->t[S_SOURCE]);
-		jw_kts(&w, "pinned_at", x->t[S_PINNED]);
-		jw_kts(&w, "merged_at", x->t[S_MERGED]);
-		jw_key(&w, "environments");
-		jw_obj(&w);
-		for (j = 0; j < c->nenv; j++)
-			jw_kts(&w, c->env[j], x->t[S_ENV + j]);
-		jw_end(&w);
-		jw_kint(&w, "retries", x->retries);
-		jw_key(&w, "events");
-		jw_arr(&w);
-		for (j = 0; j < x->nev; j++) {
-			jw_obj(&w);
-			kstr(&w, "kind", ev_name(x->ev[j].kind));
-			jw_kts(&w, "at", x->ev[j].ts);
-			jw_end(&w);
-		}
-		jw_end(&w);
-		jw_key(&w, "lead_time_seconds");
-		if (x->t[S_SOURCE] > 0 && x->t[last] > 0)
-			jw_int(&w, x->t[last] - x->t[S_SOURCE]);
-		else
-			jw_null(&w);
-		jw_end(&w);
+		json_bump(c, &w, &c->b[i]);
 		if (w.err == 0)
 			flush(f, &b);
 	}
@@ -1086,33 +1171,66 @@ write_json(struct ctx *c, const char *dir)
 	return rc;
 }
 
+/* metric_label: the component="..." label (OpenMetrics escapes \ and ") */
+static void
+metric_label(struct buf *lbl, const char *component)
+{
+	buf_puts(lbl, "component=\"");
+	for (; *component; component++) {
+		if (strchr("\\\"", *component))
+			buf_putc(lbl, '\\');
+		if (*component == '\n')
+			buf_puts(lbl, "\\n");
+		else
+			buf_putc(lbl, *component);
+	}
+	buf_putc(lbl, '"');
+}
+
+/* metric_counts: the bumps by state and the verdicts by kind */
+static void
+metric_counts(struct ctx *c, struct buf *b, const char *lbl)
+{
+	static const char kinds[] = "rfRbc";
+	const char *states[] = { "opened", "merged", "closed", "locked" };
+	long long n[4] = { 0, 0, 0, 0 };
+	int i, k;
+
+	for (i = 0; i < c->nb; i++)
+		for (k = 0; k < 4; k++)
+			n[k] += strcmp(c->b[i].state, states[k]) == 0;
+	buf_puts(b,
+	    "# TYPE relay_bumps gauge\n"
+	    "# HELP relay_bumps bump MRs in the window by state\n");
+	for (k = 0; k < 4; k++)
+		buf_printf(b, "relay_bumps{%s,state=\"%s\"} %lld\n", lbl,
+		    states[k], n[k]);
+	buf_puts(b,
+	    "# TYPE relay_verdicts gauge\n"
+	    "# HELP relay_verdicts relay-triage records in the "
+	    "window by kind\n");
+	for (k = 0; kinds[k]; k++) {
+		long long v = 0;
+
+		for (i = 0; i < c->nb; i++)
+			v += verdicts(&c->b[i], kinds[k]);
+		buf_printf(b, "relay_verdicts{%s,kind=\"%s\"} %lld\n", lbl,
+		    ev_name(kinds[k]), v);
+	}
+}
+
 static int
 write_metrics(struct ctx *c, const char *dir)
 {
-	static const char kinds[] = "rfRbc";
 	struct buf b, lbl;
-	int i, k, rc;
-	long long n[4] = { 0, 0, 0, 0 }, retries = 0;
-	const char *states[] = { "opened", "merged", "closed", "locked" };
+	long long retries = 0;
+	int i, rc;
 
 	buf_init(&b, 0);
 	buf_init(&lbl, 0);
-	/* label values escape \ and " (OpenMetrics) */
-	buf_puts(&lbl, "component=\"");
-	for (i = 0; c->component[i]; i++) {
-		if (strchr("\\\"", c->component[i]))
-			buf_putc(&lbl, '\\');
-		if (c->component[i] == '\n')
-			buf_puts(&lbl, "\\n");
-		else
-			buf_putc(&lbl, c->component[i]);
-	}
-	buf_putc(&lbl, '"');
-	for (i = 0; i < c->nb; i++) {
-		for (k = 0; k < 4; k++)
-			n[k] += strcmp(c->b[i].state, states[k]) == 0;
+	metric_label(&lbl, c->component);
+	for (i = 0; i < c->nb; i++)
 		retries += c->b[i].retries;
-	}
 	buf_puts(&b,
 	    "# TYPE relay_lead_time_seconds gauge\n"
 	    "# HELP relay_lead_time_seconds source merge to the "
@@ -1122,24 +1240,7 @@ write_metrics(struct ctx *c, const char *dir)
 		    "relay_lead_time_seconds{%s,quantile=\"0.5\"} %lld\n"
 		    "relay_lead_time_seconds{%s,quantile=\"0.9\"} %lld\n",
 		    lbl.data, c->p50, lbl.data, c->p90);
-	buf_puts(&b,
-	    "# TYPE relay_bumps gauge\n"
-	    "# HELP relay_bumps bump MRs in the window by state\n");
-	for (k = 0; k < 4; k++)
-		buf_printf(&b, "relay_bumps{%s,state=\"%s\"} %lld\n", lbl.data,
-		    states[k], n[k]);
-	buf_puts(&b,
-	    "# TYPE relay_verdicts gauge\n"
-	    "# HELP relay_verdicts relay-triage records in the "
-	    "window by kind\n");
-	for (k = 0; kinds[k]; k++) {
-		long long v = 0;
-
-		for (i = 0; i < c->nb; i++)
-			v += verdicts(&c->b[i], kinds[k]);
-		buf_printf(&b, "relay_verdicts{%s,kind=\"%s\"} %lld\n",
-		    lbl.data, ev_name(kinds[k]), v);
-	}
+	metric_counts(c, &b, lbl.data);
 	buf_printf(&b,
 	    "# TYPE relay_retries gauge\n"
 	    "# HELP relay_retries pipelines relay retried in the window\n"
@@ -1204,35 +1305,12 @@ stage_name(struct ctx *c, int stage)
 	return stage < S_ENV ? names[stage] : c->env[stage - S_ENV];
 }
 
+/* html_cards: the current state, one card a figure */
 static void
-html_head(struct ctx *c, FILE *f)
+html_cards(struct ctx *c, FILE *f)
 {
 	char t[64], h[32], h2[32];
 
-	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
-	      "<meta charset=\"utf-8\">\n"
-	      "<meta name=\"viewport\" content=\"width=device-width\">\n"
-	      "<title>",
-	    f);
-	html_text(f, c->component);
-	fputs(" release train</title>\n<style>\n"
-	      "body{font:14px/1.4 system-ui,sans-serif;margin:24px;"
-	      "color:#1f1e24;background:#fff}\n"
-	      "h1{font-size:20px}h2{font-size:16px;margin-top:28px}\n"
-	      "table{border-collapse:collapse}\n"
-	      "td,th{padding:3px 8px;border-bottom:1px solid #dcdcde;"
-	      "text-align:left;white-space:nowrap}\n"
-	      "code{font:12px ui-monospace,monospace}\n"
-	      ".fig{font-size:22px;font-weight:600}\n"
-	      ".cards{display:flex;gap:24px;flex-wrap:wrap}\n"
-	      ".card{border:1px solid #dcdcde;border-radius:4px;"
-	      "padding:8px 14px}\n"
-	      ".bad{color:#c91c00}.warn{color:#ab6100}\n"
-	      "svg text{font:11px system-ui,sans-serif;fill:#535158}\n"
-	      "</style>\n</head>\n<body>\n<h1>",
-	    f);
-	html_text(f, c->component);
-	fputs(": where is my change?</h1>\n<div class=\"cards\">\n", f);
 	fputs("<div class=\"card\">current pin<br><code>", f);
 	fprintf(f, "%.12s", c->pin[0] ? c->pin : "none");
 	when(t, sizeof(t), c->pin_ts);
@@ -1270,6 +1348,36 @@ html_head(struct ctx *c, FILE *f)
 	} else {
 		fputs("<br>no bump got there yet</div>\n", f);
 	}
+}
+
+static void
+html_head(struct ctx *c, FILE *f)
+{
+	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
+	      "<meta charset=\"utf-8\">\n"
+	      "<meta name=\"viewport\" content=\"width=device-width\">\n"
+	      "<title>",
+	    f);
+	html_text(f, c->component);
+	fputs(" release train</title>\n<style>\n"
+	      "body{font:14px/1.4 system-ui,sans-serif;margin:24px;"
+	      "color:#1f1e24;background:#fff}\n"
+	      "h1{font-size:20px}h2{font-size:16px;margin-top:28px}\n"
+	      "table{border-collapse:collapse}\n"
+	      "td,th{padding:3px 8px;border-bottom:1px solid #dcdcde;"
+	      "text-align:left;white-space:nowrap}\n"
+	      "code{font:12px ui-monospace,monospace}\n"
+	      ".fig{font-size:22px;font-weight:600}\n"
+	      ".cards{display:flex;gap:24px;flex-wrap:wrap}\n"
+	      ".card{border:1px solid #dcdcde;border-radius:4px;"
+	      "padding:8px 14px}\n"
+	      ".bad{color:#c91c00}.warn{color:#ab6100}\n"
+	      "svg text{font:11px system-ui,sans-serif;fill:#535158}\n"
+	      "</style>\n</head>\n<body>\n<h1>",
+	    f);
+	html_text(f, c->component);
+	fputs(": where is my change?</h1>\n<div class=\"cards\">\n", f);
+	html_cards(c, f);
 	fputs("</div>\n", f);
 }
 
@@ -1300,15 +1408,23 @@ origin(struct ctx *c, const struct bump *b)
 	return 0;
 }
 
-/* html_svg: one row per bump, each on its own clock: x is the time since
- * the bump's source merge, so the trails line up and lead times compare */
-static void
-html_svg(struct ctx *c, FILE *f)
+/* the timeline's geometry: x = left + plot * (time since origin) / span */
+struct svg {
+	int left, top, row, width, height, plot;
+	long long span;
+};
+
+static int
+svg_x(const struct svg *g, long long d)
 {
-	const int left = 150, right = 30, top = 40, row = 18, width = 1100;
-	int plot = width - left - right;
-	int height = top + row * c->nb + 34;
-	long long span = 0, step, tk;
+	return g->left + (int)(d * g->plot / g->span);
+}
+
+/* svg_span: the longest trail, an hour at least */
+static long long
+svg_span(struct ctx *c)
+{
+	long long span = 0;
 	int i, j;
 
 	for (i = 0; i < c->nb; i++) {
@@ -1321,18 +1437,17 @@ html_svg(struct ctx *c, FILE *f)
 			if (c->b[i].ev[j].ts - o > span)
 				span = c->b[i].ev[j].ts - o;
 	}
-	if (span < 3600)
-		span = 3600;
-	step = tick_step(span);
-	fprintf(f,
-	    "<h2>The last %d bumps, from the source merge</h2>\n"
-	    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
-	    "height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" "
-	    "aria-label=\"deployment trail of the last bumps\">\n",
-	    c->nb, width, height, width, height);
-	for (j = 0; j < S_ENV + c->nenv; j++) {
-		int x = left + j * 105;
+	return span < 3600 ? 3600 : span;
+}
 
+/* svg_legend: the stages' colours and the events' marks */
+static void
+svg_legend(struct ctx *c, FILE *f, const struct svg *g)
+{
+	int j, x;
+
+	for (j = 0; j < S_ENV + c->nenv; j++) {
+		x = g->left + j * 105;
 		fprintf(f,
 		    "<circle cx=\"%d\" cy=\"12\" r=\"5\" fill=\"%s\"/>"
 		    "<text x=\"%d\" y=\"16\">",
@@ -1340,89 +1455,130 @@ html_svg(struct ctx *c, FILE *f)
 		html_text(f, stage_name(c, j));
 		fputs("</text>\n", f);
 	}
-	j = left + (S_ENV + c->nenv) * 105;
+	x = g->left + (S_ENV + c->nenv) * 105;
 	fprintf(f,
 	    "<path d=\"M%d 6l5 10h-10z\" fill=\"#c91c00\"/>"
 	    "<text x=\"%d\" y=\"16\">failure</text>"
 	    "<path d=\"M%d 6l5 10h-10z\" fill=\"#ab6100\"/>"
 	    "<text x=\"%d\" y=\"16\">flake</text>\n",
-	    j, j + 8, j + 70, j + 78);
-	for (tk = 0; tk <= span; tk += step) {
-		int x = left + (int)(tk * plot / span);
+	    x, x + 8, x + 70, x + 78);
+}
+
+/* svg_axis: the hour marks and the lead time quantiles */
+static void
+svg_axis(struct ctx *c, FILE *f, const struct svg *g)
+{
+	long long q[2] = { c->p50, c->p90 }, tk;
+	long long step = tick_step(g->span);
+	int j;
+
+	for (tk = 0; tk <= g->span; tk += step) {
+		int x = svg_x(g, tk);
 
 		fprintf(f,
 		    "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
 		    "stroke=\"#ececef\"/><text x=\"%d\" y=\"%d\">+%lld h"
 		    "</text>\n",
-		    x, top - 8, x, height - 26, x + 2, height - 12, tk / 3600);
+		    x, g->top - 8, x, g->height - 26, x + 2, g->height - 12,
+		    tk / 3600);
 	}
-	if (c->nlead) {
-		long long q[2] = { c->p50, c->p90 };
+	for (j = 0; c->nlead && j < 2; j++) {
+		int x = svg_x(g, q[j]);
 
-		for (j = 0; j < 2; j++) {
-			int x = left + (int)(q[j] * plot / span);
-
-			/* median's label left of its line, p90's right:
-			 * apart even when the two lines are close */
-			fprintf(f,
-			    "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
-			    "stroke=\"#10652b\" stroke-dasharray=\"4 3\"/>"
-			    "<text x=\"%d\" y=\"%d\" text-anchor=\"%s\">%s"
-			    "</text>\n",
-			    x, top - 8, x, height - 26, j ? x + 3 : x - 3,
-			    top - 1, j ? "start" : "end", j ? "p90" : "median");
-		}
-	}
-	for (i = 0; i < c->nb; i++) {
-		struct bump *b = &c->b[i];
-		long long o = origin(c, b);
-		int y = top + row * i + row / 2;
-		int last = -1;
-		char t[64];
-
-		for (j = 0; j < S_ENV + c->nenv; j++)
-			if (b->t[j] > 0)
-				last = j;
-		when(t, sizeof(t), o);
+		/* median's label left of its line, p90's right: apart
+		 * even when the two lines are close */
 		fprintf(f,
-		    "<g><title>!%lld %.12s %s</title><text x=\"4\" "
-		    "y=\"%d\">!%lld %s</text>\n",
-		    b->iid, b->sha, b->state, y + 4, b->iid, t);
-		if (last >= 0 && b->t[last] > o)
-			fprintf(f,
-			    "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
-			    "stroke=\"%s\" stroke-width=\"2\"/>\n",
-			    left, y,
-			    left + (int)((b->t[last] - o) * plot / span), y,
-			    strcmp(b->state, "closed") == 0 ? "#dcdcde"
-							    : "#a4a3a8");
-		for (j = 0; j < S_ENV + c->nenv; j++) {
-			if (b->t[j] <= 0)
-				continue;
-			when(t, sizeof(t), b->t[j]);
-			fprintf(f,
-			    "<circle cx=\"%d\" cy=\"%d\" r=\"4\" "
-			    "fill=\"%s\"><title>",
-			    left + (int)((b->t[j] - o) * plot / span), y,
-			    colour(c, j));
-			html_text(f, stage_name(c, j));
-			fprintf(f, " %s</title></circle>\n", t);
-		}
-		for (j = 0; j < b->nev; j++) {
-			long long d = b->ev[j].ts - o;
-
-			if (d < 0)
-				d = 0;
-			when(t, sizeof(t), b->ev[j].ts);
-			fprintf(f,
-			    "<path d=\"M%d %dl5 10h-10z\" fill=\"%s\">"
-			    "<title>%s %s</title></path>\n",
-			    left + (int)(d * plot / span), y - 6,
-			    b->ev[j].kind == 'f' ? "#ab6100" : "#c91c00",
-			    ev_name(b->ev[j].kind), t);
-		}
-		fputs("</g>\n", f);
+		    "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
+		    "stroke=\"#10652b\" stroke-dasharray=\"4 3\"/>"
+		    "<text x=\"%d\" y=\"%d\" text-anchor=\"%s\">%s"
+		    "</text>\n",
+		    x, g->top - 8, x, g->height - 26, j ? x + 3 : x - 3,
+		    g->top - 1, j ? "start" : "end", j ? "p90" : "median");
 	}
+}
+
+/* svg_marks: bump b's stages (circles) and events (triangles) on row y */
+static void
+svg_marks(
+    struct ctx *c, FILE *f, const struct svg *g, const struct bump *b, int y)
+{
+	long long o = origin(c, b);
+	char t[64];
+	int j;
+
+	for (j = 0; j < S_ENV + c->nenv; j++) {
+		if (b->t[j] <= 0)
+			continue;
+		when(t, sizeof(t), b->t[j]);
+		fprintf(f,
+		    "<circle cx=\"%d\" cy=\"%d\" r=\"4\" "
+		    "fill=\"%s\"><title>",
+		    svg_x(g, b->t[j] - o), y, colour(c, j));
+		html_text(f, stage_name(c, j));
+		fprintf(f, " %s</title></circle>\n", t);
+	}
+	for (j = 0; j < b->nev; j++) {
+		long long d = b->ev[j].ts - o;
+
+		when(t, sizeof(t), b->ev[j].ts);
+		fprintf(f,
+		    "<path d=\"M%d %dl5 10h-10z\" fill=\"%s\">"
+		    "<title>%s %s</title></path>\n",
+		    svg_x(g, d < 0 ? 0 : d), y - 6,
+		    b->ev[j].kind == 'f' ? "#ab6100" : "#c91c00",
+		    ev_name(b->ev[j].kind), t);
+	}
+}
+
+/* svg_row: bump b's row i: its label, its trail, its marks */
+static void
+svg_row(
+    struct ctx *c, FILE *f, const struct svg *g, const struct bump *b, int i)
+{
+	long long o = origin(c, b);
+	int y = g->top + g->row * i + g->row / 2;
+	int last = -1, j;
+	char t[64];
+
+	for (j = 0; j < S_ENV + c->nenv; j++)
+		if (b->t[j] > 0)
+			last = j;
+	when(t, sizeof(t), o);
+	fprintf(f,
+	    "<g><title>!%lld %.12s %s</title><text x=\"4\" "
+	    "y=\"%d\">!%lld %s</text>\n",
+	    b->iid, b->sha, b->state, y + 4, b->iid, t);
+	if (last >= 0 && b->t[last] > o)
+		fprintf(f,
+		    "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
+		    "stroke=\"%s\" stroke-width=\"2\"/>\n",
+		    g->left, y, svg_x(g, b->t[last] - o), y,
+		    strcmp(b->state, "closed") == 0 ? "#dcdcde" : "#a4a3a8");
+	svg_marks(c, f, g, b, y);
+	fputs("</g>\n", f);
+}
+
+/* html_svg: one row per bump, each on its own clock: x is the time since
+ * the bump's source merge, so the trails line up and lead times compare */
+static void
+html_svg(struct ctx *c, FILE *f)
+{
+	struct svg g = { .left = 150, .top = 40, .row = 18, .width = 1100 };
+	int i;
+
+	g.plot = g.width - g.left - 30; /* 30: the right margin */
+	g.height = g.top + g.row * c->nb + 34;
+	g.span = svg_span(c);
+	fprintf(f,
+	    "<h2>The last %d bumps, from the source merge</h2>\n"
+	    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
+	    "height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" "
+	    "aria-label=\"deployment trail of the last bumps\">\n",
+	    c->nb, g.width, g.height, g.width, g.height);
+	svg_legend(c, f, &g);
+	svg_axis(c, f, &g);
+	for (i = 0; i < c->nb; i++)
+		svg_row(c, f, &g, &c->b[i], i);
 	fputs("</svg>\n", f);
 }
 
@@ -1522,33 +1678,23 @@ same_text(const char *a, const char *b)
 	}
 }
 
+/* find_issue: the oldest open issue relay wrote with marker mk (*iid, 0
+ * when none); *same when its title and text are these already */
 static int
-put_issue(struct ctx *c, const char *text, const char **action, long long *iid)
+find_issue(struct ctx *c, long long *iid, int *same, const char *mk,
+    const char *title, const char *text)
 {
 	struct gitlab_pager pg;
-	struct json *page = NULL, *d = NULL;
-	struct buf path, mk, body, title;
-	struct jw w;
-	int rc, same = 0;
+	struct json *page = NULL;
+	int rc = pager(c, &pg, 5,
+	    "%s/issues?author_id=%lld&state=opened&order_by=created_at"
+	    "&sort=asc&per_page=100",
+	    c->tgt, c->me);
 
 	*iid = 0;
-	buf_init(&path, 0);
-	buf_init(&mk, 0);
-	buf_init(&body, 0);
-	buf_init(&title, 0);
-	marker(&mk, c->component);
-	buf_puts(&title, c->component);
-	rc = buf_puts(&title, " release train status");
-	if (rc == 0)
-		rc = buf_printf(&path,
-		    "%s/issues?author_id=%lld&state=opened&order_by=created_at"
-		    "&sort=asc&per_page=100",
-		    c->tgt, c->me);
-	if (rc == 0)
-		rc = gitlab_pager_init(&pg, c->job->gl, path.data, 5);
+	*same = 0;
 	if (rc < 0)
-		goto out;
-	/* the oldest open issue relay wrote with this component's marker */
+		return rc;
 	while (!*iid && (rc = gitlab_pager_next(&pg, &page)) > 0) {
 		struct json_iter it;
 		struct jv e;
@@ -1556,62 +1702,82 @@ put_issue(struct ctx *c, const char *text, const char **action, long long *iid)
 		json_iter_init(&it, json_root(page));
 		while (!*iid && json_iter_next(&it, &e, NULL)) {
 			const char *desc = json_strp(e, "description");
+			const char *t = json_strp(e, "title");
 
 			if (json_intp(e, "author.id", 0) != c->me || !desc ||
-			    !strstr(desc, mk.data))
+			    !strstr(desc, mk))
 				continue;
 			*iid = json_intp(e, "iid", 0);
-			same = same_text(desc, text) && json_strp(e, "title") &&
-			    strcmp(json_strp(e, "title"), title.data) == 0;
+			*same =
+			    same_text(desc, text) && t && strcmp(t, title) == 0;
 		}
 		json_free(page);
 		page = NULL;
 	}
 	gitlab_pager_free(&pg);
-	if (rc < 0) {
-		rc = err_prefix(rc, "cannot list status issues: ");
-		goto out;
-	}
-	rc = 0;
-	if (*iid && same) {
-		*action = "unchanged";
-		log_info("status issue #%lld is up to date", *iid);
-		goto out;
-	}
-	*action = *iid ? "updated" : "created";
-	if (c->job->dry_run) {
-		log_info("dry run: would %s the status issue%s",
-		    *iid ? "update" : "create", *iid ? "" : " (new)");
-		*action = "none";
-		goto out;
-	}
+	return rc < 0 ? err_prefix(rc, "cannot list status issues: ") : 0;
+}
+
+/* save_issue: create the status issue, or edit issue *iid */
+static int
+save_issue(struct ctx *c, long long *iid, const char *title, const char *text)
+{
+	struct json *d = NULL;
+	struct buf body;
+	struct jw w;
+	int rc;
+
+	buf_init(&body, 0);
 	jw_init(&w, &body);
 	jw_obj(&w);
-	jw_kstr(&w, "title", title.data);
+	jw_kstr(&w, "title", title);
 	jw_kstr(&w, "description", text);
 	jw_end(&w);
 	rc = jw_finish(&w);
-	buf_reset(&path);
 	if (rc == 0 && *iid)
-		rc = buf_printf(&path, "%s/issues/%lld", c->tgt, *iid);
+		rc = gitlab_callf(c->job->gl, &d, "PUT", body.data,
+		    "%s/issues/%lld", c->tgt, *iid);
 	else if (rc == 0)
-		rc = buf_printf(&path, "%s/issues", c->tgt);
-	if (rc == 0)
-		rc = gitlab_call(c->job->gl, &d, *iid ? "PUT" : "POST",
-		    path.data, body.data);
-	if (rc < 0) {
+		rc = gitlab_callf(
+		    c->job->gl, &d, "POST", body.data, "%s/issues", c->tgt);
+	if (rc < 0)
 		rc = err_prefix(rc,
 		    "cannot %s the status issue: ", *iid ? "update" : "create");
-		goto out;
-	}
-	if (!*iid)
+	if (rc == 0 && !*iid)
 		*iid = json_intp(json_root(d), "iid", 0);
-	log_info("status issue #%lld %s", *iid, *action);
-out:
 	json_free(d);
-	buf_free(&path);
-	buf_free(&mk);
 	buf_free(&body);
+	return rc;
+}
+
+static int
+put_issue(struct ctx *c, const char *text, const char **action, long long *iid)
+{
+	struct buf mk, title;
+	int rc, same = 0;
+
+	buf_init(&mk, 0);
+	buf_init(&title, 0);
+	marker(&mk, c->component);
+	buf_puts(&title, c->component);
+	rc = buf_puts(&title, " release train status");
+	/* the oldest open issue relay wrote with this component's marker */
+	if (rc == 0)
+		rc = find_issue(c, iid, &same, mk.data, title.data, text);
+	if (rc == 0 && *iid && same) {
+		*action = "unchanged";
+		log_info("status issue #%lld is up to date", *iid);
+	} else if (rc == 0 && c->job->dry_run) {
+		log_info("dry run: would %s the status issue%s",
+		    *iid ? "update" : "create", *iid ? "" : " (new)");
+		*action = "none";
+	} else if (rc == 0) {
+		*action = *iid ? "updated" : "created";
+		rc = save_issue(c, iid, title.data, text);
+		if (rc == 0)
+			log_info("status issue #%lld %s", *iid, *action);
+	}
+	buf_free(&mk);
 	buf_free(&title);
 	return rc;
 }
@@ -1619,9 +1785,9 @@ out:
 static int
 run(struct ctx *c)
 {
+	const char *action = "none";
 	const char *dir = job_var(c->job, "RELAY_STATUS_DIR");
 	const char *from = job_var(c->job, "RELAY_STATUS_FROM");
-	const char *action = "none";
 	long long iid = 0;
 	struct buf md;
 	char num[32];
@@ -1667,6 +1833,14 @@ run(struct ctx *c)
 	return rc;
 }
 
+static void
+ctx_free(struct ctx *c)
+{
+	free(c->b);
+	free(c->src);
+	free(c->tgt);
+}
+
 static int
 cmd_status(struct job *job)
 {
@@ -1688,9 +1862,7 @@ cmd_status(struct job *job)
 	}
 	if (rc == 0)
 		rc = run(&c);
-	free(c.b);
-	free(c.src);
-	free(c.tgt);
+	ctx_free(&c);
 	return rc;
 }
 

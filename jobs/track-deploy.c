@@ -986,10 +986,10 @@ ctx_free(struct ctx *c)
 {
 	size_t i;
 
-	for (i = 0; i < c->nenv; i++)
-		json_free(c->env[i].deps);
 	free(c->tgt);
 	free(c->src);
+	for (i = 0; i < c->nenv; i++)
+		json_free(c->env[i].deps);
 }
 
 static int
@@ -1022,10 +1022,10 @@ cmd_track_deploy(struct job *job)
 	}
 	if (rc == 0)
 		rc = iid ? track_iid(&c, iid, &stage) : track_all(&c, &stage);
+	ctx_free(&c); /* the environments' names stay, in c.env */
 	if (rc == 0 || stage >= 0)
 		job_out(job, "DEPLOY_STAGE",
 		    stage >= 0 ? c.env[stage].name : "none");
-	ctx_free(&c);
 	return rc;
 }
 
