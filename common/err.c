@@ -19,6 +19,8 @@ store(const char *prefix, const char *fmt, va_list ap)
 	size_t pn = prefix ? strlen(prefix) : 0;
 	int len;
 
+	if (!fmt) /* never by relay; also quiets gcc 12's -fsanitize build */
+		fmt = "";
 	va_copy(cp, ap);
 	len = vsnprintf(small, sizeof(small), fmt, cp);
 	va_end(cp);
