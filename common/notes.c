@@ -12,53 +12,47 @@
 #include "util.h"
 
 int
-notes_post(
-    long long *id_out, struct gitlab *g, const char *mr, const char *body)
+notes_write(struct json **out, struct gitlab *g, const char *method,
+    const char *noteable, long long id, const char *body)
 {
-	struct buf req, path;
-	struct json *d = NULL;
+	struct buf req;
 	struct jw w;
 	int rc;
 
 	buf_init(&req, 0);
-	buf_init(&path, 0);
 	jw_init(&w, &req);
 	jw_obj(&w);
 	jw_kstr(&w, "body", body);
 	jw_end(&w);
 	rc = jw_finish(&w);
-	if (rc == 0)
-		rc = buf_printf(&path, "%s/notes", mr);
-	if (rc == 0)
-		rc = gitlab_call(g, &d, "POST", path.data, req.data);
+	if (rc == 0 && id)
+		rc = gitlab_callf(
+		    g, out, method, req.data, "%s/notes/%lld", noteable, id);
+	else if (rc == 0)
+		rc = gitlab_callf(
+		    g, out, method, req.data, "%s/notes", noteable);
+	buf_free(&req);
+	return rc;
+}
+
+int
+notes_post(
+    long long *id_out, struct gitlab *g, const char *mr, const char *body)
+{
+	struct json *d = NULL;
+	int rc = notes_write(&d, g, "POST", mr, 0, body);
+
 	if (rc == 0 && id_out)
 		*id_out = json_intp(json_root(d), "id", 0);
 	json_free(d);
-	buf_free(&req);
-	buf_free(&path);
 	return rc < 0 ? err_prefix(rc, "cannot add a note: ") : 0;
 }
 
 int
 notes_update(struct gitlab *g, const char *mr, long long id, const char *body)
 {
-	struct buf req, path;
-	struct jw w;
-	int rc;
+	int rc = notes_write(NULL, g, "PUT", mr, id, body);
 
-	buf_init(&req, 0);
-	buf_init(&path, 0);
-	jw_init(&w, &req);
-	jw_obj(&w);
-	jw_kstr(&w, "body", body);
-	jw_end(&w);
-	rc = jw_finish(&w);
-	if (rc == 0)
-		rc = buf_printf(&path, "%s/notes/%lld", mr, id);
-	if (rc == 0)
-		rc = gitlab_call(g, NULL, "PUT", path.data, req.data);
-	buf_free(&req);
-	buf_free(&path);
 	return rc < 0 ? err_prefix(rc, "cannot update note %lld: ", id) : 0;
 }
 

@@ -5,6 +5,13 @@
 
 struct gitlab;
 
+struct json;
+/* notes_write: METHOD (POST, PUT) a note with body on noteable
+ * ("/projects/x/merge_requests/7", ".../issues/3"): note id, or a new one
+ * when id is 0; *out (out may be NULL) is GitLab's answer, as
+ * gitlab_call. No message prefix: the caller says what it was doing. */
+int notes_write(struct json **out, struct gitlab *g, const char *method,
+    const char *noteable, long long id, const char *body);
 /* notes_post: add a note; *id_out (may be NULL) receives its id, or 0 when
  * GitLab consumed it whole as quick actions (202) */
 int notes_post(

@@ -12,6 +12,7 @@
 #include "gitlab.h"
 #include "json.h"
 #include "log.h"
+#include "notes.h"
 #include "record.h"
 #include "util.h"
 
@@ -329,42 +330,10 @@ note_body(struct buf *b, const struct record_op *op, const char *state,
 }
 
 static int
-note_write(struct json **out, struct gitlab *g, const char *method,
-    const char *noteable, long long id, const char *body)
-{
-	struct buf req, path;
-	struct jw w;
-	int rc;
-
-	buf_init(&req, 0);
-	buf_init(&path, 0);
-	jw_init(&w, &req);
-	jw_obj(&w);
-	jw_kstr(&w, "body", body);
-	jw_end(&w);
-	rc = jw_finish(&w);
-	if (rc == 0)
-		rc = id ? buf_printf(&path, "%s/notes/%lld", noteable, id)
-			: buf_printf(&path, "%s/notes", noteable);
-	if (rc == 0)
-		rc = gitlab_call(g, out, method, path.data, req.data);
-	buf_free(&req);
-	buf_free(&path);
-	return rc;
-}
-
-static int
 note_delete(struct gitlab *g, const char *noteable, long long id)
 {
-	struct buf path;
-	int rc;
-
-	buf_init(&path, 0);
-	rc = buf_printf(&path, "%s/notes/%lld", noteable, id);
-	if (rc == 0)
-		rc = gitlab_call(g, NULL, "DELETE", path.data, NULL);
-	buf_free(&path);
-	return rc;
+	return gitlab_callf(
+	    g, NULL, "DELETE", NULL, "%s/notes/%lld", noteable, id);
 }
 
 /* quietly: run a clean-up step without losing the error being reported */
@@ -387,7 +356,7 @@ quietly_release(struct gitlab *g, const struct record_op *op, long long id,
 
 	snprintf(saved, sizeof(saved), "%s", err_msg());
 	if (note_body(body, op, "retry", NULL) < 0 ||
-	    note_write(NULL, g, "PUT", op->noteable, id, body->data) < 0)
+	    notes_write(NULL, g, "PUT", op->noteable, id, body->data) < 0)
 		log_warn("cannot release note %lld: %s", id, err_msg());
 	err_set(0, "%s", saved);
 }
@@ -441,7 +410,7 @@ record_once(int *result, struct gitlab *g, const struct record_op *op)
 		mine = s.n[w].id;
 		rc = note_body(&body, op, "pending", run);
 		if (rc == 0)
-			rc = note_write(
+			rc = notes_write(
 			    &d, g, "PUT", op->noteable, mine, body.data);
 		if (rc == 0) {
 			const char *ua = json_strp(json_root(d), "updated_at");
@@ -480,7 +449,7 @@ record_once(int *result, struct gitlab *g, const struct record_op *op)
 	if (rc == 0 && op->claim_extra)
 		rc = buf_printf(&body, "\n\n%s", op->claim_extra);
 	if (rc == 0)
-		rc = note_write(&d, g, "POST", op->noteable, 0, body.data);
+		rc = notes_write(&d, g, "POST", op->noteable, 0, body.data);
 	if (rc == 0) {
 		struct jv r = json_root(d);
 		const char *ca = json_strp(r, "created_at");
@@ -510,7 +479,7 @@ record_once(int *result, struct gitlab *g, const struct record_op *op)
 		/* not found: it may land later; a void note withdraws it */
 		if (maybe && !gone &&
 		    (buf_printf(&prefix, "slack=void run=%s -->", run) < 0 ||
-			note_write(
+			notes_write(
 			    NULL, g, "POST", op->noteable, 0, prefix.data) < 0))
 			log_warn("cannot withdraw the claim: %s", err_msg());
 		err_set(0, "%s", saved);
@@ -547,7 +516,7 @@ act:
 			   : "none",
 	    NULL);
 	if (rc == 0)
-		rc = note_write(NULL, g, "PUT", op->noteable, mine, body.data);
+		rc = notes_write(NULL, g, "PUT", op->noteable, mine, body.data);
 	if (rc < 0) {
 		/* acted but not recorded: the record is written anew; failing
 		 * that, the claim goes, and the next run acts again (at least
@@ -556,7 +525,8 @@ act:
 
 		rc = err_prefix(rc, "cannot update note %lld: ", mine);
 		snprintf(saved, sizeof(saved), "%s", err_msg());
-		if (note_write(NULL, g, "POST", op->noteable, 0, body.data) < 0)
+		if (notes_write(NULL, g, "POST", op->noteable, 0, body.data) <
+		    0)
 			log_warn("cannot record the action: %s", err_msg());
 		err_set(0, "%s", saved);
 		quietly_delete(g, op->noteable, mine);

@@ -222,16 +222,55 @@ level_of(const char *body)
 	return p ? atoi(p + strlen(LEVEL)) : 0;
 }
 
+/* edit: the done note id holds old; it is edited to body when it records
+ * fewer environments than level (or as many, in other words) */
+static int
+edit(int *result, struct gitlab *g, const char *noteable, long long id,
+    const char *old, const char *body, int level, int dry_run)
+{
+	int was = level_of(old);
+
+	if (was > level || (was == level && strcmp(old, body) == 0)) {
+		*result = TRAIL_SAME;
+		return 0;
+	}
+	*result = dry_run ? TRAIL_DRY : TRAIL_EDITED;
+	return dry_run ? 0 : notes_write(NULL, g, "PUT", noteable, id, body);
+}
+
+/* create: the note, written once however many runs race (record_once);
+ * *result 0 when another run's was written meanwhile: read it again */
+static int
+create(int *result, struct gitlab *g, const char *noteable, const char *marker,
+    const char *text, int dry_run)
+{
+	struct record_op op;
+	int rc;
+
+	memset(&op, 0, sizeof(op));
+	op.noteable = noteable;
+	op.marker = marker;
+	op.text = text;
+	op.dry_run = dry_run;
+	rc = record_once(result, g, &op);
+	if (rc < 0)
+		return rc;
+	*result = *result == RECORD_ACTED ? TRAIL_CREATED
+	    : *result == RECORD_BUSY      ? TRAIL_BUSY
+	    : *result == RECORD_DRY       ? TRAIL_DRY
+					  : 0;
+	return 0;
+}
+
 int
 trail_note(int *result, struct gitlab *g, const char *noteable,
     const char *marker, const char *text, int level, int dry_run)
 {
-	struct buf full, prefix, body, req;
-	struct record_op op;
+	struct buf full, prefix, body;
 	char *old = NULL;
 	long long id = 0;
 	size_t n = strlen(text);
-	int rc, found, tries;
+	int rc, tries;
 
 	*result = 0;
 	while (n > 0 && text[n - 1] == '\n')
@@ -239,7 +278,6 @@ trail_note(int *result, struct gitlab *g, const char *noteable,
 	buf_init(&full, 0);
 	buf_init(&prefix, 0);
 	buf_init(&body, 0);
-	buf_init(&req, 0);
 	rc = buf_printf(&full, "%.*s\n\n" LEVEL "%d -->", (int)n, text, level);
 	if (rc == 0)
 		rc = buf_printf(&prefix, "<!-- %s ", marker);
@@ -250,53 +288,14 @@ trail_note(int *result, struct gitlab *g, const char *noteable,
 	for (tries = 0; rc == 0 && tries < 2 && !*result; tries++) {
 		free(old);
 		old = NULL;
-		found = record_find(&old, &id, g, noteable, prefix.data);
-		if (found < 0) {
-			rc = found;
-			break;
-		}
-		if (found &&
-		    record_state(old, prefix.data, NULL) == RECORD_DONE) {
-			int was = level_of(old);
-
-			if (was > level ||
-			    (was == level && strcmp(old, body.data) == 0)) {
-				*result = TRAIL_SAME;
-			} else if (dry_run) {
-				*result = TRAIL_DRY;
-			} else {
-				struct jw w;
-
-				buf_reset(&req);
-				jw_init(&w, &req);
-				jw_obj(&w);
-				jw_kstr(&w, "body", body.data);
-				jw_end(&w);
-				rc = jw_finish(&w);
-				if (rc == 0)
-					rc = gitlab_callf(g, NULL, "PUT",
-					    req.data, "%s/notes/%lld", noteable,
-					    id);
-				*result = TRAIL_EDITED;
-			}
-			break;
-		}
-		memset(&op, 0, sizeof(op));
-		op.noteable = noteable;
-		op.marker = marker;
-		op.text = full.data;
-		op.dry_run = dry_run;
-		rc = record_once(result, g, &op);
-		if (rc < 0)
-			break;
-		if (*result == RECORD_ACTED)
-			*result = TRAIL_CREATED;
-		else if (*result == RECORD_BUSY)
-			*result = TRAIL_BUSY;
-		else if (*result == RECORD_DRY)
-			*result = TRAIL_DRY;
-		else
-			*result = 0; /* written meanwhile: read it again */
+		rc = record_find(&old, &id, g, noteable, prefix.data);
+		if (rc > 0 &&
+		    record_state(old, prefix.data, NULL) == RECORD_DONE)
+			rc = edit(result, g, noteable, id, old, body.data,
+			    level, dry_run);
+		else if (rc >= 0)
+			rc = create(
+			    result, g, noteable, marker, full.data, dry_run);
 	}
 	if (rc == 0 && !*result)
 		*result = TRAIL_BUSY;
@@ -304,6 +303,5 @@ trail_note(int *result, struct gitlab *g, const char *noteable,
 	buf_free(&full);
 	buf_free(&prefix);
 	buf_free(&body);
-	buf_free(&req);
 	return rc;
 }
