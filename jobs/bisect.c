@@ -72,6 +72,7 @@ static const struct env_var stage_vars[] = {
 
 #define LABEL "relay::bisect"
 #define STATE_MARK "<!-- relay:bisect-state\n"
+#define DRAFT_TAG "relay:bisect-draft mr="
 
 struct ctx {
 	struct job *job;
@@ -235,6 +236,63 @@ branch(struct ctx *c, char *out, size_t n, int i)
 	snprintf(out, n, "release-tools/bisect-%s-%.8s", c->slug, c->b.sha[i]);
 }
 
+/* open_mr: a new MR from br into target in project proj, its source
+ * branch removed on merge (labels may be NULL); *d its answer. 1 when one
+ * exists already (409: a racing run opened it), 0 opened, or < 0. */
+static int
+open_mr(struct ctx *c, struct json **d, const char *proj, const char *br,
+    const char *target, const struct buf *title, const struct buf *desc,
+    const char *labels)
+{
+	struct buf body;
+	struct jw w;
+	int rc = buf_error(title) ? buf_error(title) : buf_error(desc);
+
+	buf_init(&body, 0);
+	jw_init(&w, &body);
+	jw_obj(&w);
+	jw_kstr(&w, "source_branch", br);
+	jw_kstr(&w, "target_branch", target);
+	jw_kstr(&w, "title", title->data ? title->data : "");
+	jw_kstr(&w, "description", desc->data ? desc->data : "");
+	if (labels)
+		jw_kstr(&w, "labels", labels);
+	jw_kbool(&w, "remove_source_branch", 1);
+	jw_end(&w);
+	if (rc == 0)
+		rc = jw_finish(&w);
+	if (rc == 0)
+		rc = gitlab_callf(
+		    c->gl, d, "POST", body.data, "%s/merge_requests", proj);
+	buf_free(&body);
+	return rc == E_CONFLICT ? 1 : rc;
+}
+
+/* close_mr: close MR iid of the target */
+static int
+close_mr(struct ctx *c, long long iid)
+{
+	int rc = gitlab_callf(c->gl, NULL, "PUT", "{\"state_event\":\"close\"}",
+	    "%s/merge_requests/%lld", c->tgt, iid);
+
+	return rc < 0 ? err_prefix(rc, "cannot close draft !%lld: ", iid) : 0;
+}
+
+/* drop_branch: delete branch br of the target; gone already is done */
+static int
+drop_branch(struct ctx *c, const char *br)
+{
+	char *esc = url_escape(br);
+	int rc = esc ? gitlab_callf(c->gl, NULL, "DELETE", NULL,
+			   "%s/repository/branches/%s", c->tgt, esc)
+		     : err_set(E_NOMEM, "out of memory");
+
+	free(esc);
+	if (rc == E_NOTFOUND)
+		rc = 0;
+	return rc < 0 ? err_prefix(rc, "cannot delete %s: ", br) : 0;
+}
+
 /* draft_find: the newest draft MR of point i for this bump MR, open or
  * not (by its branch, written by relay, its description naming the bump
  * MR) into *iid and *open; *iid 0 when none. A draft closed by an earlier
@@ -253,11 +311,11 @@ draft_find(struct ctx *c, int i, long long *iid, int *open)
 	*iid = 0;
 	*open = 0;
 	branch(c, br, sizeof(br), i);
-	snprintf(tag, sizeof(tag), "relay:bisect-draft mr=%lld ", c->mr.iid);
+	snprintf(tag, sizeof(tag), DRAFT_TAG "%lld ", c->mr.iid);
 	esc = url_escape(br);
 	if (!esc)
 		return err_set(E_NOMEM, "out of memory");
-	rc = gitlab_getf(c->gl, &d,
+	rc = gitlab_listf(c->gl, &d,
 	    "%s/merge_requests?source_branch=%s&state=all&labels=%s"
 	    "&per_page=100",
 	    c->tgt, esc, "relay%3A%3Abisect");
@@ -265,7 +323,7 @@ draft_find(struct ctx *c, int i, long long *iid, int *open)
 	if (rc < 0)
 		return err_prefix(rc, "cannot list the drafts of %s: ", br);
 	json_iter_init(&it, json_root(d));
-	while (json_iter_next(&it, &e, NULL)) {
+	while (!*open && json_iter_next(&it, &e, NULL)) {
 		const char *desc = json_strp(e, "description");
 		const char *st = json_strp(e, "state");
 
@@ -277,20 +335,94 @@ draft_find(struct ctx *c, int i, long long *iid, int *open)
 			*iid = json_intp(e, "iid", 0);
 			*open = st && strcmp(st, "opened") == 0;
 		}
-		if (*open)
-			break;
 	}
 	json_free(d);
 	return 0;
+}
+
+/* draft_commit: the pin of sha committed on a new branch br from the bump
+ * MR's target branch. No force: when runs race GitLab lets one create the
+ * branch and answers the others 400 "already exists", which is as good. */
+static int
+draft_commit(struct ctx *c, const char *br, const char *sha)
+{
+	struct buf body, msg, pin;
+	struct jw w;
+	int rc;
+
+	buf_init(&body, 0);
+	buf_init(&msg, 0);
+	buf_init(&pin, 0);
+	buf_printf(&msg, "Bisect %s at %.12s", c->component, sha);
+	buf_printf(&pin, "%s\n", sha);
+	jw_init(&w, &body);
+	jw_obj(&w);
+	jw_kstr(&w, "branch", br);
+	jw_kstr(&w, "start_branch", c->mr.target_branch);
+	jw_kstr(&w, "commit_message", msg.data ? msg.data : "");
+	jw_key(&w, "actions");
+	jw_arr(&w);
+	jw_obj(&w);
+	jw_kstr(&w, "action", "update");
+	jw_kstr(&w, "file_path", job_var(c->job, "RELAY_VERSION_FILE"));
+	jw_kstr(&w, "content", pin.data ? pin.data : "");
+	jw_end(&w);
+	jw_end(&w);
+	jw_end(&w);
+	rc = buf_error(&msg) ? buf_error(&msg) : buf_error(&pin);
+	if (rc == 0)
+		rc = jw_finish(&w);
+	if (rc == 0)
+		rc = gitlab_callf(c->gl, NULL, "POST", body.data,
+		    "%s/repository/commits", c->tgt);
+	if (rc < 0 && c->gl->status == 400) {
+		log_info("%s exists already: reusing it", br);
+		rc = 0;
+	}
+	buf_free(&body);
+	buf_free(&msg);
+	buf_free(&pin);
+	return rc < 0 ? err_prefix(rc, "cannot commit %.12s to %s: ", sha, br)
+		      : 0;
+}
+
+/* draft_mr: the draft MR of branch br pinning sha, labelled LABEL, its
+ * description naming the bump MR (draft_find); one exists already (409)
+ * is as good */
+static int
+draft_mr(struct ctx *c, const char *br, const char *sha)
+{
+	struct buf title, desc;
+	struct json *d = NULL;
+	int rc;
+
+	buf_init(&title, 0);
+	buf_init(&desc, 0);
+	buf_printf(&title, "Draft: Bisect %s at %.12s", c->component, sha);
+	buf_printf(&desc,
+	    "relay bisects the %s regression of !%lld: this draft pins "
+	    "`%s`. It is never merged; relay closes it when its round is "
+	    "decided.\n\n<!-- " DRAFT_TAG "%lld sha=%s -->\n",
+	    c->component, c->mr.iid, sha, c->mr.iid, sha);
+	rc = open_mr(
+	    c, &d, c->tgt, br, c->mr.target_branch, &title, &desc, LABEL);
+	if (rc == 1)
+		log_info("a draft for %.12s exists already", sha);
+	else if (rc == 0)
+		log_info("opened draft !%lld pinning %.12s",
+		    json_intp(json_root(d), "iid", 0), sha);
+	else
+		err_prefix(rc, "cannot open the draft for %.12s: ", sha);
+	json_free(d);
+	buf_free(&title);
+	buf_free(&desc);
+	return rc < 0 ? rc : 0;
 }
 
 static int
 draft_open(struct ctx *c, int i)
 {
 	char br[128];
-	struct buf body, text;
-	struct jw w;
-	struct json *d = NULL;
 	const char *sha = c->b.sha[i];
 	int rc;
 
@@ -300,89 +432,14 @@ draft_open(struct ctx *c, int i)
 		    sha, br);
 		return 0;
 	}
-	buf_init(&body, 0);
-	buf_init(&text, 0);
-	buf_printf(&text, "%s\n", sha);
-	jw_init(&w, &body);
-	jw_obj(&w);
-	jw_kstr(&w, "branch", br);
-	jw_kstr(&w, "start_branch", c->mr.target_branch);
-	buf_reset(&text);
-	buf_printf(&text, "Bisect %s at %.12s", c->component, sha);
-	jw_kstr(&w, "commit_message", text.data);
-	jw_key(&w, "actions");
-	jw_arr(&w);
-	jw_obj(&w);
-	jw_kstr(&w, "action", "update");
-	jw_kstr(&w, "file_path", job_var(c->job, "RELAY_VERSION_FILE"));
-	buf_reset(&text);
-	buf_printf(&text, "%s\n", sha);
-	jw_kstr(&w, "content", text.data);
-	jw_end(&w);
-	jw_end(&w);
-	jw_end(&w);
-	rc = jw_finish(&w);
-	/* no force: when runs race GitLab lets one create the branch and
-	 * answers the others 400 "already exists", which is as good */
-	if (rc == 0)
-		rc = gitlab_callf(c->gl, NULL, "POST", body.data,
-		    "%s/repository/commits", c->tgt);
-	if (rc < 0 && c->gl->status == 400) {
-		log_info("%s exists already: reusing it", br);
-		rc = 0;
-	}
-	if (rc < 0)
-		err_prefix(rc, "cannot commit %.12s to %s: ", sha, br);
-	buf_reset(&body);
-	buf_reset(&text);
-	buf_printf(&text,
-	    "relay bisects the %s regression of !%lld: this draft pins "
-	    "`%s`. It is never merged; relay closes it when its round is "
-	    "decided.\n\n<!-- relay:bisect-draft mr=%lld sha=%s -->\n",
-	    c->component, c->mr.iid, sha, c->mr.iid, sha);
-	jw_init(&w, &body);
-	jw_obj(&w);
-	jw_kstr(&w, "source_branch", br);
-	jw_kstr(&w, "target_branch", c->mr.target_branch);
-	{
-		struct buf title;
-
-		buf_init(&title, 0);
-		buf_printf(
-		    &title, "Draft: Bisect %s at %.12s", c->component, sha);
-		jw_kstr(&w, "title", title.data);
-		buf_free(&title);
-	}
-	jw_kstr(&w, "description", text.data);
-	jw_kstr(&w, "labels", LABEL);
-	jw_kbool(&w, "remove_source_branch", 1);
-	jw_end(&w);
-	if (rc == 0)
-		rc = jw_finish(&w);
-	if (rc == 0) {
-		rc = gitlab_callf(
-		    c->gl, &d, "POST", body.data, "%s/merge_requests", c->tgt);
-		if (rc == 0)
-			log_info("opened draft !%lld pinning %.12s",
-			    json_intp(json_root(d), "iid", 0), sha);
-		else if (rc == E_CONFLICT) {
-			log_info("a draft for %.12s exists already", sha);
-			rc = 0;
-		} else
-			err_prefix(
-			    rc, "cannot open the draft for %.12s: ", sha);
-	}
-	json_free(d);
-	buf_free(&body);
-	buf_free(&text);
-	return rc;
+	rc = draft_commit(c, br, sha);
+	return rc < 0 ? rc : draft_mr(c, br, sha);
 }
 
 static int
 draft_close(struct ctx *c, int i)
 {
 	char br[128];
-	char *esc;
 	long long iid;
 	int open, rc = draft_find(c, i, &iid, &open);
 
@@ -393,24 +450,13 @@ draft_close(struct ctx *c, int i)
 		return 0;
 	}
 	if (open)
-		rc = gitlab_callf(c->gl, NULL, "PUT",
-		    "{\"state_event\":\"close\"}", "%s/merge_requests/%lld",
-		    c->tgt, iid);
-	if (rc < 0)
-		return err_prefix(rc, "cannot close draft !%lld: ", iid);
+		rc = close_mr(c, iid);
 	branch(c, br, sizeof(br), i);
-	esc = url_escape(br);
-	if (!esc)
-		return err_set(E_NOMEM, "out of memory");
-	rc = gitlab_callf(c->gl, NULL, "DELETE", NULL,
-	    "%s/repository/branches/%s", c->tgt, esc);
-	free(esc);
-	if (rc == E_NOTFOUND)
-		rc = 0;
-	if (rc < 0)
-		return err_prefix(rc, "cannot delete %s: ", br);
-	log_info("closed draft !%lld (%.12s)", iid, c->b.sha[i]);
-	return 0;
+	if (rc == 0)
+		rc = drop_branch(c, br);
+	if (rc == 0)
+		log_info("closed draft !%lld (%.12s)", iid, c->b.sha[i]);
+	return rc;
 }
 
 /* same_jobs: the draft's failed jobs are exactly the bump MR's */
@@ -435,6 +481,53 @@ same_jobs(const char *a, const char *b)
 
 enum { R_RUNNING, R_GOOD, R_BAD, R_OTHER, R_SKIP };
 
+/* judge: what the finished pipeline pl (outcome out) of point i's draft
+ * iid says: good, bad when exactly the bump MR's jobs failed, else other */
+static int
+judge(struct ctx *c, int i, long long iid, long long pl, const char *out,
+    int *res)
+{
+	struct buf jobs;
+	int rc;
+
+	if (strcmp(out, "failed") != 0) {
+		*res = strcmp(out, "success") == 0 ? R_GOOD : R_OTHER;
+		return 0;
+	}
+	buf_init(&jobs, 0);
+	rc = pipeline_failed_jobs(&jobs, c->gl, c->tgt, pl);
+	if (rc == 0) {
+		*res = same_jobs(jobs.data ? jobs.data : "", c->b.jobs)
+		    ? R_BAD
+		    : R_OTHER;
+		log_info("draft !%lld (%.12s): failed: %s", iid, c->b.sha[i],
+		    jobs.len ? jobs.data : "(none)");
+	}
+	buf_free(&jobs);
+	return rc;
+}
+
+/* retry_once: a draft that failed otherwise is retried once (the next
+ * time its point is skipped); it runs again */
+static int
+retry_once(struct ctx *c, int i, long long iid, long long pl, int *res)
+{
+	int rc = 0;
+
+	*res = R_RUNNING;
+	if (c->job->dry_run)
+		log_info("dry run: would retry pipeline %lld", pl);
+	else
+		rc = gitlab_callf(c->gl, NULL, "POST", NULL,
+		    "%s/pipelines/%lld/retry", c->tgt, pl);
+	if (rc < 0)
+		return err_prefix(rc, "cannot retry pipeline %lld: ", pl);
+	log_info("draft !%lld (%.12s): another failure, retried once", iid,
+	    c->b.sha[i]);
+	c->b.mark[i] = BISECT_RETRIED;
+	return save(c);
+}
+
 /* draft_result: what point i's draft says; opens it when missing */
 static int
 draft_result(struct ctx *c, int i, int *res)
@@ -443,7 +536,7 @@ draft_result(struct ctx *c, int i, int *res)
 	struct mr_pipeline pl = { 0 };
 	const char *out;
 	long long iid;
-	int open, rc;
+	int open, rc, finished;
 
 	*res = R_RUNNING;
 	rc = draft_find(c, i, &iid, &open);
@@ -453,61 +546,25 @@ draft_result(struct ctx *c, int i, int *res)
 		rc = mr_read(&d, c->gl, c->tgt, iid);
 	if (rc == 0)
 		rc = mr_pipeline_for_head(&pl, &d, c->gl);
-	if (rc == 0 && !open) {
+	if (rc == 0 && !open)
 		*res = R_SKIP; /* closed before it had a pipeline */
-		goto out;
+	if (rc <= 0) {
+		mr_free(&d);
+		return rc;
 	}
-	if (rc <= 0)
-		goto out;
-	rc = 0;
 	out = pipeline_outcome(pl.status);
-	if ((!out || strcmp(out, "running") == 0) && !open) {
+	finished = out && strcmp(out, "running") != 0;
+	if (!finished && !open) {
 		/* closed by a person before its pipeline finished */
 		log_info("draft !%lld (%.12s) closed unfinished: skipped", iid,
 		    c->b.sha[i]);
 		*res = R_SKIP;
-		goto out;
 	}
-	if (!out || strcmp(out, "running") == 0)
-		goto out;
-	if (strcmp(out, "success") == 0) {
-		*res = R_GOOD;
-	} else if (strcmp(out, "failed") == 0) {
-		struct buf jobs;
-
-		buf_init(&jobs, 0);
-		rc = pipeline_failed_jobs(&jobs, c->gl, c->tgt, pl.id);
-		if (rc == 0)
-			*res = same_jobs(jobs.data ? jobs.data : "", c->b.jobs)
-			    ? R_BAD
-			    : R_OTHER;
-		if (rc == 0)
-			log_info("draft !%lld (%.12s): failed: %s", iid,
-			    c->b.sha[i], jobs.len ? jobs.data : "(none)");
-		buf_free(&jobs);
-	} else {
-		*res = R_OTHER;
-	}
-	if (rc == 0 && *res == R_OTHER && c->b.mark[i] != BISECT_RETRIED &&
-	    open) {
-		/* a different failure: retry once, then skip the point */
-		if (c->job->dry_run)
-			log_info("dry run: would retry pipeline %lld", pl.id);
-		else
-			rc = gitlab_callf(c->gl, NULL, "POST", NULL,
-			    "%s/pipelines/%lld/retry", c->tgt, pl.id);
-		if (rc < 0)
-			err_prefix(rc, "cannot retry pipeline %lld: ", pl.id);
-		else {
-			log_info(
-			    "draft !%lld (%.12s): another failure, retried once",
-			    iid, c->b.sha[i]);
-			c->b.mark[i] = BISECT_RETRIED;
-			rc = save(c);
-		}
-		*res = R_RUNNING;
-	}
-out:
+	rc = finished ? judge(c, i, iid, pl.id, out, res) : 0;
+	/* a different failure: retry once, then skip the point */
+	if (rc == 0 && *res == R_OTHER && open &&
+	    c->b.mark[i] != BISECT_RETRIED)
+		rc = retry_once(c, i, iid, pl.id, res);
 	mr_free(&d);
 	return rc;
 }
@@ -601,77 +658,68 @@ abort_all(struct ctx *c)
 	return save(c);
 }
 
+/* sweep_draft: open draft e is closed, its branch deleted, when its bump
+ * MR is closed or merged */
+static int
+sweep_draft(struct ctx *c, struct jv e)
+{
+	const char *desc = json_strp(e, "description");
+	const char *br = json_strp(e, "source_branch");
+	const char *t = desc ? strstr(desc, DRAFT_TAG) : NULL;
+	long long bump, iid = json_intp(e, "iid", 0);
+	struct json *m = NULL;
+	const char *st;
+	int rc;
+
+	if (!t || !br || json_intp(e, "author.id", -1) != c->me)
+		return 0;
+	bump = strtoll(t + strlen(DRAFT_TAG), NULL, 10);
+	if (bump <= 0 || bump == c->mr.iid)
+		return 0;
+	rc = gitlab_getf(c->gl, &m, "%s/merge_requests/%lld", c->tgt, bump);
+	if (rc < 0)
+		return err_prefix(rc, "cannot read !%lld: ", bump);
+	st = json_strp(json_root(m), "state");
+	if (!st || strcmp(st, "opened") == 0) {
+		json_free(m);
+		return 0;
+	}
+	if (c->job->dry_run) {
+		log_info("dry run: would close draft !%lld of %s !%lld", iid,
+		    st, bump);
+	} else {
+		/* the branch first: a run that dies between finds the draft
+		 * still open and finishes */
+		rc = drop_branch(c, br);
+		if (rc == 0)
+			rc = close_mr(c, iid);
+		if (rc == 0)
+			log_info("closed draft !%lld: its bump MR !%lld is %s",
+			    iid, bump, st);
+	}
+	json_free(m);
+	return rc;
+}
+
 /* sweep: open drafts of bump MRs that were closed or merged since (the
  * chain moved on to another bump MR, or none) are closed, their
  * branches deleted: a bisection leaves nothing behind */
 static int
 sweep(struct ctx *c)
 {
-	struct json *d = NULL, *m = NULL;
+	struct json *d = NULL;
 	struct json_iter it;
 	struct jv e;
-	int rc;
-
-	rc = gitlab_getf(c->gl, &d,
+	int rc = gitlab_listf(c->gl, &d,
 	    "%s/merge_requests?labels=relay%%3A%%3Abisect&state=opened"
 	    "&per_page=100",
 	    c->tgt);
+
 	if (rc < 0)
 		return err_prefix(rc, "cannot list the bisect drafts: ");
 	json_iter_init(&it, json_root(d));
-	while (rc == 0 && json_iter_next(&it, &e, NULL)) {
-		const char *desc = json_strp(e, "description");
-		const char *br = json_strp(e, "source_branch");
-		const char *t =
-		    desc ? strstr(desc, "relay:bisect-draft mr=") : NULL;
-		long long bump, iid = json_intp(e, "iid", 0);
-		const char *st;
-		char *esc;
-
-		if (!t || !br || json_intp(e, "author.id", -1) != c->me)
-			continue;
-		bump = strtoll(t + strlen("relay:bisect-draft mr="), NULL, 10);
-		if (bump <= 0 || bump == c->mr.iid)
-			continue;
-		json_free(m);
-		m = NULL;
-		rc = gitlab_getf(
-		    c->gl, &m, "%s/merge_requests/%lld", c->tgt, bump);
-		if (rc < 0) {
-			err_prefix(rc, "cannot read !%lld: ", bump);
-			break;
-		}
-		st = json_strp(json_root(m), "state");
-		if (!st || strcmp(st, "opened") == 0)
-			continue;
-		if (c->job->dry_run) {
-			log_info("dry run: would close draft !%lld of %s !%lld",
-			    iid, st, bump);
-			continue;
-		}
-		esc = url_escape(br);
-		rc = esc ? gitlab_callf(c->gl, NULL, "DELETE", NULL,
-			       "%s/repository/branches/%s", c->tgt, esc)
-			 : err_set(E_NOMEM, "out of memory");
-		free(esc);
-		if (rc == E_NOTFOUND)
-			rc = 0;
-		/* the branch first: a run that dies between finds the draft
-		 * still open and finishes */
-		if (rc < 0) {
-			err_prefix(rc, "cannot delete %s: ", br);
-			break;
-		}
-		rc = gitlab_callf(c->gl, NULL, "PUT",
-		    "{\"state_event\":\"close\"}", "%s/merge_requests/%lld",
-		    c->tgt, iid);
-		if (rc < 0)
-			err_prefix(rc, "cannot close draft !%lld: ", iid);
-		else
-			log_info("closed draft !%lld: its bump MR !%lld is %s",
-			    iid, bump, st);
-	}
-	json_free(m);
+	while (rc == 0 && json_iter_next(&it, &e, NULL))
+		rc = sweep_draft(c, e);
 	json_free(d);
 	return rc;
 }
@@ -712,7 +760,7 @@ mr_author(struct ctx *c, char **out, const char *project, long long iid,
 	pp = gitlab_project_path(project);
 	if (!pp)
 		return err_set(E_NOMEM, "out of memory");
-	rc = gitlab_getf(c->gl, &d,
+	rc = gitlab_listf(c->gl, &d,
 	    "%s/repository/commits/%s/merge_requests?per_page=100", pp, side);
 	free(pp);
 	if (rc < 0 && c->gl->status == 404) {
@@ -740,74 +788,108 @@ mr_author(struct ctx *c, char **out, const char *project, long long iid,
 	return rc;
 }
 
+/* web_root: the web root of the source project ("https://gitlab.com/")
+ * into base (n bytes): its web_url without its path; "" when unknown */
+static int
+web_root(struct ctx *c, char *base, size_t n)
+{
+	struct json *p = NULL;
+	const char *url, *path;
+	int rc = gitlab_getf(c->gl, &p, "%s", c->src);
+
+	base[0] = '\0';
+	if (rc < 0)
+		return err_prefix(rc, "cannot read the source project: ");
+	url = json_strp(json_root(p), "web_url");
+	path = json_strp(json_root(p), "path_with_namespace");
+	if (url && path && strlen(url) > strlen(path) &&
+	    strlen(url) - strlen(path) < n)
+		snprintf(
+		    base, n, "%.*s", (int)(strlen(url) - strlen(path)), url);
+	json_free(p);
+	return 0;
+}
+
+/* mr_line: "group/project!12 Title by Author" with title and author
+ * escaped by esc for where the line goes, then the link as fmt puts it */
+static void
+mr_line(struct buf *b, int (*esc)(struct buf *, const char *), const char *ref,
+    const char *title, const char *author, const char *fmt, const char *url)
+{
+	buf_printf(b, "%s ", ref);
+	esc(b, title);
+	buf_puts(b, " by ");
+	esc(b, author);
+	buf_printf(b, fmt, url);
+}
+
+/* culprit_mr: the culprit merged as source MR c->suspect_mr: its title
+ * (the merge commit's second paragraph), its author (mr_author, else the
+ * merge commit's), its link, into text (markdown) and slack (mrkdwn) */
+static int
+culprit_mr(struct ctx *c, struct buf *text, struct buf *slack, const char *base,
+    const char *msg, const char *author, const char *side)
+{
+	const char *t = strstr(msg, "\n\n");
+	const char *bang = strchr(c->suspect_mr, '!');
+	size_t n = t ? strcspn(t + 2, "\n") : 0;
+	char path[256];
+	char *m = NULL, *title;
+	struct buf url;
+	int rc;
+
+	snprintf(path, sizeof(path), "%.*s", (int)(bang - c->suspect_mr),
+	    c->suspect_mr);
+	rc = mr_author(c, &m, path, atoll(bang + 1), side);
+	if (rc < 0)
+		return rc;
+	if (m)
+		author = m;
+	if (!author)
+		author = "?";
+	title = str_ndup(n > 0 ? t + 2 : "", n);
+	buf_init(&url, 0);
+	buf_printf(&url, "%s%s/-/merge_requests/%s", base, path, bang + 1);
+	rc = title ? buf_error(&url) : err_set(E_NOMEM, "out of memory");
+	if (rc == 0) {
+		mr_line(text, notes_escape, c->suspect_mr, title, author,
+		    ": %s", url.data);
+		mr_line(slack, slack_escape, c->suspect_mr, title, author,
+		    " <%s>", url.data);
+	}
+	buf_free(&url);
+	free(title);
+	free(m);
+	return rc;
+}
+
+/* culprit: the first bad change c->suspect_sha as its source MR when its
+ * merge commit names one (c->suspect_mr), else as the commit */
 static int
 culprit(struct ctx *c, struct buf *text, struct buf *slack)
 {
-	struct json *d = NULL, *p = NULL;
-	const char *msg, *author, *web, *pw;
-	char base[512] = "";
-	char *m = NULL;
+	struct json *d = NULL;
+	const char *msg, *author;
+	char base[512];
 	int rc;
 
 	rc = gitlab_getf(
 	    c->gl, &d, "%s/repository/commits/%s", c->src, c->suspect_sha);
-	if (rc == 0)
-		rc = gitlab_call(c->gl, &p, "GET", c->src, NULL);
-	if (rc < 0) {
-		err_prefix(rc, "cannot read commit %.12s: ", c->suspect_sha);
-		goto out;
-	}
+	if (rc < 0)
+		return err_prefix(
+		    rc, "cannot read commit %.12s: ", c->suspect_sha);
+	rc = web_root(c, base, sizeof(base));
 	msg = json_strp(json_root(d), "message");
 	author = json_strp(json_root(d), "author_name");
-	web = json_strp(json_root(d), "web_url");
-	pw = json_strp(json_root(p), "web_url");
-	if (pw && json_strp(json_root(p), "path_with_namespace")) {
-		size_t n = strlen(pw),
-		       k = strlen(
-			   json_strp(json_root(p), "path_with_namespace"));
-
-		if (n > k && n - k < sizeof(base))
-			snprintf(base, sizeof(base), "%.*s", (int)(n - k), pw);
-	}
-	if (msg && range_mr_ref(c->suspect_mr, sizeof(c->suspect_mr), msg) &&
+	if (rc == 0 && msg &&
+	    range_mr_ref(c->suspect_mr, sizeof(c->suspect_mr), msg) &&
 	    mr_ref_ok(c->suspect_mr)) {
-		const char *t = strstr(msg, "\n\n");
-		int n = t ? (int)strcspn(t + 2, "\n") : 0;
-		char path[256];
-		char *bang = strchr(c->suspect_mr, '!');
-
-		snprintf(path, sizeof(path), "%.*s",
-		    (int)(bang - c->suspect_mr), c->suspect_mr);
-		rc = mr_author(c, &m, path, atoll(bang + 1),
+		rc = culprit_mr(c, text, slack, base, msg, author,
 		    json_strp(json_root(d), "parent_ids.1"));
-		if (rc < 0)
-			goto out;
-		if (m)
-			author = m;
-		buf_printf(text, "%s ", c->suspect_mr);
-		{
-			char *title = str_ndup(n > 0 ? t + 2 : "", (size_t)n);
-
-			notes_escape(text, title ? title : "");
-			free(title);
-		}
-		buf_puts(text, " by ");
-		notes_escape(text, author ? author : "?");
-		buf_printf(
-		    text, ": %s%s/-/merge_requests/%s", base, path, bang + 1);
-		buf_printf(slack, "%s ", c->suspect_mr);
-		{
-			char *title = str_ndup(n > 0 ? t + 2 : "", (size_t)n);
-
-			slack_escape(slack, title ? title : "");
-			free(title);
-		}
-		buf_puts(slack, " by ");
-		slack_escape(slack, author ? author : "?");
-		buf_printf(
-		    slack, " <%s%s/-/merge_requests/%s>", base, path, bang + 1);
-	} else {
+	} else if (rc == 0) {
 		/* a commit pushed without a merge request */
+		const char *web = json_strp(json_root(d), "web_url");
+
 		c->suspect_mr[0] = '\0';
 		buf_printf(text, "`%.12s` by ", c->suspect_sha);
 		notes_escape(text, author ? author : "?");
@@ -815,11 +897,9 @@ culprit(struct ctx *c, struct buf *text, struct buf *slack)
 		buf_printf(slack, "%.12s by ", c->suspect_sha);
 		slack_escape(slack, author ? author : "?");
 	}
-	rc = buf_error(text) ? buf_error(text) : buf_error(slack);
-out:
+	if (rc == 0)
+		rc = buf_error(text) ? buf_error(text) : buf_error(slack);
 	json_free(d);
-	json_free(p);
-	free(m);
 	return rc;
 }
 
@@ -840,76 +920,248 @@ post_slack(void *arg)
 	return rc;
 }
 
-/* verdict: one note on the bump MR and one Slack message, at most once
- * across runs (record.c: the note is written pending before the post) */
+/* verdict_text: the verdict as a note (markdown) and a Slack message */
 static int
-verdict(struct ctx *c, int found)
+verdict_text(struct ctx *c, int found, struct buf *note, struct buf *msg)
 {
-	struct buf text, slack, note;
-	struct post p = { c, job_var(c->job, "RELAY_SLACK_FAILURES_URL"),
-		NULL };
-	struct record_op op;
-	int lo, hi, rc = 0, result = 0;
+	struct buf md, mrkdwn; /* the culprit, for each */
+	int lo, hi, rc = 0;
 
 	bisect_bounds(&c->b, &lo, &hi);
 	bounds_text(c);
-	buf_init(&text, 0);
-	buf_init(&slack, 0);
-	buf_init(&note, 0);
+	buf_init(&md, 0);
+	buf_init(&mrkdwn, 0);
 	if (found) {
 		snprintf(
 		    c->suspect_sha, sizeof(c->suspect_sha), "%s", c->b.sha[hi]);
-		rc = culprit(c, &text, &slack);
-		if (rc < 0)
-			goto out;
-		buf_printf(&note,
+		rc = culprit(c, &md, &mrkdwn);
+	}
+	if (rc < 0) {
+		buf_free(&md);
+		buf_free(&mrkdwn);
+		return rc;
+	}
+	if (found)
+		buf_printf(note,
 		    "**Bisection of the %s regression** (relay, %d rounds): "
 		    "the first bad change is %s (`%s`).",
-		    c->component, c->b.round, text.data, c->suspect_sha);
-	} else
-		buf_printf(&note,
+		    c->component, c->b.round, md.data, c->suspect_sha);
+	else
+		buf_printf(note,
 		    "**Bisection of the %s regression is inconclusive** "
 		    "(relay, %d rounds): flaky or skipped points (commits "
 		    "without a green pipeline) leave the first bad change "
 		    "among `%s`.",
 		    c->component, c->b.round, c->range);
-	buf_reset(&text);
-	buf_puts(&text, ":mag: ");
-	slack_escape(&text, c->component);
-	buf_printf(&text, " regression bisected (<%s|!%lld>): ", c->mr.web_url,
+	buf_puts(msg, ":mag: ");
+	slack_escape(msg, c->component);
+	buf_printf(msg, " regression bisected (<%s|!%lld>): ", c->mr.web_url,
 	    c->mr.iid);
 	if (found)
-		buf_printf(&text, "first bad change %s", slack.data);
+		buf_printf(msg, "first bad change %s", mrkdwn.data);
 	else
-		buf_printf(&text,
+		buf_printf(msg,
 		    "inconclusive, the first bad change is among %s", c->range);
-	rc = buf_error(&text) ? buf_error(&text) : buf_error(&note);
-	if (rc < 0)
-		goto out;
-	p.text = text.data;
-	memset(&op, 0, sizeof(op));
-	op.noteable = c->mr.path;
-	op.marker = "relay:bisect-verdict";
-	op.text = note.data;
-	op.act = p.hook ? post_slack : NULL;
-	op.arg = &p;
-	op.dry_run = c->job->dry_run;
-	rc = record_once(&result, c->gl, &op);
-	if (rc < 0)
-		err_prefix(rc, "cannot give the verdict on !%lld: ", c->mr.iid);
-	else if (result == RECORD_ACTED)
+	buf_free(&md);
+	buf_free(&mrkdwn);
+	return buf_error(msg) ? buf_error(msg) : buf_error(note);
+}
+
+/* verdict: one note on the bump MR and one Slack message, at most once
+ * across runs (record.c: the note is written pending before the post) */
+static int
+verdict(struct ctx *c, int found)
+{
+	struct buf note, msg;
+	struct post p = { c, job_var(c->job, "RELAY_SLACK_FAILURES_URL"),
+		NULL };
+	struct record_op op;
+	int rc, result = 0;
+
+	buf_init(&note, 0);
+	buf_init(&msg, 0);
+	rc = verdict_text(c, found, &note, &msg);
+	if (rc == 0) {
+		p.text = msg.data;
+		memset(&op, 0, sizeof(op));
+		op.noteable = c->mr.path;
+		op.marker = "relay:bisect-verdict";
+		op.text = note.data;
+		op.act = p.hook ? post_slack : NULL;
+		op.arg = &p;
+		op.dry_run = c->job->dry_run;
+		rc = record_once(&result, c->gl, &op);
+		if (rc < 0)
+			err_prefix(rc,
+			    "cannot give the verdict on !%lld: ", c->mr.iid);
+	}
+	if (rc == 0 && result == RECORD_ACTED)
 		log_info("verdict noted on !%lld%s", c->mr.iid,
 		    p.hook ? " and posted to Slack" : "");
-	else if (result == RECORD_DRY)
+	else if (rc == 0 && result == RECORD_DRY)
 		log_info("dry run: would note the verdict on !%lld", c->mr.iid);
-out:
-	buf_free(&text);
-	buf_free(&slack);
 	buf_free(&note);
+	buf_free(&msg);
 	return rc;
 }
 
 /* ---- the revert, offered ---- */
+
+/* The revert's project and branch. */
+struct offer {
+	const char *name; /* RELAY_REVERT_PROJECT */
+	char *proj; /* its API path */
+	char *def; /* its default branch */
+	char br[128];
+	char *esc; /* br, escaped for a path */
+};
+
+/* branch_json: {"branch": br, "ref": ref} (ref may be NULL) into b */
+static int
+branch_json(struct buf *b, const char *br, const char *ref)
+{
+	struct jw w;
+
+	jw_init(&w, b);
+	jw_obj(&w);
+	jw_kstr(&w, "branch", br);
+	if (ref)
+		jw_kstr(&w, "ref", ref);
+	jw_end(&w);
+	return jw_finish(&w);
+}
+
+/* offer_found: *found when relay opened the revert MR already (its URL
+ * is the output REVERT_MR_URL) */
+static int
+offer_found(struct ctx *c, struct offer *o, int *found)
+{
+	struct json *d = NULL;
+	struct json_iter it;
+	struct jv e;
+	int rc = gitlab_listf(c->gl, &d,
+	    "%s/merge_requests?source_branch=%s&state=all&per_page=100",
+	    o->proj, o->esc);
+
+	*found = 0;
+	if (rc < 0)
+		return rc;
+	json_iter_init(&it, json_root(d));
+	while (rc == 0 && !*found && json_iter_next(&it, &e, NULL)) {
+		const char *url = json_strp(e, "web_url");
+
+		if (json_intp(e, "author.id", -1) != c->me)
+			continue;
+		log_info("the revert MR exists: %s", url ? url : "");
+		if (url)
+			rc = job_out(c->job, "REVERT_MR_URL", url);
+		*found = 1;
+	}
+	json_free(d);
+	return rc;
+}
+
+/* offer_branch: the branch, made from the default branch unless it
+ * exists; *reverted when its head is a revert commit already */
+static int
+offer_branch(struct ctx *c, struct offer *o, int *reverted)
+{
+	struct json *d = NULL;
+	struct buf body;
+	const char *head;
+	int rc;
+
+	*reverted = 0;
+	buf_init(&body, 0);
+	rc = gitlab_getf(
+	    c->gl, &d, "%s/repository/branches/%s", o->proj, o->esc);
+	if (rc == E_NOTFOUND) {
+		rc = branch_json(&body, o->br, o->def);
+		if (rc == 0)
+			rc = gitlab_callf(c->gl, &d, "POST", body.data,
+			    "%s/repository/branches", o->proj);
+		if (rc < 0 && c->gl->status == 400) /* a racing run made it */
+			rc = gitlab_getf(c->gl, &d, "%s/repository/branches/%s",
+			    o->proj, o->esc);
+	}
+	head = rc == 0 ? json_strp(json_root(d), "commit.title") : NULL;
+	*reverted = head && strncmp(head, "Revert \"", 8) == 0;
+	json_free(d);
+	buf_free(&body);
+	return rc < 0
+	    ? err_prefix(rc, "cannot make branch %s in %s: ", o->br, o->name)
+	    : 0;
+}
+
+/* offer_commit: the revert of the culprit committed on the branch;
+ * *refused when GitLab cannot revert it (a conflict, or reverted
+ * already): a person's call, said once a run */
+static int
+offer_commit(struct ctx *c, struct offer *o, int *refused)
+{
+	struct buf body;
+	int rc;
+
+	*refused = 0;
+	buf_init(&body, 0);
+	rc = branch_json(&body, o->br, NULL);
+	if (rc == 0)
+		rc = gitlab_callf(c->gl, NULL, "POST", body.data,
+		    "%s/repository/commits/%s/revert", o->proj, c->suspect_sha);
+	buf_free(&body);
+	if (rc < 0 && c->gl->status == 400) {
+		log_warn(
+		    "GitLab cannot revert %.12s in %s automatically: no revert MR",
+		    c->suspect_sha, o->name);
+		*refused = 1;
+		return 0;
+	}
+	return rc < 0
+	    ? err_prefix(
+		  rc, "cannot revert %.12s in %s: ", c->suspect_sha, o->name)
+	    : 0;
+}
+
+/* offer_mr: the draft revert MR, linking the evidence */
+static int
+offer_mr(struct ctx *c, struct offer *o)
+{
+	struct buf title, desc;
+	struct json *d = NULL;
+	int rc;
+
+	buf_init(&title, 0);
+	buf_init(&desc, 0);
+	buf_printf(&title, "Draft: Revert %.12s (%s regression)",
+	    c->suspect_sha, c->component);
+	buf_printf(&desc, "relay's bisection of the %s regression names `%s`",
+	    c->component, c->suspect_sha);
+	if (c->suspect_mr[0])
+		buf_printf(&desc, " (%s)", c->suspect_mr);
+	buf_printf(&desc,
+	    " as the first bad change: the bump MR %s and its verdict note "
+	    "hold the evidence (the draft pipelines before and after it). "
+	    "relay never merges this MR: a person decides.\n\n"
+	    "<!-- relay:revert sha=%s -->\n",
+	    c->mr.web_url ? c->mr.web_url : "", c->suspect_sha);
+	rc = open_mr(c, &d, o->proj, o->br, o->def, &title, &desc, NULL);
+	if (rc == 1)
+		log_info("a racing run opened the revert MR");
+	else if (rc < 0)
+		err_prefix(rc, "cannot open the revert MR in %s: ", o->name);
+	else {
+		const char *url = json_strp(json_root(d), "web_url");
+
+		log_info("offered the revert of %.12s: %s", c->suspect_sha,
+		    url ? url : "");
+		if (url)
+			rc = job_out(c->job, "REVERT_MR_URL", url);
+	}
+	json_free(d);
+	buf_free(&title);
+	buf_free(&desc);
+	return rc < 0 ? rc : 0;
+}
 
 /* revert: a draft MR in the canonical project reverting the culprit,
  * on branch release-tools/revert-<component>-<short sha> made from its
@@ -919,270 +1171,233 @@ out:
 static int
 revert(struct ctx *c)
 {
-	const char *proj_name = job_var(c->job, "RELAY_REVERT_PROJECT");
-	char *proj = gitlab_project_path(proj_name);
-	char *def = NULL, *esc = NULL;
-	char br[128];
-	struct json *d = NULL;
-	struct json_iter it;
-	struct jv e;
-	struct buf body, text;
-	struct jw w;
-	const char *head_title;
-	int rc;
+	struct offer o = { job_var(c->job, "RELAY_REVERT_PROJECT"), NULL, NULL,
+		"", NULL };
+	int rc, done = 0, reverted = 0;
 
-	buf_init(&body, 0);
-	buf_init(&text, 0);
-	snprintf(br, sizeof(br), "release-tools/revert-%s-%.8s", c->slug,
+	snprintf(o.br, sizeof(o.br), "release-tools/revert-%s-%.8s", c->slug,
 	    c->suspect_sha);
-	esc = url_escape(br);
-	rc = proj && esc ? 0 : err_set(E_NOMEM, "out of memory");
+	o.proj = gitlab_project_path(o.name);
+	o.esc = url_escape(o.br);
+	rc = o.proj && o.esc ? 0 : err_set(E_NOMEM, "out of memory");
 	if (rc == 0)
 		rc = gitlab_project_read(
-		    &def, NULL, c->gl, proj, "RELAY_REVERT_PROJECT", NULL);
-	/* the MR, if a run opened it already */
+		    &o.def, NULL, c->gl, o.proj, "RELAY_REVERT_PROJECT", NULL);
 	if (rc == 0)
-		rc = gitlab_getf(c->gl, &d,
-		    "%s/merge_requests?source_branch=%s&state=all"
-		    "&per_page=100",
-		    proj, esc);
-	if (rc < 0)
-		goto out;
-	json_iter_init(&it, json_root(d));
-	while (json_iter_next(&it, &e, NULL))
-		if (json_intp(e, "author.id", -1) == c->me) {
-			const char *url = json_strp(e, "web_url");
-
-			log_info("the revert MR exists: %s", url ? url : "");
-			if (url)
-				rc = job_out(c->job, "REVERT_MR_URL", url);
-			goto out;
-		}
-	json_free(d);
-	d = NULL;
-	if (c->job->dry_run) {
+		rc = offer_found(c, &o, &done);
+	if (rc == 0 && !done && c->job->dry_run) {
 		log_info("dry run: would offer a revert of %.12s in %s",
-		    c->suspect_sha, proj_name);
-		goto out;
+		    c->suspect_sha, o.name);
+		done = 1;
 	}
-	/* the branch, from the default branch */
-	rc = gitlab_getf(c->gl, &d, "%s/repository/branches/%s", proj, esc);
-	if (rc == E_NOTFOUND) {
-		jw_init(&w, &body);
-		jw_obj(&w);
-		jw_kstr(&w, "branch", br);
-		jw_kstr(&w, "ref", def);
-		jw_end(&w);
-		rc = jw_finish(&w);
-		if (rc == 0)
-			rc = gitlab_callf(c->gl, &d, "POST", body.data,
-			    "%s/repository/branches", proj);
-		if (rc < 0 && c->gl->status == 400) /* a racing run made it */
-			rc = gitlab_getf(
-			    c->gl, &d, "%s/repository/branches/%s", proj, esc);
-	}
-	if (rc < 0) {
-		err_prefix(rc, "cannot make branch %s in %s: ", br, proj_name);
-		goto out;
-	}
-	/* the revert commit, unless the branch holds it already */
-	head_title = json_strp(json_root(d), "commit.title");
-	if (!head_title || strncmp(head_title, "Revert \"", 8) != 0) {
-		buf_reset(&body);
-		jw_init(&w, &body);
-		jw_obj(&w);
-		jw_kstr(&w, "branch", br);
-		jw_end(&w);
-		rc = jw_finish(&w);
-		if (rc == 0)
-			rc = gitlab_callf(c->gl, NULL, "POST", body.data,
-			    "%s/repository/commits/%s/revert", proj,
-			    c->suspect_sha);
-		if (rc < 0 && c->gl->status == 400) {
-			/* GitLab cannot revert it (a conflict, or reverted
-			 * already): a person's call, said once a run */
-			log_warn(
-			    "GitLab cannot revert %.12s in %s automatically: no revert MR",
-			    c->suspect_sha, proj_name);
-			rc = 0;
-			goto out;
-		}
-		if (rc < 0) {
-			err_prefix(rc,
-			    "cannot revert %.12s in %s: ", c->suspect_sha,
-			    proj_name);
-			goto out;
-		}
-	}
-	/* the draft MR, linking the evidence */
-	buf_reset(&body);
-	buf_printf(&text, "relay's bisection of the %s regression names `%s`",
-	    c->component, c->suspect_sha);
-	if (c->suspect_mr[0])
-		buf_printf(&text, " (%s)", c->suspect_mr);
-	buf_printf(&text,
-	    " as the first bad change: the bump MR %s and its verdict note "
-	    "hold the evidence (the draft pipelines before and after it). "
-	    "relay never merges this MR: a person decides.\n\n"
-	    "<!-- relay:revert sha=%s -->\n",
-	    c->mr.web_url ? c->mr.web_url : "", c->suspect_sha);
-	jw_init(&w, &body);
-	jw_obj(&w);
-	jw_kstr(&w, "source_branch", br);
-	jw_kstr(&w, "target_branch", def);
-	{
-		struct buf title;
-
-		buf_init(&title, 0);
-		buf_printf(&title, "Draft: Revert %.12s (%s regression)",
-		    c->suspect_sha, c->component);
-		jw_kstr(&w, "title", title.data);
-		buf_free(&title);
-	}
-	jw_kstr(&w, "description", text.data);
-	jw_kbool(&w, "remove_source_branch", 1);
-	jw_end(&w);
-	rc = jw_finish(&w);
-	json_free(d);
-	d = NULL;
-	if (rc == 0)
-		rc = gitlab_callf(
-		    c->gl, &d, "POST", body.data, "%s/merge_requests", proj);
-	if (rc == E_CONFLICT) {
-		log_info("a racing run opened the revert MR");
-		rc = 0;
-	} else if (rc < 0)
-		err_prefix(rc, "cannot open the revert MR in %s: ", proj_name);
-	else {
-		const char *url = json_strp(json_root(d), "web_url");
-
-		log_info("offered the revert of %.12s: %s", c->suspect_sha,
-		    url ? url : "");
-		if (url)
-			rc = job_out(c->job, "REVERT_MR_URL", url);
-	}
-out:
-	json_free(d);
-	buf_free(&body);
-	buf_free(&text);
-	free(proj);
-	free(def);
-	free(esc);
+	if (rc == 0 && !done)
+		rc = offer_branch(c, &o, &reverted);
+	if (rc == 0 && !done && !reverted)
+		rc = offer_commit(c, &o, &done);
+	if (rc == 0 && !done)
+		rc = offer_mr(c, &o);
+	free(o.proj);
+	free(o.def);
+	free(o.esc);
 	return rc;
 }
 
 /* ---- the run ---- */
 
+/* pins: the SHAs pinned on the target branch (good) and by the bump MR
+ * (bad) into old and new (41 bytes each); both "" when they are not SHAs */
+static int
+pins(struct ctx *c, char *old, char *new)
+{
+	const char *file = job_var(c->job, "RELAY_VERSION_FILE");
+	char *a = NULL, *b = NULL;
+	int rc;
+
+	old[0] = new[0] = '\0';
+	rc = gitlab_file(c->gl, &a, c->tgt, file, c->mr.target_branch);
+	if (rc == 0)
+		rc = gitlab_file(c->gl, &b, c->tgt, file, c->mr.sha);
+	if (rc < 0)
+		err_prefix(rc, "cannot read the pinned versions: ");
+	else if (is_sha(str_trim(a)) && is_sha(str_trim(b))) {
+		snprintf(old, 41, "%s", a);
+		snprintf(new, 41, "%s", b);
+	} else
+		log_info("%s does not hold SHAs: no bisection", file);
+	free(a);
+	free(b);
+	return rc;
+}
+
+/* page_shas: a page of the first-parent history, newest first, into shas
+ * (*n of them): 1 when old (or an entry without id) is reached, -1 when
+ * the walk ends short of it (BISECT_MAX changes, an id not a SHA), 0 for
+ * the next page */
+static int
+page_shas(char (*shas)[41], size_t *n, struct json *page, const char *old)
+{
+	struct json_iter it;
+	struct jv e;
+	const char *sha;
+
+	json_iter_init(&it, json_root(page));
+	while (json_iter_next(&it, &e, NULL)) {
+		sha = json_strp(e, "id");
+		if (!sha || strcmp(sha, old) == 0)
+			return 1;
+		if (*n >= BISECT_MAX || !is_sha(sha))
+			return -1;
+		sha_lower(shas[(*n)++], sha);
+	}
+	return 0;
+}
+
+/* changes: the first-parent changes of the source from new down to, not
+ * including, old into shas (BISECT_MAX), oldest first; *n 0 when old is
+ * not reached within BISECT_MAX of them */
+static int
+changes(struct ctx *c, char (*shas)[41], size_t *n, const char *old,
+    const char *new)
+{
+	struct gitlab_pager pg;
+	struct json *page = NULL;
+	struct buf path;
+	size_t i;
+	int rc, end = 0;
+
+	*n = 0;
+	buf_init(&path, 0);
+	buf_printf(&path,
+	    "%s/repository/commits?ref_name=%s&first_parent=true&per_page=100",
+	    c->src, new);
+	rc = buf_error(&path);
+	if (rc == 0)
+		rc = gitlab_pager_init(
+		    &pg, c->gl, path.data, BISECT_MAX / 100 + 1);
+	buf_free(&path);
+	if (rc < 0)
+		return rc;
+	while (!end && (rc = gitlab_pager_next(&pg, &page)) > 0) {
+		end = page_shas(shas, n, page, old);
+		json_free(page);
+		page = NULL;
+	}
+	gitlab_pager_free(&pg);
+	if (rc < 0)
+		return err_prefix(rc, "cannot list the changes: ");
+	if (end != 1)
+		*n = 0;
+	for (i = 0; i < *n / 2; i++) {
+		char t[41];
+
+		memcpy(t, shas[i], 41);
+		memcpy(shas[i], shas[*n - 1 - i], 41);
+		memcpy(shas[*n - 1 - i], t, 41);
+	}
+	return 0;
+}
+
+/* start: a new bisection of the bump MR's range, when its failed jobs
+ * and its pins allow one (c->have) */
 static int
 start(struct ctx *c)
 {
-	const char *file = job_var(c->job, "RELAY_VERSION_FILE");
 	const char *jobs = job_var(c->job, "FAILED_JOBS");
-	char *old = NULL, *new = NULL;
+	char old[41], new[41];
 	char(*shas)[41] = NULL;
-	struct gitlab_pager pg;
-	struct json *page = NULL;
-	size_t n = 0, i;
-	int rc, done = 0;
+	size_t n = 0;
+	int rc;
 
 	if (!jobs || !*jobs || joblist_truncated(jobs)) {
 		log_info(
 		    "FAILED_JOBS is empty or cut: nothing to compare drafts with, no bisection");
 		return 0;
 	}
-	rc = gitlab_file(c->gl, &old, c->tgt, file, c->mr.target_branch);
-	if (rc == 0)
-		rc = gitlab_file(c->gl, &new, c->tgt, file, c->mr.sha);
-	if (rc < 0) {
-		err_prefix(rc, "cannot read the pinned versions: ");
-		goto out;
-	}
-	str_trim(old);
-	str_trim(new);
-	if (!is_sha(old) || !is_sha(new)) {
-		log_info("%s does not hold SHAs: no bisection", file);
-		goto out;
-	}
+	rc = pins(c, old, new);
+	if (rc < 0 || !old[0])
+		return rc;
 	shas = calloc(BISECT_MAX, sizeof(*shas));
-	if (!shas) {
-		rc = err_set(E_NOMEM, "out of memory");
-		goto out;
-	}
-	{
-		struct buf path;
-
-		buf_init(&path, 0);
-		rc = buf_printf(&path,
-		    "%s/repository/commits?ref_name=%s&first_parent=true"
-		    "&per_page=100",
-		    c->src, new);
-		if (rc == 0)
-			rc = gitlab_pager_init(
-			    &pg, c->gl, path.data, BISECT_MAX / 100 + 1);
-		buf_free(&path);
-	}
-	if (rc < 0)
-		goto out;
-	while (!done && (rc = gitlab_pager_next(&pg, &page)) > 0) {
-		struct json_iter it;
-		struct jv e;
-
-		json_iter_init(&it, json_root(page));
-		while (!done && json_iter_next(&it, &e, NULL)) {
-			const char *sha = json_strp(e, "id");
-
-			if (!sha || strcmp(sha, old) == 0)
-				done = 1;
-			else if (n < BISECT_MAX && is_sha(sha))
-				sha_lower(shas[n++], sha);
-			else
-				break;
-		}
-		json_free(page);
-		page = NULL;
-		if (n >= BISECT_MAX)
-			break;
-	}
-	gitlab_pager_free(&pg);
-	if (rc < 0) {
-		err_prefix(rc, "cannot list the changes: ");
-		goto out;
-	}
-	rc = 0;
-	if (!done || n == 0) {
+	rc = shas ? changes(c, shas, &n, old, new)
+		  : err_set(E_NOMEM, "out of memory");
+	if (rc == 0 && n == 0)
 		log_info(
 		    "the range %.12s..%.12s is not a first-parent range of at most %d changes: no bisection",
 		    old, new, BISECT_MAX);
-		goto out;
-	}
-	/* oldest first */
-	for (i = 0; i < n / 2; i++) {
-		char t[41];
-
-		memcpy(t, shas[i], 41);
-		memcpy(shas[i], shas[n - 1 - i], 41);
-		memcpy(shas[n - 1 - i], t, 41);
-	}
-	rc = bisect_init(&c->b, (const char(*)[41])shas, n,
-	    (int)job_long(c->job, "RELAY_BISECT_WAYS"), jobs);
-	if (rc == 0) {
+	else if (rc == 0)
+		rc = bisect_init(&c->b, (const char(*)[41])shas, n,
+		    (int)job_long(c->job, "RELAY_BISECT_WAYS"), jobs);
+	if (rc == 0 && n) {
 		c->have = 1;
 		log_info("bisecting %zu changes %.12s..%.12s", n, old, new);
 	}
-out:
-	free(old);
-	free(new);
 	free(shas);
 	return rc;
+}
+
+/* conclude: the outcome st recorded once, its verdict given, the revert
+ * offered */
+static int
+conclude(struct ctx *c, int st, int decided)
+{
+	int rc = 0;
+
+	if (strcmp(c->b.status, "found") == 0)
+		st = BISECT_FOUND;
+	else if (strcmp(c->b.status, "inconclusive") == 0)
+		st = BISECT_INCONCLUSIVE;
+	c->result = st == BISECT_FOUND ? "found" : "inconclusive";
+	if (strcmp(c->b.status, "running") == 0 || decided) {
+		snprintf(c->b.status, sizeof(c->b.status), "%s", c->result);
+		rc = save(c);
+	}
+	if (rc == 0)
+		rc = verdict(c, st == BISECT_FOUND);
+	if (rc == 0 && st == BISECT_FOUND &&
+	    job_bool(c->job, "RELAY_OFFER_REVERT"))
+		rc = revert(c);
+	return rc;
+}
+
+/* step: the running round read (and decided when every draft finished),
+ * the next one opened, or the bisection concluded */
+static int
+step(struct ctx *c)
+{
+	long max = job_long(c->job, "RELAY_BISECT_MAX_ROUNDS");
+	int running = strcmp(c->b.status, "running") == 0;
+	int rc, decided = 0, st;
+
+	if (running && c->b.npoints) {
+		rc = round_step(c, &decided);
+		if (rc < 0 || !decided) {
+			c->result = "running";
+			bounds_text(c);
+			return rc;
+		}
+	}
+	st = bisect_state(&c->b);
+	if (running && st == BISECT_OPEN && c->b.round >= max) {
+		log_info("RELAY_BISECT_MAX_ROUNDS (%ld) reached", max);
+		st = BISECT_INCONCLUSIVE;
+	}
+	if (running && st == BISECT_OPEN) {
+		rc = next_round(c);
+		if (rc < 0 || c->b.npoints) {
+			c->result = "running";
+			bounds_text(c);
+			return rc;
+		}
+		st = BISECT_INCONCLUSIVE;
+	}
+	return conclude(c, st, decided);
 }
 
 static int
 run(struct ctx *c)
 {
-	int rc, decided = 0, st;
 	const char *triage = job_var(c->job, "TRIAGE");
+	int rc = record_self(&c->me, c->gl);
 
-	rc = record_self(&c->me, c->gl);
 	if (rc == 0 && job_long(c->job, "MR_IID") == 0) {
 		log_info(
 		    "MR_ACTION=none and no MR_IID: no bump MR, nothing to do but close drafts left behind");
@@ -1194,18 +1409,16 @@ run(struct ctx *c)
 		rc = sweep(c);
 	if (rc == 0)
 		rc = records(c);
-	if (rc < 0)
-		return rc;
-	if (!c->have) {
-		if (!triage || strcmp(triage, "regression") != 0 ||
-		    strcmp(c->mr.state, "opened") != 0) {
-			log_info("!%lld: no regression to bisect", c->mr.iid);
-			return 0;
-		}
-		rc = start(c);
-		if (rc < 0 || !c->have)
-			return rc;
+	if (rc == 0 && !c->have &&
+	    (!triage || strcmp(triage, "regression") != 0 ||
+		strcmp(c->mr.state, "opened") != 0)) {
+		log_info("!%lld: no regression to bisect", c->mr.iid);
+		return 0;
 	}
+	if (rc == 0 && !c->have)
+		rc = start(c);
+	if (rc < 0 || !c->have)
+		return rc;
 	if (strcmp(c->b.status, "running") == 0 &&
 	    strcmp(c->mr.state, "opened") != 0) {
 		c->result = "aborted";
@@ -1215,56 +1428,35 @@ run(struct ctx *c)
 		c->result = "aborted";
 		return 0;
 	}
-	if (strcmp(c->b.status, "running") == 0 && c->b.npoints) {
-		rc = round_step(c, &decided);
-		if (rc < 0)
-			return rc;
-		if (!decided) {
-			c->result = "running";
-			bounds_text(c);
-			return 0;
-		}
-	}
-	st = bisect_state(&c->b);
-	if (strcmp(c->b.status, "running") == 0 && st == BISECT_OPEN &&
-	    c->b.round >= job_long(c->job, "RELAY_BISECT_MAX_ROUNDS")) {
-		log_info("RELAY_BISECT_MAX_ROUNDS (%ld) reached",
-		    job_long(c->job, "RELAY_BISECT_MAX_ROUNDS"));
-		st = BISECT_INCONCLUSIVE;
-	}
-	if (strcmp(c->b.status, "running") == 0 && st == BISECT_OPEN) {
-		rc = next_round(c);
-		if (rc == 0 && c->b.npoints == 0)
-			st = BISECT_INCONCLUSIVE;
-		else {
-			c->result = "running";
-			bounds_text(c);
-			return rc;
-		}
-	}
-	if (strcmp(c->b.status, "found") == 0)
-		st = BISECT_FOUND;
-	else if (strcmp(c->b.status, "inconclusive") == 0)
-		st = BISECT_INCONCLUSIVE;
-	c->result = st == BISECT_FOUND ? "found" : "inconclusive";
-	if (strcmp(c->b.status, "running") == 0 || decided) {
-		snprintf(c->b.status, sizeof(c->b.status), "%s", c->result);
-		rc = save(c);
-		if (rc < 0)
-			return rc;
-	}
-	rc = verdict(c, st == BISECT_FOUND);
-	if (rc == 0 && st == BISECT_FOUND &&
-	    job_bool(c->job, "RELAY_OFFER_REVERT"))
-		rc = revert(c);
-	return rc;
+	return step(c);
+}
+
+/* outputs: the dotenv report of a run that ended well */
+static void
+outputs(struct ctx *c)
+{
+	job_out(c->job, "BISECT", c->result);
+	if (c->suspect_sha[0])
+		job_out(c->job, "SUSPECT_SHA", c->suspect_sha);
+	if (c->suspect_mr[0])
+		job_out(c->job, "SUSPECT_MR", c->suspect_mr);
+	if (c->range[0] && strcmp(c->result, "found") != 0)
+		job_out(c->job, "BISECT_RANGE", c->range);
+}
+
+static void
+ctx_free(struct ctx *c)
+{
+	mr_free(&c->mr);
+	bisect_free(&c->b);
+	free(c->tgt);
+	free(c->src);
 }
 
 static int
 cmd_bisect(struct job *job)
 {
 	struct ctx c;
-	const char *comp;
 	size_t i, k = 0;
 	int rc = 0;
 
@@ -1272,37 +1464,23 @@ cmd_bisect(struct job *job)
 	c.job = job;
 	c.gl = job->gl;
 	c.result = "none";
-	comp = job_var(job, "RELAY_COMPONENT");
-	c.component = comp;
-	for (i = 0; comp[i] && k + 1 < sizeof(c.slug); i++) {
-		unsigned char ch = (unsigned char)comp[i];
+	c.component = job_var(job, "RELAY_COMPONENT");
+	for (i = 0; c.component[i] && k + 1 < sizeof(c.slug); i++) {
+		unsigned char ch = (unsigned char)c.component[i];
 
 		c.slug[k++] = isalnum(ch) ? (char)tolower(ch) : '-';
 	}
+	c.tgt = gitlab_project_path(job_var(job, "RELAY_TARGET_PROJECT"));
+	c.src = gitlab_project_path(job_var(job, "RELAY_SOURCE_PROJECT"));
 	if (!job_bool(job, "RELAY_BISECT")) {
 		log_info("RELAY_BISECT is off: nothing to do");
 		c.result = "off";
-	} else {
-		c.tgt =
-		    gitlab_project_path(job_var(job, "RELAY_TARGET_PROJECT"));
-		c.src =
-		    gitlab_project_path(job_var(job, "RELAY_SOURCE_PROJECT"));
+	} else
 		rc = c.tgt && c.src ? run(&c)
 				    : err_set(E_NOMEM, "out of memory");
-	}
-	if (rc == 0) {
-		job_out(job, "BISECT", c.result);
-		if (c.suspect_sha[0])
-			job_out(job, "SUSPECT_SHA", c.suspect_sha);
-		if (c.suspect_mr[0])
-			job_out(job, "SUSPECT_MR", c.suspect_mr);
-		if (c.range[0] && strcmp(c.result, "found") != 0)
-			job_out(job, "BISECT_RANGE", c.range);
-	}
-	mr_free(&c.mr);
-	bisect_free(&c.b);
-	free(c.tgt);
-	free(c.src);
+	if (rc == 0)
+		outputs(&c);
+	ctx_free(&c);
 	return rc;
 }
 
