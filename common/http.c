@@ -308,17 +308,88 @@ header_value(const char *line, size_t len, const char *name)
 	return str_ndup(v, (size_t)(e - v));
 }
 
+/* Each header relay reads, and what it keeps of its value v (owned). */
+static void
+take_link(struct http_resp *r, char *v)
+{
+	char *next = NULL;
+
+	if (http_link_next(&next, v) == 0 && next) {
+		free(r->next_url);
+		r->next_url = next;
+	}
+	free(v);
+}
+
+static void
+take_next_page(struct http_resp *r, char *v)
+{
+	long pg;
+
+	if (*v && parse_long(&pg, v, 1, 1000000000L) == 0)
+		r->next_page = pg;
+	free(v);
+}
+
+static void
+take_retry_after(struct http_resp *r, char *v)
+{
+	long s;
+
+	if (http_retry_after(&s, v, time(NULL)) == 0)
+		r->retry_after_s = s;
+	free(v);
+}
+
+static void
+take_date(struct http_resp *r, char *v)
+{
+	long long t;
+
+	if (http_date(&t, v) == 0)
+		r->date = t;
+	free(v);
+}
+
+static void
+take_size(struct http_resp *r, char *v)
+{
+	long size;
+
+	if (parse_long(&size, v, 0, 2147483647L) == 0)
+		r->declared_size = size;
+	free(v);
+}
+
+static void
+take_type(struct http_resp *r, char *v)
+{
+	free(r->content_type);
+	r->content_type = v;
+}
+
+static const struct {
+	const char *name;
+	void (*take)(struct http_resp *, char *);
+} headers[] = {
+	{ "link", take_link },
+	{ "x-next-page", take_next_page },
+	{ "retry-after", take_retry_after },
+	{ "date", take_date },
+	{ "x-gitlab-size", take_size },
+	{ "content-type", take_type },
+};
+
 static size_t
 on_header(char *p, size_t sz, size_t n, void *arg)
 {
 	struct xfer *x = arg;
-	size_t len = sz * n;
+	size_t len = sz * n, i;
 	char *v;
 
 	x->hdrbytes += len;
 	if (x->hdrbytes > HTTP_MAX_HEADERS)
 		return 0;
-
 	/* a new status line starts a new header block (e.g. after 100) */
 	if (len > 5 && strncmp(p, "HTTP/", 5) == 0) {
 		free(x->r->next_url);
@@ -329,57 +400,12 @@ on_header(char *p, size_t sz, size_t n, void *arg)
 		x->r->date = 0;
 		return len;
 	}
-	v = header_value(p, len, "link");
-	if (v) {
-		char *next = NULL;
-
-		if (http_link_next(&next, v) == 0 && next) {
-			free(x->r->next_url);
-			x->r->next_url = next;
+	for (i = 0; i < sizeof(headers) / sizeof(headers[0]); i++) {
+		v = header_value(p, len, headers[i].name);
+		if (v) {
+			headers[i].take(x->r, v);
+			break;
 		}
-		free(v);
-		return len;
-	}
-	v = header_value(p, len, "x-next-page");
-	if (v) {
-		long pg;
-
-		if (*v && parse_long(&pg, v, 1, 1000000000L) == 0)
-			x->r->next_page = pg;
-		free(v);
-		return len;
-	}
-	v = header_value(p, len, "retry-after");
-	if (v) {
-		long s;
-
-		if (http_retry_after(&s, v, time(NULL)) == 0)
-			x->r->retry_after_s = s;
-		free(v);
-		return len;
-	}
-	v = header_value(p, len, "date");
-	if (v) {
-		long long t;
-
-		if (http_date(&t, v) == 0)
-			x->r->date = t;
-		free(v);
-		return len;
-	}
-	v = header_value(p, len, "x-gitlab-size");
-	if (v) {
-		long size;
-
-		if (parse_long(&size, v, 0, 2147483647L) == 0)
-			x->r->declared_size = size;
-		free(v);
-		return len;
-	}
-	v = header_value(p, len, "content-type");
-	if (v) {
-		free(x->r->content_type);
-		x->r->content_type = v;
 	}
 	return len;
 }
