@@ -22,7 +22,6 @@
  * none); files status.html, status.md, metrics.txt, status.json.
  * Exit: 0 done; 64 bad variable; 69 refused; 75 temporary; 78 missing. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +113,15 @@ ev_name(char k)
 	case 'b': return "broken-master";
 	default: return "closed";
 	}
+}
+
+/* ctx_free: what the context owns */
+static void
+ctx_free(struct ctx *c)
+{
+	free(c->b);
+	free(c->src);
+	free(c->tgt);
 }
 
 static int
@@ -248,28 +256,6 @@ add_ev(struct bump *b, char kind, long long ts)
 }
 
 /* ---- reading GitLab ---- */
-
-/* pager: pg over the list at the path fmt builds, max_pages at most */
-static int pager(struct ctx *c, struct gitlab_pager *pg, int max_pages,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int
-pager(
-    struct ctx *c, struct gitlab_pager *pg, int max_pages, const char *fmt, ...)
-{
-	struct buf path;
-	va_list ap;
-	int rc;
-
-	buf_init(&path, 0);
-	va_start(ap, fmt);
-	rc = buf_vprintf(&path, fmt, ap);
-	va_end(ap);
-	if (rc == 0)
-		rc = gitlab_pager_init(pg, c->job->gl, path.data, max_pages);
-	buf_free(&path);
-	return rc;
-}
 
 static int
 read_me(struct ctx *c)
@@ -436,18 +422,21 @@ read_bumps(struct ctx *c)
 	struct gitlab_pager pg;
 	struct json *page = NULL;
 	char *branch = url_escape(job_var(c->job, "RELAY_MR_BRANCH"));
-	int rc, i;
+	char *path = branch ? str_printf("%s/merge_requests?state=all"
+					 "&source_branch=%s&order_by=created_at"
+					 "&sort=desc&per_page=%ld",
+				  c->tgt, branch, c->max < 100 ? c->max : 100)
+			    : NULL;
+	int rc = 0, i;
 
 	c->b = calloc((size_t)c->max, sizeof(*c->b));
-	if (!branch || !c->b) {
-		free(branch);
-		return err_set(E_NOMEM, "out of memory");
-	}
-	rc = pager(c, &pg, (int)(c->max / 100 + 3),
-	    "%s/merge_requests?state=all&source_branch=%s"
-	    "&order_by=created_at&sort=desc&per_page=%ld",
-	    c->tgt, branch, c->max < 100 ? c->max : 100);
+	if (!path || !c->b)
+		rc = err_set(E_NOMEM, "out of memory");
+	if (rc == 0)
+		rc = gitlab_pager_init(
+		    &pg, c->job->gl, path, (int)(c->max / 100 + 3));
 	free(branch);
+	free(path);
 	if (rc < 0)
 		return rc;
 	while (c->nb < c->max && (rc = gitlab_pager_next(&pg, &page)) > 0) {
@@ -1686,11 +1675,13 @@ find_issue(struct ctx *c, long long *iid, int *same, const char *mk,
 {
 	struct gitlab_pager pg;
 	struct json *page = NULL;
-	int rc = pager(c, &pg, 5,
-	    "%s/issues?author_id=%lld&state=opened&order_by=created_at"
-	    "&sort=asc&per_page=100",
+	char *path = str_printf("%s/issues?author_id=%lld&state=opened"
+				"&order_by=created_at&sort=asc&per_page=100",
 	    c->tgt, c->me);
+	int rc = path ? gitlab_pager_init(&pg, c->job->gl, path, 5)
+		      : err_set(E_NOMEM, "out of memory");
 
+	free(path);
 	*iid = 0;
 	*same = 0;
 	if (rc < 0)
@@ -1718,22 +1709,30 @@ find_issue(struct ctx *c, long long *iid, int *same, const char *mk,
 	return rc < 0 ? err_prefix(rc, "cannot list status issues: ") : 0;
 }
 
+/* issue_json: the request body of the status issue */
+static int
+issue_json(struct buf *out, const char *title, const char *text)
+{
+	struct jw w;
+
+	jw_init(&w, out);
+	jw_obj(&w);
+	jw_kstr(&w, "title", title);
+	jw_kstr(&w, "description", text);
+	jw_end(&w);
+	return jw_finish(&w);
+}
+
 /* save_issue: create the status issue, or edit issue *iid */
 static int
 save_issue(struct ctx *c, long long *iid, const char *title, const char *text)
 {
 	struct json *d = NULL;
 	struct buf body;
-	struct jw w;
 	int rc;
 
 	buf_init(&body, 0);
-	jw_init(&w, &body);
-	jw_obj(&w);
-	jw_kstr(&w, "title", title);
-	jw_kstr(&w, "description", text);
-	jw_end(&w);
-	rc = jw_finish(&w);
+	rc = issue_json(&body, title, text);
 	if (rc == 0 && *iid)
 		rc = gitlab_callf(c->job->gl, &d, "PUT", body.data,
 		    "%s/issues/%lld", c->tgt, *iid);
@@ -1831,14 +1830,6 @@ run(struct ctx *c)
 	}
 	buf_free(&md);
 	return rc;
-}
-
-static void
-ctx_free(struct ctx *c)
-{
-	free(c->b);
-	free(c->src);
-	free(c->tgt);
 }
 
 static int

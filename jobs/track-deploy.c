@@ -623,20 +623,17 @@ trail_one(struct ctx *c, const char *ref, const char *mk, const char *text,
 {
 	const char *bang = strchr(ref, '!');
 	char proj[256];
-	char *pp;
-	struct buf np;
+	char *pp, *mr;
 	int res = 0, rc;
 
 	snprintf(proj, sizeof(proj), "%.*s", (int)(bang - ref), ref);
 	pp = gitlab_project_path(proj);
-	buf_init(&np, 0);
-	rc = pp ? buf_printf(&np, "%s/merge_requests/%s", pp, bang + 1)
-		: err_set(E_NOMEM, "out of memory");
-	if (rc == 0)
-		rc = trail_note(&res, c->job->gl, np.data, mk, text, level,
-		    c->job->dry_run);
+	mr = pp ? str_printf("%s/merge_requests/%s", pp, bang + 1) : NULL;
+	rc = mr
+	    ? trail_note(&res, c->job->gl, mr, mk, text, level, c->job->dry_run)
+	    : err_set(E_NOMEM, "out of memory");
 	free(pp);
-	buf_free(&np);
+	free(mr);
 	if (rc == E_NOTFOUND) {
 		/* a deleted MR: the others are written; this one is tried
 		 * again by the next runs while the bump is followed (a
@@ -912,7 +909,7 @@ list_merged(struct ctx *c, struct gitlab_pager *pg, long long *now)
 	long per = job_long(c->job, "RELAY_DEPLOY_MAX_MRS");
 	long days = job_long(c->job, "RELAY_DEPLOY_MAX_DAYS");
 	char after[32] = "";
-	struct buf path;
+	char *path = NULL;
 	struct tm tm;
 	time_t cut;
 	int rc = branch ? 0 : err_set(E_NOMEM, "out of memory");
@@ -932,16 +929,16 @@ list_merged(struct ctx *c, struct gitlab_pager *pg, long long *now)
 	    (!gmtime_r(&cut, &tm) ||
 		!strftime(after, sizeof(after), "%Y-%m-%dT%H:%M:%SZ", &tm)))
 		rc = err_set(E_FAIL, "cannot format the time");
-	buf_init(&path, 0);
 	if (rc == 0)
-		rc = buf_printf(&path,
-		    "%s/merge_requests?state=merged&source_branch=%s"
-		    "&updated_after=%s&order_by=updated_at&sort=desc"
-		    "&per_page=%ld",
-		    c->tgt, branch, after, per);
+		path =
+		    str_printf("%s/merge_requests?state=merged&source_branch=%s"
+			       "&updated_after=%s&order_by=updated_at&sort=desc"
+			       "&per_page=%ld",
+			c->tgt, branch, after, per);
 	if (rc == 0)
-		rc = gitlab_pager_init(pg, c->job->gl, path.data, 1000);
-	buf_free(&path);
+		rc = path ? gitlab_pager_init(pg, c->job->gl, path, 1000)
+			  : err_set(E_NOMEM, "out of memory");
+	free(path);
 	free(branch);
 	return rc;
 }
