@@ -989,8 +989,8 @@ http_do_many(struct http *h, struct http_call *calls, size_t n)
 		else if (!pre_take(h, &calls[i]))
 			enlist(h, cs, &k, &calls[i]);
 	}
-	/* prefetches queued meanwhile go out with this run */
-	for (i = 0; cs && i < h->npre; i++)
+	/* prefetches queued meanwhile go out with this run, if it sends */
+	for (i = 0; cs && k > 0 && i < h->npre; i++)
 		if (!h->pre[i].sent) {
 			h->pre[i].sent = 1;
 			enlist(h, cs, &k, &h->pre[i].call);

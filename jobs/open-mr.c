@@ -513,27 +513,31 @@ stale(struct ctx *c)
 
 /* prefetch_merge_reads: what auto_merge reads (after the push: a push
  * resets approvals), sent side by side with the request before it: the
- * MR (unless its POST answered it), the merge commit of its pipeline,
- * the approver and the approvals */
+ * MR (unless its POST answered it), the approver and the approvals */
 static int
 prefetch_merge_reads(struct ctx *c)
 {
-	struct jv pl = json_get(json_root(c->created), "head_pipeline");
-	const char *sha = json_strp(pl, "sha"), *ref = json_strp(pl, "ref");
-	const char *head = json_strp(json_root(c->created), "sha");
-	int rc = 0;
+	int rc = c->created ? 0 : gitlab_prefetchf(c->gl, "%s", c->mr);
 
-	if (!c->created)
-		rc = gitlab_prefetchf(c->gl, "%s", c->mr);
-	else if (sha && head && strcasecmp(sha, head) != 0 && ref &&
-	    str_has_prefix(ref, "refs/merge-requests/"))
-		rc = gitlab_prefetchf(
-		    c->gl, "%s/repository/commits/%s", c->tgt, sha);
 	if (rc == 0 && c->job->approver)
 		rc = gitlab_prefetchf(c->job->approver, "/user");
 	if (rc == 0 && c->job->approver)
 		rc = gitlab_prefetchf(c->gl, "%s/approvals", c->mr);
 	return rc;
+}
+
+/* prefetch_merge_commit: the merge commit of a merged-results pipeline of
+ * m, which mr_pipeline_for_head reads to tell whether it is the head's */
+static int
+prefetch_merge_commit(struct ctx *c, const struct mr *m)
+{
+	const struct mr_pipeline *p = &m->head;
+
+	if (p->id <= 0 || !p->sha[0] || strcasecmp(p->sha, m->sha) == 0 ||
+	    !str_has_prefix(p->ref, "refs/merge-requests/"))
+		return 0;
+	return gitlab_prefetchf(
+	    c->gl, "%s/repository/commits/%s", c->tgt, p->sha);
 }
 
 static int
@@ -657,9 +661,11 @@ struct mr_state {
 };
 
 /* read_mr: the MR's state; first from the answer of the POST that created
- * it, if this run did */
+ * it, if this run did. approving: an open MR is approved on the way (the
+ * approval needs its head, not its pipeline: the read of the pipeline's
+ * merge commit goes out with it) */
 static int
-read_mr(struct ctx *c, struct mr_state *s)
+read_mr(struct ctx *c, struct mr_state *s, int approving)
 {
 	struct mr m = { 0 };
 	struct mr_pipeline pl = { 0 };
@@ -669,6 +675,10 @@ read_mr(struct ctx *c, struct mr_state *s)
 
 	c->created = made == c->iid ? NULL : c->created;
 	memset(s, 0, sizeof(*s));
+	if (rc == 0 && approving && strcmp(m.state, "opened") == 0)
+		rc = prefetch_merge_commit(c, &m);
+	if (rc == 0 && approving && strcmp(m.state, "opened") == 0)
+		rc = approve(c, m.sha);
 	if (rc == 0)
 		rc = mr_pipeline_for_head(&pl, &m, c->gl);
 	if (rc >= 0) {
@@ -789,12 +799,8 @@ auto_merge(struct ctx *c)
 	int rc = prefetch_merge_reads(c);
 
 	if (rc == 0)
-		rc = read_mr(c, &s);
-
+		rc = read_mr(c, &s, 1);
 	if (rc < 0 || strcmp(s.state, "opened") != 0)
-		return rc;
-	rc = approve(c, s.head);
-	if (rc < 0)
 		return rc;
 	if (s.auto_merge) {
 		log_info(
@@ -806,7 +812,7 @@ auto_merge(struct ctx *c)
 	while (!s.pl_id && now_ms() < deadline && !c->job->dry_run) {
 		log_info("waiting for the pipeline of %.12s", s.head);
 		sleep_ms(job_long(c->job, "RELAY_POLL_S") * 1000);
-		rc = read_mr(c, &s);
+		rc = read_mr(c, &s, 0);
 		if (rc < 0)
 			return rc;
 	}

@@ -264,6 +264,20 @@ batches(struct gitlab *g)
 	json_free(proj);
 	OK(rounds("requests") == 1);
 
+	/* a read answered from a prefetch sends nothing: a prefetch queued
+	 * meanwhile waits for the next request that goes out */
+	fresh();
+	gitlab_prefetchf(g, "%s/pipelines", SRC);
+	gitlab_getf(g, &proj, "%s", SRC);
+	json_free(proj);
+	gitlab_prefetchf(g, "%s/repository/commits", SRC);
+	OK(gitlab_listf(g, &list, "%s/pipelines", SRC) == 0 && list);
+	json_free(list);
+	OK(rounds("requests") == 2);
+	OK(gitlab_listf(g, &list, "%s/repository/commits", SRC) == 0 && list);
+	json_free(list);
+	OK(rounds("requests") == 3);
+
 	/* a write forgets prefetched answers: they may have changed */
 	fresh();
 	gitlab_prefetchf(g, "%s/merge_requests", SRC);
