@@ -1709,30 +1709,22 @@ find_issue(struct ctx *c, long long *iid, int *same, const char *mk,
 	return rc < 0 ? err_prefix(rc, "cannot list status issues: ") : 0;
 }
 
-/* issue_json: the request body of the status issue */
-static int
-issue_json(struct buf *out, const char *title, const char *text)
-{
-	struct jw w;
-
-	jw_init(&w, out);
-	jw_obj(&w);
-	jw_kstr(&w, "title", title);
-	jw_kstr(&w, "description", text);
-	jw_end(&w);
-	return jw_finish(&w);
-}
-
 /* save_issue: create the status issue, or edit issue *iid */
 static int
 save_issue(struct ctx *c, long long *iid, const char *title, const char *text)
 {
 	struct json *d = NULL;
 	struct buf body;
+	struct jw w;
 	int rc;
 
 	buf_init(&body, 0);
-	rc = issue_json(&body, title, text);
+	jw_init(&w, &body);
+	jw_obj(&w);
+	jw_kstr(&w, "title", title);
+	jw_kstr(&w, "description", text);
+	jw_end(&w);
+	rc = jw_finish(&w);
 	if (rc == 0 && *iid)
 		rc = gitlab_callf(c->job->gl, &d, "PUT", body.data,
 		    "%s/issues/%lld", c->tgt, *iid);
@@ -1857,7 +1849,7 @@ cmd_status(struct job *job)
 	return rc;
 }
 
-JOB_STAGE(.name = "status",
+JOB_STAGE(.name = "status", .run = cmd_status, .flags = JOB_API,
+    .connect = job_api,
     .synopsis = "Write the status issue, status.html, metrics.txt and "
-		"status.json: where each change is.",
-    .flags = JOB_API, .run = cmd_status, .connect = job_api)
+		"status.json: where each change is.")
