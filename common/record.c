@@ -361,188 +361,232 @@ quietly_release(struct gitlab *g, const struct record_op *op, long long id,
 	err_set(0, "%s", saved);
 }
 
-int
-record_once(int *result, struct gitlab *g, const struct record_op *op)
+/* One record_once in progress. */
+struct once {
+	struct gitlab *g;
+	const struct record_op *op;
+	struct scan s; /* the key's records, as last read */
+	struct buf prefix; /* "<!-- marker " */
+	struct buf body; /* the note as last written */
+	char run[17]; /* this run's nonce */
+	long long mine; /* this run's claim */
+	long long t; /* its time, GitLab's clock */
+};
+
+/* rescan: read the key's records again */
+static int
+rescan(struct once *o)
 {
-	struct scan s;
-	struct buf prefix, body;
-	struct json *d = NULL;
-	char run[17];
-	long long mine = 0, t = 0;
+	scan_free(&o->s);
+	return scan(&o->s, o->g, o->op->noteable, o->prefix.data, 0, 0);
+}
+
+static int
+done_before(const struct scan *s)
+{
 	size_t i;
+
+	for (i = 0; i < s->len; i++)
+		if (s->n[i].state == RECORD_DONE)
+			return 1;
+	return 0;
+}
+
+/* takeover: a released or abandoned record (note id) is claimed in place:
+ * one note per key, however many runs Slack's outage lasts. *result is
+ * set when this run does not act. */
+static int
+takeover(struct once *o, long long id, int *result)
+{
+	struct json *d = NULL;
+	const char *ua;
+	size_t i;
+	int rc;
+
+	o->mine = id;
+	rc = note_body(&o->body, o->op, "pending", o->run);
+	if (rc == 0)
+		rc = notes_write(
+		    &d, o->g, "PUT", o->op->noteable, id, o->body.data);
+	ua = rc == 0 ? json_strp(json_root(d), "updated_at") : NULL;
+	if (rc == 0 && iso8601_parse(&o->t, ua ? ua : "") < 0)
+		o->t = gitlab_now(o->g);
+	json_free(d);
+	if (rc < 0)
+		return err_prefix(rc, "cannot update note %lld: ", id);
+	rc = rescan(o);
+	if (rc < 0) {
+		quietly_release(o->g, o->op, id, &o->body);
+		return rc;
+	}
+	for (i = 0; i < o->s.len && o->s.n[i].id != id; i++)
+		;
+	if (done_before(&o->s))
+		*result = RECORD_DONE_BEFORE;
+	else if (i == o->s.len || strcmp(o->s.n[i].run, o->run) != 0)
+		*result = RECORD_BUSY; /* another run took it over meanwhile */
+	return 0;
+}
+
+/* withdraw: the claim's POST failed (rc), and may have been applied with
+ * its answer lost: it is never sent again. Found by its nonce, it is
+ * deleted; not found, it may land later: a void note withdraws it. */
+static void
+withdraw(struct once *o, int rc)
+{
+	char saved[1024];
+	size_t i;
+	int gone = 0;
+
+	if (rc == E_PERM || rc == E_NOTFOUND)
+		return; /* refused: nothing was written */
+	snprintf(saved, sizeof(saved), "%s", err_msg());
+	if (rescan(o) == 0)
+		for (i = 0; i < o->s.len; i++)
+			if (strcmp(o->s.n[i].run, o->run) == 0 &&
+			    note_delete(o->g, o->op->noteable, o->s.n[i].id) ==
+				0)
+				gone = 1;
+	if (!gone &&
+	    (buf_printf(&o->prefix, "slack=void run=%s -->", o->run) < 0 ||
+		notes_write(NULL, o->g, "POST", o->op->noteable, 0,
+		    o->prefix.data) < 0))
+		log_warn("cannot withdraw the claim: %s", err_msg());
+	err_set(0, "%s", saved);
+}
+
+/* claim: a new pending note naming this run; racing runs: the oldest
+ * live claim wins, the others delete theirs. *result is set when this
+ * run does not act. */
+static int
+claim(struct once *o, int *result)
+{
+	struct json *d = NULL;
+	const char *ca;
 	int rc, w;
 
-	*result = 0;
-	memset(&s, 0, sizeof(s));
-	buf_init(&prefix, 0);
-	buf_init(&body, 0);
-	rc = buf_printf(&prefix, "<!-- %s ", op->marker);
+	rc = note_body(&o->body, o->op, "pending", o->run);
+	if (rc == 0 && o->op->claim_extra)
+		rc = buf_printf(&o->body, "\n\n%s", o->op->claim_extra);
 	if (rc == 0)
-		rc = scan(&s, g, op->noteable, prefix.data, 0, 1);
-	if (rc < 0)
-		goto out;
-	for (i = 0; i < s.len; i++)
-		if (s.n[i].state == RECORD_DONE) {
-			*result = RECORD_DONE_BEFORE;
-			goto out;
-		}
-	if (op->dry_run) {
-		*result = RECORD_DRY;
-		goto out;
-	}
-	/* another run's claim, live by GitLab's clock: that run delivers */
-	t = gitlab_now(g);
-	w = -1;
-	for (i = 0; i < s.len; i++) {
-		if (live(s.n, s.len, &s.n[i], t)) {
-			*result = RECORD_BUSY;
-			goto out;
-		}
-		if ((s.n[i].state == RECORD_RETRY ||
-			s.n[i].state == RECORD_PENDING) &&
-		    (w < 0 || s.n[i].id < s.n[(size_t)w].id))
-			w = (int)i;
-	}
-	nonce(run);
-	if (w >= 0) {
-		/* a released or abandoned record is taken over in place: one
-		 * note per key, however many runs Slack's outage lasts */
-		mine = s.n[w].id;
-		rc = note_body(&body, op, "pending", run);
-		if (rc == 0)
-			rc = notes_write(
-			    &d, g, "PUT", op->noteable, mine, body.data);
-		if (rc == 0) {
-			const char *ua = json_strp(json_root(d), "updated_at");
-
-			if (iso8601_parse(&t, ua ? ua : "") < 0)
-				t = gitlab_now(g);
-		}
-		json_free(d);
-		d = NULL;
-		if (rc < 0) {
-			rc = err_prefix(rc, "cannot update note %lld: ", mine);
-			goto out;
-		}
-		scan_free(&s);
-		rc = scan(&s, g, op->noteable, prefix.data, 0, 0);
-		if (rc < 0) {
-			quietly_release(g, op, mine, &body);
-			goto out;
-		}
-		for (i = 0; i < s.len; i++)
-			if (s.n[i].state == RECORD_DONE) {
-				*result = RECORD_DONE_BEFORE;
-				goto out;
-			}
-		for (i = 0; i < s.len && s.n[i].id != mine; i++)
-			;
-		if (i == s.len || strcmp(s.n[i].run, run) != 0) {
-			/* another run took it over meanwhile */
-			*result = RECORD_BUSY;
-			goto out;
-		}
-		goto act;
-	}
-	/* claim: a pending note naming this run */
-	rc = note_body(&body, op, "pending", run);
-	if (rc == 0 && op->claim_extra)
-		rc = buf_printf(&body, "\n\n%s", op->claim_extra);
-	if (rc == 0)
-		rc = notes_write(&d, g, "POST", op->noteable, 0, body.data);
-	if (rc == 0) {
-		struct jv r = json_root(d);
-		const char *ca = json_strp(r, "created_at");
-
-		if (json_int(&mine, json_get(r, "id")) < 0 || mine <= 0 ||
-		    iso8601_parse(&t, ca ? ca : "") < 0)
-			rc = err_set(E_PARSE,
-			    "POST %s/notes: no note id or time in the answer",
-			    op->noteable);
-	}
+		rc = notes_write(
+		    &d, o->g, "POST", o->op->noteable, 0, o->body.data);
+	ca = rc == 0 ? json_strp(json_root(d), "created_at") : NULL;
+	if (rc == 0 &&
+	    (json_int(&o->mine, json_get(json_root(d), "id")) < 0 ||
+		o->mine <= 0 || iso8601_parse(&o->t, ca ? ca : "") < 0))
+		rc = err_set(E_PARSE,
+		    "POST %s/notes: no note id or time in the answer",
+		    o->op->noteable);
 	json_free(d);
-	d = NULL;
 	if (rc < 0) {
-		/* the note may have been written and its answer lost: never
-		 * sent again; found by its nonce, it is withdrawn */
-		char saved[1024];
-		int gone = 0, maybe = rc != E_PERM && rc != E_NOTFOUND;
+		withdraw(o, rc);
+		return err_prefix(rc, "cannot add a note: ");
+	}
+	rc = rescan(o);
+	if (rc < 0) {
+		quietly_release(o->g, o->op, o->mine, &o->body);
+		return rc;
+	}
+	w = record_winner(o->s.n, o->s.len, o->t);
+	if (w < 0 || o->s.n[w].id == o->mine)
+		return 0;
+	*result =
+	    o->s.n[w].state == RECORD_DONE ? RECORD_DONE_BEFORE : RECORD_BUSY;
+	if (note_delete(o->g, o->op->noteable, o->mine) < 0)
+		log_warn("cannot withdraw note %lld: %s", o->mine, err_msg());
+	return 0;
+}
 
-		snprintf(saved, sizeof(saved), "%s", err_msg());
-		scan_free(&s);
-		if (maybe && scan(&s, g, op->noteable, prefix.data, 0, 0) == 0)
-			for (i = 0; i < s.len; i++)
-				if (strcmp(s.n[i].run, run) == 0 &&
-				    note_delete(g, op->noteable, s.n[i].id) ==
-					0)
-					gone = 1;
-		/* not found: it may land later; a void note withdraws it */
-		if (maybe && !gone &&
-		    (buf_printf(&prefix, "slack=void run=%s -->", run) < 0 ||
-			notes_write(
-			    NULL, g, "POST", op->noteable, 0, prefix.data) < 0))
-			log_warn("cannot withdraw the claim: %s", err_msg());
-		err_set(0, "%s", saved);
-		rc = err_prefix(rc, "cannot add a note: ");
-		goto out;
-	}
-	/* racing runs: the oldest live claim wins */
-	scan_free(&s);
-	rc = scan(&s, g, op->noteable, prefix.data, 0, 0);
+/* unrecorded: acted but the PUT marking it done failed (rc): the record
+ * is written anew; failing that, the claim goes, and the next run acts
+ * again (at least once, never lost). The failed request is reported. */
+static int
+unrecorded(struct once *o, int rc)
+{
+	char saved[1024];
+
+	rc = err_prefix(rc, "cannot update note %lld: ", o->mine);
+	snprintf(saved, sizeof(saved), "%s", err_msg());
+	if (notes_write(NULL, o->g, "POST", o->op->noteable, 0, o->body.data) <
+	    0)
+		log_warn("cannot record the action: %s", err_msg());
+	err_set(0, "%s", saved);
+	quietly_delete(o->g, o->op->noteable, o->mine);
+	return rc;
+}
+
+/* deliver: act, then mark the claim done and delete the claims released
+ * or abandoned before, so one record is left */
+static int
+deliver(struct once *o, int *result)
+{
+	const struct record_op *op = o->op;
+	size_t i;
+	int rc = op->act ? op->act(op->arg) : 0;
+
 	if (rc < 0) {
-		quietly_release(g, op, mine, &body);
-		goto out;
+		quietly_release(o->g, op, o->mine, &o->body);
+		return rc;
 	}
-	w = record_winner(s.n, s.len, t);
-	if (w >= 0 && s.n[w].id != mine) {
-		*result = s.n[w].state == RECORD_DONE ? RECORD_DONE_BEFORE
-						      : RECORD_BUSY;
-		if (note_delete(g, op->noteable, mine) < 0)
-			log_warn(
-			    "cannot withdraw note %lld: %s", mine, err_msg());
-		goto out;
-	}
-act:
-	if (op->act) {
-		rc = op->act(op->arg);
-		if (rc < 0) {
-			quietly_release(g, op, mine, &body);
-			goto out;
-		}
-	}
-	rc = note_body(&body, op,
+	rc = note_body(&o->body, op,
 	    op->done_state ? op->done_state
 		: op->act  ? "sent"
 			   : "none",
 	    NULL);
 	if (rc == 0)
-		rc = notes_write(NULL, g, "PUT", op->noteable, mine, body.data);
-	if (rc < 0) {
-		/* acted but not recorded: the record is written anew; failing
-		 * that, the claim goes, and the next run acts again (at least
-		 * once, never lost). The failed request is still reported. */
-		char saved[1024];
-
-		rc = err_prefix(rc, "cannot update note %lld: ", mine);
-		snprintf(saved, sizeof(saved), "%s", err_msg());
-		if (notes_write(NULL, g, "POST", op->noteable, 0, body.data) <
-		    0)
-			log_warn("cannot record the action: %s", err_msg());
-		err_set(0, "%s", saved);
-		quietly_delete(g, op->noteable, mine);
-		goto out;
-	}
+		rc = notes_write(
+		    NULL, o->g, "PUT", op->noteable, o->mine, o->body.data);
+	if (rc < 0)
+		return unrecorded(o, rc);
 	*result = RECORD_ACTED;
-	/* one record is left: claims released or abandoned before */
-	for (i = 0; i < s.len; i++)
-		if (s.n[i].id != mine && s.n[i].state != RECORD_DONE &&
-		    !live(s.n, s.len, &s.n[i], t) &&
-		    note_delete(g, op->noteable, s.n[i].id) < 0)
-			log_warn("cannot delete note %lld: %s", s.n[i].id,
+	for (i = 0; i < o->s.len; i++)
+		if (o->s.n[i].id != o->mine && o->s.n[i].state != RECORD_DONE &&
+		    !live(o->s.n, o->s.len, &o->s.n[i], o->t) &&
+		    note_delete(o->g, op->noteable, o->s.n[i].id) < 0)
+			log_warn("cannot delete note %lld: %s", o->s.n[i].id,
 			    err_msg());
-out:
-	scan_free(&s);
-	buf_free(&prefix);
-	buf_free(&body);
+	return 0;
+}
+
+int
+record_once(int *result, struct gitlab *g, const struct record_op *op)
+{
+	struct once o;
+	size_t i;
+	int rc, w = -1;
+
+	*result = 0;
+	memset(&o, 0, sizeof(o));
+	o.g = g;
+	o.op = op;
+	buf_init(&o.prefix, 0);
+	buf_init(&o.body, 0);
+	rc = buf_printf(&o.prefix, "<!-- %s ", op->marker);
+	if (rc == 0)
+		rc = scan(&o.s, g, op->noteable, o.prefix.data, 0, 1);
+	if (rc == 0 && done_before(&o.s))
+		*result = RECORD_DONE_BEFORE;
+	else if (rc == 0 && op->dry_run)
+		*result = RECORD_DRY;
+	/* another run's claim, live by GitLab's clock: that run delivers */
+	o.t = gitlab_now(g);
+	for (i = 0; rc == 0 && !*result && i < o.s.len; i++) {
+		if (live(o.s.n, o.s.len, &o.s.n[i], o.t))
+			*result = RECORD_BUSY;
+		else if ((o.s.n[i].state == RECORD_RETRY ||
+			     o.s.n[i].state == RECORD_PENDING) &&
+		    (w < 0 || o.s.n[i].id < o.s.n[(size_t)w].id))
+			w = (int)i;
+	}
+	nonce(o.run);
+	if (rc == 0 && !*result)
+		rc = w >= 0 ? takeover(&o, o.s.n[w].id, result)
+			    : claim(&o, result);
+	if (rc == 0 && !*result)
+		rc = deliver(&o, result);
+	scan_free(&o.s);
+	buf_free(&o.prefix);
+	buf_free(&o.body);
 	return rc;
 }
