@@ -80,7 +80,7 @@ by_commit(char **v, size_t *len, struct gitlab *g, const char *canonical,
 
 	if (!pp)
 		return err_set(E_NOMEM, "out of memory");
-	rc = gitlab_getf(g, &d,
+	rc = gitlab_listf(g, &d,
 	    "%s/repository/commits/%s/merge_requests?per_page=100", pp, sha);
 	free(pp);
 	if (rc < 0 && g->status == 404)
@@ -99,6 +99,36 @@ by_commit(char **v, size_t *len, struct gitlab *g, const char *canonical,
 		rc = add(v, len, ref);
 	}
 	json_free(d);
+	return rc;
+}
+
+/* page_refs: the MRs named by a page of first-parent commits, newest
+ * first, added to v: 1 when `from` (or an entry without id) is reached,
+ * 0 for the next page, < 0 error */
+static int
+page_refs(char **v, size_t *len, struct gitlab *g, struct json *page,
+    const char *from, const char *canonical)
+{
+	struct json_iter it;
+	struct jv e;
+	int rc = 0;
+
+	json_iter_init(&it, json_root(page));
+	while (rc == 0 && json_iter_next(&it, &e, NULL)) {
+		const char *sha = json_strp(e, "id");
+		const char *msg = json_strp(e, "message");
+		char ref[256], proj[256];
+		long long iid;
+
+		if (!sha || strcasecmp(sha, from) == 0)
+			return 1;
+		if (!msg || !range_mr_ref(ref, sizeof(ref), msg))
+			rc = is_sha(sha) && canonical
+			    ? by_commit(v, len, g, canonical, sha)
+			    : 0;
+		else if (trail_ref(proj, sizeof(proj), &iid, ref, canonical))
+			rc = add(v, len, ref);
+	}
 	return rc;
 }
 
@@ -130,36 +160,15 @@ trail_refs(char ***out, size_t *n, struct gitlab *g, const char *src,
 		return err_set(E_NOMEM, "out of memory");
 	}
 	while (!done && (rc = gitlab_pager_next(&pg, &page)) > 0) {
-		struct json_iter it;
-		struct jv e;
-
-		rc = 0;
-		json_iter_init(&it, json_root(page));
-		while (rc == 0 && json_iter_next(&it, &e, NULL)) {
-			const char *sha = json_strp(e, "id");
-			const char *msg = json_strp(e, "message");
-			char ref[256], proj[256];
-			long long iid;
-
-			if (!sha || strcasecmp(sha, from) == 0) {
-				done = 1;
-				break;
-			}
-			if (!msg || !range_mr_ref(ref, sizeof(ref), msg))
-				rc = is_sha(sha) && canonical
-				    ? by_commit(v, &len, g, canonical, sha)
-				    : 0;
-			else if (trail_ref(
-				     proj, sizeof(proj), &iid, ref, canonical))
-				rc = add(v, &len, ref);
-		}
+		rc = page_refs(v, &len, g, page, from, canonical);
 		json_free(page);
 		page = NULL;
+		done = rc == 1;
 		if (rc < 0)
 			break;
 	}
 	gitlab_pager_free(&pg);
-	if (rc == 0 && !done)
+	if (rc >= 0 && !done)
 		rc = err_set(E_TEMP,
 		    "the range ends at %.12s, not reached in 500 commits",
 		    from);
