@@ -201,6 +201,31 @@ number(const char *p, size_t len, long lo, long hi, long *out)
 	return *end || *out < lo || *out > hi ? -1 : 0;
 }
 
+/* points: the comma-separated indexes (below n) of the line p, len bytes */
+static int
+points(struct bisect *b, const char *p, size_t len, size_t n)
+{
+	long v;
+
+	while (len > 0) {
+		size_t l = strcspn(p, ",\n");
+
+		if (l > len)
+			l = len;
+		if (b->npoints >= BISECT_MAX_POINTS ||
+		    number(p, l, 0, (long)n - 1, &v) < 0)
+			return -1;
+		b->points[b->npoints++] = (int)v;
+		p += l;
+		len -= l;
+		if (len > 0) {
+			p++;
+			len--;
+		}
+	}
+	return 0;
+}
+
 int
 bisect_parse(struct bisect *b, const char *text)
 {
@@ -239,22 +264,8 @@ bisect_parse(struct bisect *b, const char *text)
 	if (!p || number(p, len, 2, BISECT_MAX_POINTS + 1, &v) < 0)
 		goto bad;
 	b->ways = (int)v;
-	while (plen > 0) {
-		size_t l = strcspn(pt, ",\n");
-
-		if (l > plen)
-			l = plen;
-		if (b->npoints >= BISECT_MAX_POINTS ||
-		    number(pt, l, 0, (long)mlen - 1, &v) < 0)
-			goto bad;
-		b->points[b->npoints++] = (int)v;
-		pt += l;
-		plen -= l;
-		if (plen > 0) {
-			pt++;
-			plen--;
-		}
-	}
+	if (points(b, pt, plen, mlen) < 0)
+		goto bad;
 	b->jobs = malloc(jlen + 1);
 	if (!b->jobs) {
 		bisect_free(b);
