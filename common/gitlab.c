@@ -658,6 +658,28 @@ gitlab_pager_init(
 }
 
 int
+gitlab_pager_initf(struct gitlab_pager *p, struct gitlab *g, int max_pages,
+    const char *fmt, ...)
+{
+	struct buf path;
+	va_list ap;
+	int rc;
+
+	buf_init(&path, 0);
+	va_start(ap, fmt);
+	rc = buf_vprintf(&path, fmt, ap);
+	va_end(ap);
+	if (rc == 0)
+		rc = gitlab_pager_init(p, g, path.data, max_pages);
+	else
+		p->next = NULL;
+	buf_free(&path);
+	if (rc == E_NOMEM)
+		rc = err_set(rc, "out of memory");
+	return rc;
+}
+
+int
 gitlab_pager_next(struct gitlab_pager *p, struct json **out)
 {
 	struct gitlab_batch b;

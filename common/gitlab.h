@@ -80,6 +80,9 @@ struct gitlab_pager {
 };
 int gitlab_pager_init(
     struct gitlab_pager *p, struct gitlab *g, const char *path, int max_pages);
+/* gitlab_pager_initf: gitlab_pager_init with the path built printf-style */
+int gitlab_pager_initf(struct gitlab_pager *p, struct gitlab *g, int max_pages,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* gitlab_pager_next: 1 with *out = the next page, 0 when done, or < 0 */
 int gitlab_pager_next(struct gitlab_pager *p, struct json **out);
 void gitlab_pager_free(struct gitlab_pager *p);

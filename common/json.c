@@ -5,6 +5,7 @@
  * first; jsmn then indexes a document known to be well formed. */
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -909,4 +910,24 @@ jw_finish(struct jw *w)
 	if (!w->err && w->depth != 0)
 		w->err = err_set(E_FAIL, "JSON writer: unclosed container");
 	return w->err;
+}
+
+int
+jw_strs(struct buf *b, ...)
+{
+	struct jw w;
+	const char *k, *v;
+	va_list ap;
+
+	jw_init(&w, b);
+	jw_obj(&w);
+	va_start(ap, b);
+	while ((k = va_arg(ap, const char *))) {
+		v = va_arg(ap, const char *);
+		if (v)
+			jw_kstr(&w, k, v);
+	}
+	va_end(ap);
+	jw_end(&w);
+	return jw_finish(&w);
 }

@@ -89,6 +89,10 @@ void jw_kstr(struct jw *w, const char *key, const char *s);
 void jw_kint(struct jw *w, const char *key, long long v);
 void jw_kbool(struct jw *w, const char *key, int v);
 int jw_finish(struct jw *w);
+/* jw_strs: b = the object of string members named by the (key, value)
+ * pairs that follow, up to a NULL key; a NULL value leaves its member out
+ * (a request body: {"body": "..."}). Returns 0 or the writer's error. */
+int jw_strs(struct buf *b, ...) __attribute__((sentinel));
 /* json_escape: append s as a quoted JSON string */
 int json_escape(struct buf *b, const char *s);
 

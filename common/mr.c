@@ -227,18 +227,11 @@ mr_labels(
     struct gitlab *g, const struct mr *m, const char *add, const char *remove)
 {
 	struct buf body;
-	struct jw w;
 	int rc;
 
 	buf_init(&body, 0);
-	jw_init(&w, &body);
-	jw_obj(&w);
-	if (add)
-		jw_kstr(&w, "add_labels", add);
-	if (remove)
-		jw_kstr(&w, "remove_labels", remove);
-	jw_end(&w);
-	rc = jw_finish(&w);
+	rc = jw_strs(
+	    &body, "add_labels", add, "remove_labels", remove, (char *)NULL);
 	if (rc == 0)
 		rc = gitlab_call(g, NULL, "PUT", m->path, body.data);
 	buf_free(&body);

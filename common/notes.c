@@ -16,15 +16,10 @@ notes_write(struct json **out, struct gitlab *g, const char *method,
     const char *noteable, long long id, const char *body)
 {
 	struct buf req;
-	struct jw w;
 	int rc;
 
 	buf_init(&req, 0);
-	jw_init(&w, &req);
-	jw_obj(&w);
-	jw_kstr(&w, "body", body);
-	jw_end(&w);
-	rc = jw_finish(&w);
+	rc = jw_strs(&req, "body", body, (char *)NULL);
 	if (rc == 0 && id)
 		rc = gitlab_callf(
 		    g, out, method, req.data, "%s/notes/%lld", noteable, id);

@@ -109,17 +109,12 @@ list(struct buf *out, struct gitlab *g, const char *proj, long long id,
     const char *kind, const char *prefix, int depth)
 {
 	struct gitlab_pager pg;
-	struct buf path;
 	struct json *d = NULL;
 	int rc;
 
-	buf_init(&path, 0);
-	rc = buf_printf(&path,
+	rc = gitlab_pager_initf(&pg, g, PIPELINE_MAX_PAGES,
 	    "%s/pipelines/%lld/%s?scope%%5B%%5D=failed&per_page=100", proj, id,
 	    kind);
-	if (rc == 0)
-		rc = gitlab_pager_init(&pg, g, path.data, PIPELINE_MAX_PAGES);
-	buf_free(&path);
 	if (rc < 0)
 		return rc;
 	while (rc >= 0 && (rc = gitlab_pager_next(&pg, &d)) == 1) {

@@ -55,23 +55,24 @@ entry(struct buf *b, const char *sha, const char *msg, const char *title)
 }
 
 int
+range_pager(struct gitlab_pager *p, struct gitlab *g, const char *src,
+    const char *ref, int max_pages)
+{
+	return gitlab_pager_initf(p, g, max_pages,
+	    "%s/repository/commits?ref_name=%s&first_parent=true&per_page=100",
+	    src, ref);
+}
+
+int
 range_list(struct buf *b, struct gitlab *g, const char *src, const char *from,
     const char *to, long max)
 {
 	struct gitlab_pager pg;
-	struct buf path;
 	struct json *page = NULL;
 	long listed = 0, more = 0;
 	int rc, done = 0;
 
-	buf_init(&path, 0);
-	rc = buf_printf(&path,
-	    "%s/repository/commits?ref_name=%s"
-	    "&first_parent=true&per_page=100",
-	    src, to);
-	if (rc == 0)
-		rc = gitlab_pager_init(&pg, g, path.data, 5);
-	buf_free(&path);
+	rc = range_pager(&pg, g, src, to, 5);
 	if (rc < 0)
 		return rc;
 	while (!done && (rc = gitlab_pager_next(&pg, &page)) > 0) {

@@ -5,6 +5,7 @@
 
 struct buf;
 struct gitlab;
+struct gitlab_pager;
 
 /* range_list: append a Markdown list of the first-parent commits reachable
  * from `to` down to (not including) `from` in project path src
@@ -14,6 +15,10 @@ struct gitlab;
 int range_list(struct buf *b, struct gitlab *g, const char *src,
     const char *from, const char *to, long max);
 
+/* range_pager: a pager over the first-parent commits of ref (a branch,
+ * escaped, or a SHA) in project path src, newest first, 100 a page */
+int range_pager(struct gitlab_pager *p, struct gitlab *g, const char *src,
+    const char *ref, int max_pages);
 /* range_merge_base: the merge base of commits a and b in project path proj
  * ("/projects/x") into out (41 bytes); 1 found, 0 when they share no
  * history (GitLab's 404), < 0 error (an unknown ref is GitLab's 400) */

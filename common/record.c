@@ -174,19 +174,14 @@ record_each(struct gitlab *g, const char *noteable, const char *what,
 {
 	struct gitlab_pager pg;
 	struct json *page = NULL;
-	struct buf path;
 	long long self;
 	int rc;
 
 	rc = record_self(&self, g);
 	if (rc < 0)
 		return rc;
-	buf_init(&path, 0);
-	rc = buf_printf(&path,
+	rc = gitlab_pager_initf(&pg, g, RECORD_MAX_PAGES,
 	    "%s/notes?sort=desc&order_by=created_at&per_page=100", noteable);
-	if (rc == 0)
-		rc = gitlab_pager_init(&pg, g, path.data, RECORD_MAX_PAGES);
-	buf_free(&path);
 	if (rc < 0)
 		return rc;
 	while ((rc = gitlab_pager_next(&pg, &page)) > 0) {

@@ -16,15 +16,10 @@ slack_post(struct http *h, const char *webhook, const char *text)
 	struct http_req req = { "POST", webhook, HTTP_AUTH_NONE, NULL, NULL,
 		NULL, "Slack webhook" };
 	struct buf body;
-	struct jw w;
 	int rc;
 
 	buf_init(&body, 1 << 20);
-	jw_init(&w, &body);
-	jw_obj(&w);
-	jw_kstr(&w, "text", text);
-	jw_end(&w);
-	rc = jw_finish(&w);
+	rc = jw_strs(&body, "text", text, (char *)NULL);
 	if (rc < 0) {
 		buf_free(&body);
 		return rc;

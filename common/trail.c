@@ -137,7 +137,6 @@ trail_refs(char ***out, size_t *n, struct gitlab *g, const char *src,
     const char *from, const char *to, const char *canonical)
 {
 	struct gitlab_pager pg;
-	struct buf path;
 	struct json *page = NULL;
 	char **v = NULL;
 	size_t len = 0;
@@ -145,13 +144,7 @@ trail_refs(char ***out, size_t *n, struct gitlab *g, const char *src,
 
 	*out = NULL;
 	*n = 0;
-	buf_init(&path, 0);
-	rc = buf_printf(&path,
-	    "%s/repository/commits?ref_name=%s&first_parent=true&per_page=100",
-	    src, to);
-	if (rc == 0)
-		rc = gitlab_pager_init(&pg, g, path.data, 5);
-	buf_free(&path);
+	rc = range_pager(&pg, g, src, to, 5);
 	if (rc < 0)
 		return rc;
 	v = calloc(TRAIL_MAX_REFS, sizeof(*v));

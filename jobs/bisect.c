@@ -1020,15 +1020,7 @@ struct offer {
 static int
 branch_json(struct buf *b, const char *br, const char *ref)
 {
-	struct jw w;
-
-	jw_init(&w, b);
-	jw_obj(&w);
-	jw_kstr(&w, "branch", br);
-	if (ref)
-		jw_kstr(&w, "ref", ref);
-	jw_end(&w);
-	return jw_finish(&w);
+	return jw_strs(b, "branch", br, "ref", ref, (char *)NULL);
 }
 
 /* offer_found: *found when relay opened the revert MR already (its URL
@@ -1261,20 +1253,11 @@ changes(struct ctx *c, char (*shas)[41], size_t *n, const char *old,
 {
 	struct gitlab_pager pg;
 	struct json *page = NULL;
-	struct buf path;
 	size_t i;
 	int rc, end = 0;
 
 	*n = 0;
-	buf_init(&path, 0);
-	buf_printf(&path,
-	    "%s/repository/commits?ref_name=%s&first_parent=true&per_page=100",
-	    c->src, new);
-	rc = buf_error(&path);
-	if (rc == 0)
-		rc = gitlab_pager_init(
-		    &pg, c->gl, path.data, BISECT_MAX / 100 + 1);
-	buf_free(&path);
+	rc = range_pager(&pg, c->gl, c->src, new, BISECT_MAX / 100 + 1);
 	if (rc < 0)
 		return rc;
 	while (!end && (rc = gitlab_pager_next(&pg, &page)) > 0) {

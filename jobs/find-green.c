@@ -395,27 +395,6 @@ struct walk {
 	int found, reached_pin;
 };
 
-/* pager_open: a pager over a path built printf-style */
-static int pager_open(struct gitlab_pager *p, struct ctx *c, int max_pages,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int
-pager_open(
-    struct gitlab_pager *p, struct ctx *c, int max_pages, const char *fmt, ...)
-{
-	struct buf path;
-	va_list ap;
-	int rc;
-
-	buf_init(&path, 0);
-	va_start(ap, fmt);
-	rc = buf_vprintf(&path, fmt, ap);
-	va_end(ap);
-	if (rc == 0)
-		rc = gitlab_pager_init(p, c->gl, path.data, max_pages);
-	buf_free(&path);
-	return rc;
-}
-
 /* walk_open: the pagers, and the first page of green pipelines */
 static int
 walk_open(struct ctx *c, struct walk *w)
@@ -425,16 +404,13 @@ walk_open(struct ctx *c, struct walk *w)
 
 	if (!ref)
 		return err_set(E_NOMEM, "out of memory");
-	rc = pager_open(&w->g.pager, c, 50,
+	rc = gitlab_pager_initf(&w->g.pager, c->gl, 50,
 	    "%s/pipelines?ref=%s&status=success&per_page=100"
 	    "&order_by=id&sort=desc",
 	    c->src, ref);
 	if (rc == 0)
-		rc = pager_open(&w->commits, c,
-		    (int)((c->max_commits + 99) / 100),
-		    "%s/repository/commits?ref_name=%s"
-		    "&first_parent=true&per_page=100",
-		    c->src, ref);
+		rc = range_pager(&w->commits, c->gl, c->src, ref,
+		    (int)((c->max_commits + 99) / 100));
 	free(ref);
 	/* the first pages of both lists at once */
 	if (rc == 0)

@@ -1675,13 +1675,10 @@ find_issue(struct ctx *c, long long *iid, int *same, const char *mk,
 {
 	struct gitlab_pager pg;
 	struct json *page = NULL;
-	char *path = str_printf("%s/issues?author_id=%lld&state=opened"
-				"&order_by=created_at&sort=asc&per_page=100",
+	int rc = gitlab_pager_initf(&pg, c->job->gl, 5,
+	    "%s/issues?author_id=%lld&state=opened&order_by=created_at&sort=asc&per_page=100",
 	    c->tgt, c->me);
-	int rc = path ? gitlab_pager_init(&pg, c->job->gl, path, 5)
-		      : err_set(E_NOMEM, "out of memory");
 
-	free(path);
 	*iid = 0;
 	*same = 0;
 	if (rc < 0)
@@ -1715,16 +1712,10 @@ save_issue(struct ctx *c, long long *iid, const char *title, const char *text)
 {
 	struct json *d = NULL;
 	struct buf body;
-	struct jw w;
 	int rc;
 
 	buf_init(&body, 0);
-	jw_init(&w, &body);
-	jw_obj(&w);
-	jw_kstr(&w, "title", title);
-	jw_kstr(&w, "description", text);
-	jw_end(&w);
-	rc = jw_finish(&w);
+	rc = jw_strs(&body, "title", title, "description", text, (char *)NULL);
 	if (rc == 0 && *iid)
 		rc = gitlab_callf(c->job->gl, &d, "PUT", body.data,
 		    "%s/issues/%lld", c->tgt, *iid);

@@ -344,12 +344,9 @@ count_jobs(struct ctx *c, size_t *out, const char *query)
 {
 	struct gitlab_pager pg;
 	struct json *d = NULL;
-	char *path = str_printf(
+	int rc = gitlab_pager_initf(&pg, c->gl, 50,
 	    "%s/pipelines/%lld/jobs?%sper_page=100", c->tgt, c->pl, query);
-	int rc = path ? gitlab_pager_init(&pg, c->gl, path, 50)
-		      : err_set(E_NOMEM, "out of memory");
 
-	free(path);
 	*out = 0;
 	if (rc < 0)
 		return rc;
@@ -607,21 +604,16 @@ flaky_open(struct ctx *c, struct flaky *f, struct buf *links)
 {
 	struct buf desc, req;
 	struct json *made = NULL;
-	struct jw w;
 	const char *url;
 	int rc;
 
 	buf_init(&desc, 0);
 	buf_init(&req, 0);
 	rc = flaky_desc(c, f, &desc);
-	jw_init(&w, &req);
-	jw_obj(&w);
-	jw_kstr(&w, "title", f->title.data);
-	jw_kstr(&w, "description", desc.data ? desc.data : "");
-	jw_kstr(&w, "labels", job_var(c->job, "RELAY_FLAKY_LABELS"));
-	jw_end(&w);
 	if (rc == 0)
-		rc = jw_finish(&w);
+		rc = jw_strs(&req, "title", f->title.data, "description",
+		    desc.data ? desc.data : "", "labels",
+		    job_var(c->job, "RELAY_FLAKY_LABELS"), (char *)NULL);
 	if (rc == 0 && c->job->dry_run)
 		log_info("dry run: would open issue '%s'", f->title.data);
 	else if (rc == 0) {

@@ -43,6 +43,9 @@ done
 # messages stay whole, so a grep for one finds it
 python3 scripts/messages.py --check common/*.c jobs/*.c 2>&1 |
 	while IFS= read -r l; do finding "$l"; done
+# each stage's policy on one screen: no function in jobs/ over 60 lines
+python3 scripts/funclen.py --check 60 jobs/*.c 2>&1 |
+	while IFS= read -r l; do finding "$l"; done
 # formatting
 for f in common/*.[ch] jobs/*.c tests/unit/*.[ch] tests/fuzz/*.c; do
 	clang-format --dry-run -Werror "$f" >/dev/null 2>&1 ||

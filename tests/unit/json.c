@@ -138,6 +138,20 @@ main(void)
 
 	/* writer */
 	{
+		/* jw_strs: string members in order, a NULL value left out */
+		struct buf b;
+
+		buf_init(&b, 0);
+		OK(jw_strs(&b, "a", "x\"y", "skip", (char *)NULL, "c", "",
+		       (char *)NULL) == 0);
+		STREQ(b.data, "{\"a\":\"x\\\"y\",\"c\":\"\"}");
+		buf_free(&b);
+		buf_init(&b, 0);
+		OK(jw_strs(&b, (char *)NULL) == 0);
+		STREQ(b.data, "{}");
+		buf_free(&b);
+	}
+	{
 		struct buf b;
 		struct jw w;
 
