@@ -1003,8 +1003,12 @@ http_do_many(struct http *h, struct http_call *calls, size_t n)
 			h->busy[cs[i].slot] = 0;
 			free_headers(&cs[i]);
 		}
-		if (!cs[i].done)
+		if (!cs[i].done) {
+			/* its own message, for a prefetch taken later */
 			cs[i].c->rc = rc;
+			free(cs[i].c->err);
+			cs[i].c->err = str_dup(err_msg());
+		}
 	}
 	free(cs);
 	/* the first failure in request order is the one reported */

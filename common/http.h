@@ -86,9 +86,11 @@ int http_do_many(struct http *h, struct http_call *calls, size_t n);
  * with the next http_do/http_do_many run, side by side with that run's
  * requests, and the first later GET of the same URL and token takes its
  * answer (or error) instead of asking again. For a read a later step
- * surely makes that needs nothing the run in flight answers. Prefetched
- * answers not yet taken are forgotten when a write (any method but GET)
- * is sent, since it may change them. */
+ * surely makes that needs nothing the run in flight answers. That run may
+ * be a write: prefetch only what the writes before its use cannot change
+ * (the caller knows; open-mr's MR update changes no field auto-merge
+ * reads). Answers already in hand are forgotten when a write (any method
+ * but GET) is sent, since it may change them. */
 #define HTTP_PREFETCH_MAX 8
 struct http_pre {
 	char *url; /* owned */

@@ -191,10 +191,12 @@ record_each(struct gitlab *g, const char *noteable, const char *what,
 		if (rc != 0)
 			break;
 	}
+	/* a reader that needs every note never stops: say it did not see
+	 * them all, not that nothing was found */
 	if (rc == 0 && pg.capped)
 		rc = err_set(E_TEMP,
-		    "GET %s/notes: no %s found in the newest %d notes; not counted as absent",
-		    noteable, what ? what : "answer", RECORD_MAX_PAGES * 100);
+		    "GET %s/notes: stopped after the newest %d notes with more left unread (looking for the %s); not counted as absent",
+		    noteable, RECORD_MAX_PAGES * 100, what ? what : "answer");
 	gitlab_pager_free(&pg);
 	return rc;
 }

@@ -315,13 +315,13 @@ test_expect_success 'the state under 2,100 newer notes is found: no second bisec
 
 test_expect_success 'past the note cap with a state found: 75 (an older state may lie beyond), nothing changed' '
 	fresh 7 && notes 3000 && bisect && expect_rc 0 && test "$(drafts)" -eq 1 &&
-	notes 2500 && bisect && expect_rc 75 && one_error_line && grep -q "newest 5000 notes" err &&
+	notes 2500 && bisect && expect_rc 75 && one_error_line && grep -q "after the newest 5000 notes with more left unread" err &&
 	test "$(all_drafts)" -eq 1 && test "$(bisect_notes state)" -eq 1
 '
 
 test_expect_success 'past the note cap with no state found: 75, nothing started' '
 	fresh 7 && notes 5100 && bisect && expect_rc 75 && one_error_line &&
-	grep -q "no bisection state found" err &&
+	grep -q "looking for the bisection state" err &&
 	test "$(all_drafts)" -eq 0 && test "$(bisect_notes state)" -eq 0
 '
 

@@ -107,7 +107,7 @@ test_expect_success 'Slack took the post but GitLab refused the flip: no second 
 test_expect_success 'more notes than the page cap and no record: 75, never "not found"' '
 	bulk 1 3000 mallory "+1 {i}" &&
 	P9=$(mr_pipeline failed) && notify "$P9" && expect_rc 75 && one_error_line &&
-	grep -q "newest 5000 notes" err && test "$(posts)" -eq 8 &&
+	grep -q "after the newest 5000 notes with more left unread" err && test "$(posts)" -eq 8 &&
 	test "$(notes_with "relay:notified pipeline=$P9")" -eq 0 && no_secrets
 '
 

@@ -197,7 +197,7 @@ test_expect_success 'a record under 1,100 newer notes is read (newest first); pa
 	status && expect_rc 0 &&
 	test "$(jq -r ".bumps[] | select(.iid == 29) | .environments.gprd" "$ST/status.json")" = "$NOW" &&
 	spam 4000 && status && expect_rc 75 && one_error_line &&
-	grep -q "newest 5000 notes" err && test "$(jq -r ".bumps[] | select(.iid == 29) | .environments.gprd" "$ST/status.json")" = "$NOW"
+	grep -q "after the newest 5000 notes with more left unread" err && test "$(jq -r ".bumps[] | select(.iid == 29) | .environments.gprd" "$ST/status.json")" = "$NOW"
 '
 
 test_expect_success 'GitLab down: exit 75 with one line naming the request' '
