@@ -1702,6 +1702,11 @@ find_issue(struct ctx *c, long long *iid, int *same, const char *mk,
 		json_free(page);
 		page = NULL;
 	}
+	/* past the cap "none" would open a second status issue */
+	if (rc == 0 && !*iid && pg.capped)
+		rc = err_set(E_TEMP,
+		    "GET %s/issues: more than %d open issues of relay's, the status issue not among them; not counted as absent",
+		    c->tgt, 500);
 	gitlab_pager_free(&pg);
 	return rc < 0 ? err_prefix(rc, "cannot list status issues: ") : 0;
 }

@@ -503,15 +503,13 @@ flaky_find(struct ctx *c, struct flaky *f)
 	struct json_iter it;
 	struct jv e;
 	char *q = url_escape(f->title.data);
-	char *path = q ? str_printf("%s/issues?state=opened&in=title"
-				    "&search=%s&per_page=100",
-			     f->proj, q)
-		       : NULL;
-	int rc = path ? gitlab_pager_init(&pg, c->gl, path, 20)
-		      : err_set(E_NOMEM, "out of memory");
+	int rc = q
+	    ? gitlab_pager_initf(&pg, c->gl, 20,
+		  "%s/issues?state=opened&in=title&search=%s&per_page=100",
+		  f->proj, q)
+	    : err_set(E_NOMEM, "out of memory");
 
 	free(q);
-	free(path);
 	while (
 	    rc >= 0 && !f->iid && (rc = gitlab_pager_next(&pg, &f->d)) == 1) {
 		json_iter_init(&it, json_root(f->d));
@@ -530,6 +528,11 @@ flaky_find(struct ctx *c, struct flaky *f)
 			f->d = NULL;
 		}
 	}
+	/* past the cap "none" would open a second issue for the job */
+	if (rc == 0 && !f->iid && pg.capped)
+		rc = err_set(E_TEMP,
+		    "GET %s/issues: more than 2000 open issues match the flaky job's title, none exactly; not counted as absent",
+		    f->proj);
 	gitlab_pager_free(&pg);
 	if (rc < 0)
 		return err_prefix(rc, "cannot search flaky-job issues: ");

@@ -133,6 +133,20 @@ test_expect_success 'a third flake: the open issue past the first page of the se
 	state "$C.issues[0].notes[1].body" | grep -q "pipelines/$P2B"
 '
 
+# the search reads 20 pages at most: past them "none" would open a second
+# issue for the job
+test_expect_success 'a flake whose open issue lies past the search cap: 75, no duplicate' '
+	sim POST /issues "{\"project\": \"gitlab-org/gitaly\", \"author\": \"release-tools-bot\", \"count\": 2000, \"title\": \"Flaky job: rspec 3/4 (jruby {i})\"}" >/dev/null &&
+	P2C=$(mr_pipeline failed "[{\"name\": \"rspec 3/4\", \"status\": \"failed\"}]") &&
+	MR_IID=1 OUTCOME=failed PIPELINE_ID=$P2C FAILED_JOBS="rspec 3/4" run triage &&
+	test "$(dotenv TRIAGE)" = flake-retried &&
+	set_jobs "$P2C" "{\"rspec 3/4\": \"success\"}" &&
+	MR_IID=1 OUTCOME=success PIPELINE_ID=$P2C run triage && expect_rc 75 && one_error_line &&
+	grep -q "not counted as absent" err && test "$(issues)" -eq 2102 &&
+	test "$(state "[$C.issues[] | select(.title == \"Flaky job: rspec 3/4\")] | length")" -eq 1 &&
+	test "$(state "$C.issues[0].notes | length")" -eq 2
+'
+
 # issue 14: an open flaky-job issue's description counts as relay's record
 # only when relay wrote the issue; mallory (seeded by the forge above)
 # files one whose description holds the marker

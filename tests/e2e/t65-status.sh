@@ -184,6 +184,14 @@ test_expect_success 'RELAY_STATUS_FROM renders the same files from status.json, 
 	cmp "$ST/metrics.txt" "$TRASH/again/metrics.txt"
 '
 
+test_expect_success 'past the open-issue cap without its issue: 75, never a second issue' '
+	sim POST /issues "{\"project\": \"gitlab-org/gitlab\", \"author\": \"release-tools-bot\", \"count\": 600, \"title\": \"chore {i}\"}" >/dev/null &&
+	N=$(issues) && mkdir -p "$TRASH/wh" &&
+	RELAY_COMPONENT=Workhorse RELAY_STATUS_DIR="$TRASH/wh" status && expect_rc 75 && one_error_line &&
+	grep -q "not counted as absent" err && test "$(issues)" -eq "$N" &&
+	status && expect_rc 0 && test "$(dotenv STATUS_ISSUE_IID)" = 1 && test "$(issues)" -eq "$N"
+'
+
 # spam N: N ordinary notes by another user on bump MR 29
 spam() {
 	sim POST /notes "{\"project\": \"gitlab-org/gitlab\", \"iid\": 29, \"count\": $1, \"author\": \"mallory\", \"body\": \"+1\"}" >/dev/null

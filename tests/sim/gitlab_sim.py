@@ -1458,7 +1458,10 @@ def list_issues(req, pid):
     author = req.q1("author_id")
     if author:
         issues = [i for i in issues if str(i["author"]["id"]) == author]
-    issues.sort(key=lambda i: -i["iid"])
+    # created_at desc by default, sort=asc reverses (creation order is iid
+    # order here)
+    issues.sort(key=lambda i: i["iid"] if req.q1("sort") == "asc"
+                else -i["iid"])
     chunk, h = paginate(req, issues)
     return 200, [issue_json(i) for i in chunk], h
 
@@ -1711,6 +1714,25 @@ def admin(st, method, path, body, query):
                 "author_id": uid, "created_at": now, "updated_at": now,
                 "system": bool(body.get("system")), "iid": target["iid"]})
         return 200, {"ok": True, "notes": len(target["notes"])}
+    if path == "/issues" and method == "POST":
+        # bulk open issues by any user: {"project", "author": username,
+        # "count", "title", "description"} ("{i}" numbers them)
+        p = st.project(str(body["project"]))
+        uid = next(u["id"] for u in st.users.values()
+                   if u["username"] == body["author"])
+        for i in range(int(body.get("count", 1))):
+            p["issue_iid"] += 1
+            n = p["issue_iid"]
+            p["issues"][n] = {
+                "id": st.new_id("issue"), "iid": n, "project_id": p["id"],
+                "title": body.get("title", "issue {i}").replace("{i}", str(i)),
+                "description": body.get("description", "").replace(
+                    "{i}", str(i)),
+                "state": "opened", "labels": [],
+                "created_at": iso(st.now()), "updated_at": iso(st.now()),
+                "author": st.user_json(uid), "notes": [],
+                "web_url": f"{p['web_url']}/-/issues/{n}"}
+        return 200, {"ok": True, "issues": len(p["issues"])}
     if path == "/deployments" and method == "POST":
         p = st.project(str(body["project"]))
         name = body["environment"]

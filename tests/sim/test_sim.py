@@ -377,8 +377,26 @@ def run(s):
           body == b"channel_is_archived")
     check("slack posts are recorded", [p["text"] for p in
                                        s.admin("GET", "/slack")] == ["hi"])
+    issues(s)
     rounds(s)
     fidelity(s)
+
+
+def issues(s):
+    """Issues: newest first by default, sort=asc oldest first (GitLab's
+    created_at order); POST /-/sim/issues opens many at once."""
+    s.admin("POST", "/issues", {"project": "g/tgt", "author": "other",
+                                "count": 3, "title": "bulk {i}"})
+    st, body, _ = s.api("GET", "/projects/g%2Ftgt/issues?search=bulk")
+    check("bulk issues: listed newest first, by their author",
+          st == 200 and [i["title"] for i in body] ==
+          ["bulk 2", "bulk 1", "bulk 0"] and
+          body[0]["author"]["username"] == "other")
+    st, body, _ = s.api("GET", "/projects/g%2Ftgt/issues?search=bulk"
+                        "&order_by=created_at&sort=asc")
+    check("issues with sort=asc: oldest first",
+          st == 200 and [i["title"] for i in body] ==
+          ["bulk 0", "bulk 1", "bulk 2"])
 
 
 def rounds(s):
