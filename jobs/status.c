@@ -1667,6 +1667,9 @@ same_text(const char *a, const char *b)
 	}
 }
 
+/* pages of relay's open issues read for the status issue */
+#define ISSUE_PAGES 5
+
 /* find_issue: the oldest open issue relay wrote with marker mk (*iid, 0
  * when none); *same when its title and text are these already */
 static int
@@ -1675,7 +1678,7 @@ find_issue(struct ctx *c, long long *iid, int *same, const char *mk,
 {
 	struct gitlab_pager pg;
 	struct json *page = NULL;
-	int rc = gitlab_pager_initf(&pg, c->job->gl, 5,
+	int rc = gitlab_pager_initf(&pg, c->job->gl, ISSUE_PAGES,
 	    "%s/issues?author_id=%lld&state=opened&order_by=created_at&sort=asc&per_page=100",
 	    c->tgt, c->me);
 
@@ -1706,7 +1709,7 @@ find_issue(struct ctx *c, long long *iid, int *same, const char *mk,
 	if (rc == 0 && !*iid && pg.capped)
 		rc = err_set(E_TEMP,
 		    "GET %s/issues: more than %d open issues of relay's, the status issue not among them; not counted as absent",
-		    c->tgt, 500);
+		    c->tgt, ISSUE_PAGES * 100);
 	gitlab_pager_free(&pg);
 	return rc < 0 ? err_prefix(rc, "cannot list status issues: ") : 0;
 }

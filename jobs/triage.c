@@ -494,6 +494,9 @@ struct flaky {
 	const char *desc;
 };
 
+/* pages of the title search read for a flaky job's open issue */
+#define FLAKY_PAGES 20
+
 /* flaky_find: the open issue titled f->title. A title search matches
  * every "Flaky job: rspec…": read every page until the exact title. */
 static int
@@ -504,7 +507,7 @@ flaky_find(struct ctx *c, struct flaky *f)
 	struct jv e;
 	char *q = url_escape(f->title.data);
 	int rc = q
-	    ? gitlab_pager_initf(&pg, c->gl, 20,
+	    ? gitlab_pager_initf(&pg, c->gl, FLAKY_PAGES,
 		  "%s/issues?state=opened&in=title&search=%s&per_page=100",
 		  f->proj, q)
 	    : err_set(E_NOMEM, "out of memory");
@@ -531,8 +534,8 @@ flaky_find(struct ctx *c, struct flaky *f)
 	/* past the cap "none" would open a second issue for the job */
 	if (rc == 0 && !f->iid && pg.capped)
 		rc = err_set(E_TEMP,
-		    "GET %s/issues: more than 2000 open issues match the flaky job's title, none exactly; not counted as absent",
-		    f->proj);
+		    "GET %s/issues: more than %d open issues match the flaky job's title, none exactly; not counted as absent",
+		    f->proj, FLAKY_PAGES * 100);
 	gitlab_pager_free(&pg);
 	if (rc < 0)
 		return err_prefix(rc, "cannot search flaky-job issues: ");
